@@ -34,6 +34,7 @@ def cli(verbose: bool) -> None:
     )
     # httpx logs request URLs, and Telegram's carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 main = cli

@@ -1,1 +1,89 @@
-"""`dianxiaoer index` and `dianxiaoer search`."""
+"""`dianxiaoer index` and `dianxiaoer search`: sync the knowledge dir, look things up in it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bot.cli import cli
+from bot.config import load_settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.sync import SyncReport
+
+# Below this many vectors a progress bar is noise.
+PROGRESS_MIN = 200
+
+
+def _progress(total: int) -> Callable[[int], None]:
+    if total < PROGRESS_MIN:
+        return lambda _: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="嵌入", unit="条", file=sys.stderr, leave=False)
+    return bar.update
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the plan without writing anything.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def index(dry_run: bool, as_json: bool) -> None:
+    """Sync the knowledge dir into the index: embed only what was added or changed."""
+    settings = load_settings()
+    report = KnowledgeBase(settings).sync(dry_run=dry_run, progress=_progress)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        _print_report(report)
+    if report.errors and not (report.added or report.updated or report.unchanged):
+        sys.exit(1)
+
+
+def _print_report(report: SyncReport) -> None:
+    verb = "计划" if report.dry_run else "已同步"
+    click.echo(
+        f"{verb}：{report.files} 个文件 · 新增 {len(report.added)} · 更新 {len(report.updated)} · "
+        f"删除 {len(report.removed)} · 未变 {report.unchanged} · 错误 {len(report.errors)}"
+    )
+    if report.dry_run:
+        for label, entries in (("+", report.added), ("~", report.updated)):
+            for entry in entries:
+                click.echo(f"  {label} {entry.source}:{entry.line} {entry.question}")
+        for entry_id in report.removed:
+            click.echo(f"  - {entry_id}")
+    if report.kept_despite_errors:
+        click.echo(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
+    for error in report.errors:
+        click.secho(f"错误 {error}", fg="red", err=True)
+    for warning in report.warnings:
+        click.secho(f"警告 {warning}", fg="yellow", err=True)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="One query per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (always on with --batch).")
+def search(query: str | None, top_k: int, batch: Path | None, as_json: bool) -> None:
+    """Find the FAQ entries that match QUERY."""
+    if (query is None) == (batch is None):
+        raise click.UsageError("Give either QUERY or --batch FILE.")
+    kb = KnowledgeBase(load_settings())
+    if batch is not None:
+        for line in batch.read_text(encoding="utf-8-sig").splitlines():
+            hits = kb.search(line, top_k=top_k)
+            click.echo(json.dumps({"query": line, "hits": [h.as_json() for h in hits]}, ensure_ascii=False))
+        return
+    assert query is not None
+    hits = kb.search(query, top_k=top_k)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [h.as_json() for h in hits]}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("没有找到相关条目（先运行 dianxiaoer index？）")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo(f"{rank}. {hit.question}  [{hit.source}]  {hit.score:.4f}")
+        click.echo(f"   {hit.answer[:120]}")

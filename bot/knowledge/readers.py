@@ -1,0 +1,346 @@
+"""Read FAQ files of every supported format into `Entry` objects.
+
+A file that cannot be read at all raises `KnowledgeFileError`; a bad row inside an otherwise
+good file is reported as a `KnowledgeFileError` in the result and the other rows are kept.
+Encodings are detected, never assumed: merchants export from Excel on Windows (GBK) as often
+as from a Mac (UTF-8), sometimes with a BOM.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import KnowledgeFileError
+from bot.knowledge.entries import Entry
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".xlsx"}
+JSON_SUFFIXES = {".json", ".jsonl"}
+TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
+SUPPORTED_SUFFIXES = TABLE_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES
+
+# Column and key names merchants use, English or Chinese, mapped to our fields.
+FIELD_ALIASES = {
+    "question": ("question", "问题", "标准问题", "问"),
+    "answer": ("answer", "答案", "回答", "答"),
+    "similar": ("similar", "相似问题", "相似问法", "similar_questions"),
+    "category": ("category", "分类", "类别"),
+    "tags": ("tags", "标签"),
+}
+_ALIAS_TO_FIELD = {alias.lower(): name for name, aliases in FIELD_ALIASES.items() for alias in aliases}
+
+_SIMILAR_LINE = re.compile(r"^\s*(?:相似问题|相似问法|similar)\s*[:：]\s*(.*)$", re.IGNORECASE)
+_TAG_SPLIT = re.compile(r"[,，、|;；]\s*")
+PASSAGE_CHUNK_SIZE = 300
+PASSAGE_CHUNK_OVERLAP = 40
+
+
+@dataclass
+class FileResult:
+    """What one file yielded: its entries and the rows that could not be used."""
+
+    entries: list[Entry] = field(default_factory=list)
+    errors: list[KnowledgeFileError] = field(default_factory=list)
+
+
+def is_knowledge_file(path: Path) -> bool:
+    """Tell whether a file in the knowledge dir should be synced.
+
+    README files document the folder for maintainers, and dot/underscore files are editor
+    or OS leftovers (`~$faq.xlsx`, `.DS_Store`); none of them is shop knowledge.
+    """
+    name = path.name
+    return (
+        path.suffix.lower() in SUPPORTED_SUFFIXES
+        and not name.startswith((".", "_", "~$"))
+        and path.stem.lower() != "readme"
+    )
+
+
+def iter_knowledge_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and is_knowledge_file(path.relative_to(root)):
+            yield path
+
+
+def read_file(path: Path, root: Path) -> FileResult:
+    """Read one knowledge file; raise `KnowledgeFileError` if nothing in it can be used."""
+    source = path.relative_to(root).as_posix()
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _rows_to_entries(source, _xlsx_rows(path, source))
+    text = decode(path.read_bytes(), source)
+    if suffix in (".csv", ".tsv"):
+        return _rows_to_entries(source, _csv_rows(text, source, "\t" if suffix == ".tsv" else ","))
+    if suffix == ".json":
+        return _objects_to_entries(source, _json_objects(text, source))
+    if suffix == ".jsonl":
+        return _objects_to_entries(source, _jsonl_objects(text, source))
+    if suffix in (".md", ".markdown") and _has_question_headings(text):
+        return _markdown_faq(text, source)
+    return FileResult(entries=_passages(text, source))
+
+
+def decode(data: bytes, source: str) -> str:
+    """Decode bytes as UTF-8 (with or without BOM) or GB18030/GBK, refusing binaries."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _strict(data[3:], "utf-8", source)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _strict(data, "utf-16", source)
+    if b"\x00" in data[:8192]:
+        raise KnowledgeFileError(source, None, "看起来是二进制文件，不是文本（含 NUL 字节）")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312, so one attempt covers all three.
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding and best.chaos < 0.2:
+        return str(best)
+    line = data[: _first_bad_utf8_offset(data)].count(b"\n") + 1
+    raise KnowledgeFileError(source, line, "无法识别文件编码（不是 UTF-8 / GBK）")
+
+
+def _strict(data: bytes, encoding: str, source: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise KnowledgeFileError(source, line, f"不是有效的 {encoding} 文本") from exc
+
+
+def _first_bad_utf8_offset(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    start = 1
+    try:
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise KnowledgeFileError(source, reader.line_num or start, f"CSV 格式错误：{exc}") from exc
+
+
+def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a corrupt or mislabelled file
+        raise KnowledgeFileError(source, None, f"无法打开 Excel 文件：{exc}") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, ["" if cell is None else str(cell) for cell in row]
+    finally:
+        workbook.close()
+
+
+def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str]]]) -> FileResult:
+    result = FileResult()
+    columns: dict[str, int] | None = None
+    width = 0
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        if columns is None:
+            columns, width = _header(row, source, line), len(row)
+            continue
+        if any(cell.strip() for cell in row[width:]):
+            result.errors.append(
+                KnowledgeFileError(source, line, f"这一行有 {len(row)} 列，比表头多（是否有未加引号的逗号？）")
+            )
+            continue
+        record = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
+        _add_record(result, source, line, record)
+    if columns is None:
+        raise KnowledgeFileError(source, None, "文件是空的，没有表头")
+    return result
+
+
+def _header(row: list[str], source: str, line: int) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(row):
+        name = _ALIAS_TO_FIELD.get(cell.strip().lstrip("\ufeff").lower())
+        if name and name not in columns:
+            columns[name] = index
+    missing = [name for name in ("question", "answer") if name not in columns]
+    if missing:
+        wanted = " 和 ".join(f"{FIELD_ALIASES[m][0]}/{FIELD_ALIASES[m][1]}" for m in missing)
+        raise KnowledgeFileError(source, line, f"表头缺少 {wanted} 列（表头是：{', '.join(row)}）")
+    return columns
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def _json_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KnowledgeFileError(source, exc.lineno, f"JSON 格式错误：{exc.msg}") from exc
+    if isinstance(data, dict):
+        data = data.get("entries", data.get("faq", [data]))
+    if not isinstance(data, list):
+        raise KnowledgeFileError(source, 1, "JSON 顶层应是对象数组，或含 entries 数组的对象")
+    # json.loads loses positions; find where each object starts so errors can still say a line.
+    starts = [m.start() for m in re.finditer(r"\{", text)]
+    for index, item in enumerate(data):
+        line = text.count("\n", 0, starts[index]) + 1 if index < len(starts) else 0
+        yield line, item
+
+
+def _jsonl_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield line, json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield line, KnowledgeFileError(source, line, f"JSON 格式错误：{exc.msg}")
+
+
+def _objects_to_entries(source: str, objects: Iterable[tuple[int, object]]) -> FileResult:
+    result = FileResult()
+    for line, item in objects:
+        if isinstance(item, KnowledgeFileError):
+            result.errors.append(item)
+            continue
+        if not isinstance(item, dict):
+            result.errors.append(KnowledgeFileError(source, line, "这一项不是对象（应有 question 和 answer）"))
+            continue
+        record: dict[str, str] = {}
+        for key, value in item.items():
+            name = _ALIAS_TO_FIELD.get(str(key).strip().lower())
+            if name and value is not None:
+                record[name] = " | ".join(map(str, value)) if isinstance(value, list) else str(value).strip()
+        _add_record(result, source, line, record)
+    return result
+
+
+def _add_record(result: FileResult, source: str, line: int, record: dict[str, str]) -> None:
+    question, answer = record.get("question", "").strip(), record.get("answer", "").strip()
+    if not question or not answer:
+        missing = "问题" if not question else "答案"
+        result.errors.append(KnowledgeFileError(source, line, f"缺少{missing}（question/answer 不能为空）"))
+        return
+    result.entries.append(
+        Entry(
+            source=source,
+            question=question,
+            answer=answer,
+            line=line,
+            similar=_split_similar(record.get("similar", ""), question),
+            category=record.get("category", "").strip(),
+            tags=tuple(t for t in _TAG_SPLIT.split(record.get("tags", "")) if t.strip()),
+        )
+    )
+
+
+def _split_similar(text: str, question: str) -> tuple[str, ...]:
+    seen = {question}
+    out = []
+    for part in text.split("|"):
+        part = part.strip()
+        if part and part not in seen:
+            seen.add(part)
+            out.append(part)
+    return tuple(out)
+
+
+# --- Markdown and plain text --------------------------------------------------------------
+
+
+def _has_question_headings(text: str) -> bool:
+    return any(line.startswith("## ") for line in text.splitlines())
+
+
+def _markdown_faq(text: str, source: str) -> FileResult:
+    result = FileResult()
+    category = ""
+    question: str | None = None
+    start = 0
+    body: list[str] = []
+    similar = ""
+
+    def flush() -> None:
+        if question is None:
+            return
+        answer = "\n".join(body).strip()
+        _add_record(
+            result, source, start, {"question": question, "answer": answer, "similar": similar, "category": category}
+        )
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("# "):
+            flush()
+            question, body, similar = None, [], ""
+            category = line[2:].strip()
+        elif line.startswith("## "):
+            flush()
+            question, start, body, similar = line[3:].strip(), number, [], ""
+        elif question is not None:
+            match = _SIMILAR_LINE.match(line)
+            if match and not similar:
+                similar = match.group(1)
+            else:
+                body.append(line)
+    flush()
+    return result
+
+
+def _passages(text: str, source: str) -> list[Entry]:
+    """Chunk free text so each piece is retrievable on its own, keeping its heading as a title."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=PASSAGE_CHUNK_SIZE,
+        chunk_overlap=PASSAGE_CHUNK_OVERLAP,
+        separators=["\n\n", "\n", "。", "！", "？", "；", "，", " ", ""],
+        keep_separator="end",
+    )
+    title = Path(source).stem
+    entries = []
+    offset = 0
+    for chunk in splitter.split_text(text):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        position = text.find(chunk[:20], offset)
+        if position >= 0:
+            offset = position
+        line = text.count("\n", 0, max(position, 0)) + 1
+        heading = next((h.lstrip("# ").strip() for h in chunk.splitlines() if h.startswith("#")), "")
+        first = chunk.lstrip("# ").splitlines()[0][:40]
+        entries.append(
+            Entry(
+                source=source,
+                question=f"{title}：{heading or first}",
+                answer=chunk,
+                line=line,
+                category=title,
+                kind="passage",
+            )
+        )
+    return entries

@@ -1,0 +1,100 @@
+"""Hybrid retrieval: dense vectors from Chroma and BM25 over character n-grams, fused by rank.
+
+Reciprocal-rank fusion needs no score calibration between the two signals, which matters
+because a cosine of 0.88 and a BM25 of 7.3 mean nothing to each other. Hits are deduplicated
+per entry (an entry's similar questions are extra vectors of the same entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.knowledge.entries import Hit
+from bot.knowledge.lexical import LexicalIndex
+from bot.knowledge.store import VectorStore
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    dense: float = 1.0
+    lexical: float = 1.0
+    rrf_k: float = 60.0
+    candidates: int = 50  # per signal, before fusion
+
+
+def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, float, str]]:
+    """Keep each entry's best (score, matched text), ordered best first."""
+    best: dict[str, tuple[str, float, str]] = {}
+    for entry_id, score, text in pairs:
+        if entry_id not in best or score > best[entry_id][1]:
+            best[entry_id] = (entry_id, score, text)
+    return sorted(best.values(), key=lambda item: -item[1])
+
+
+def dense_ranking(store: VectorStore, vector: list[float], n: int) -> list[tuple[str, float, str]]:
+    return _best_per_entry([(v.entry_id, cos, v.text) for v, cos in store.query(vector, n)])
+
+
+def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str, float, str]]:
+    scores = lexical.scores(query)
+    if scores.size == 0:
+        return []
+    top = np.argsort(-scores)[: n * 3]
+    pairs = [(lexical.docs[i].entry_id, float(scores[i]), lexical.docs[i].text) for i in top if scores[i] > 0]
+    return _best_per_entry(pairs)[:n]
+
+
+def fuse(
+    dense: list[tuple[str, float, str]],
+    lexical: list[tuple[str, float, str]],
+    weights: FusionWeights,
+) -> list[tuple[str, float]]:
+    fused: dict[str, float] = {}
+    for weight, ranking in ((weights.dense, dense), (weights.lexical, lexical)):
+        for rank, (entry_id, _, _) in enumerate(ranking, start=1):
+            fused[entry_id] = fused.get(entry_id, 0.0) + weight / (weights.rrf_k + rank)
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def hybrid_search(
+    query: str,
+    *,
+    store: VectorStore,
+    lexical: LexicalIndex,
+    top_k: int = 5,
+    weights: FusionWeights = FusionWeights(),
+) -> list[Hit]:
+    """Find the entries that best answer `query`, best first."""
+    query = query.strip()
+    if not query:
+        return []
+    vector = store.embedder.encode_queries([query])[0].tolist()
+    dense = dense_ranking(store, vector, weights.candidates)
+    lex = lexical_ranking(lexical, query, weights.candidates)
+    dense_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(dense, 1)}
+    lex_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(lex, 1)}
+    hits = []
+    for entry_id, score in fuse(dense, lex, weights)[:top_k]:
+        meta = lexical.entries.get(entry_id)
+        if meta is None:
+            continue  # stored after the lexical index was built; the next sync rebuilds it
+        d, l = dense_at.get(entry_id), lex_at.get(entry_id)
+        hits.append(
+            Hit(
+                id=entry_id,
+                question=str(meta["question"]),
+                answer=str(meta["answer"]),
+                source=str(meta["source"]),
+                score=score,
+                category=str(meta.get("category", "")),
+                kind=meta.get("kind", "faq"),  # type: ignore[arg-type]
+                matched=(d or l)[2] if (d or l) else "",  # type: ignore[index]
+                dense=d[1] if d else 0.0,
+                lexical=l[1] if l else 0.0,
+                dense_rank=d[0] if d else None,
+                lexical_rank=l[0] if l else None,
+            )
+        )
+    return hits
