@@ -22,11 +22,12 @@ class Entry:
     category: str = ""
     tags: tuple[str, ...] = ()
     kind: EntryKind = "faq"
+    ordinal: int = 0  # a passage's position among its file's passages
 
     @property
     def id(self) -> str:
         """Stable across edits of the answer: file + question (passages: file + position)."""
-        key = f"{self.source}\x1f{self.question if self.kind == 'faq' else self.line}"
+        key = f"{self.source}\x1f{self.question if self.kind == 'faq' else self.ordinal}"
         return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
     @property

@@ -98,18 +98,24 @@ def decode(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    try:
-        # GB18030 is a superset of GBK and GB2312, so one attempt covers all three.
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is not None and best.encoding and best.chaos < 0.2:
-        return str(best)
+    # GB18030 is a superset of GBK and GB2312, so one attempt covers all three. It accepts
+    # almost any byte pair, so the result must also look like text to count.
+    for encoding in ("gb18030", "big5"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text
     line = data[: _first_bad_utf8_offset(data)].count(b"\n") + 1
-    raise KnowledgeFileError(source, line, "无法识别文件编码（不是 UTF-8 / GBK）")
+    raise KnowledgeFileError(source, line, "无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、GBK）")
+
+
+def _looks_like_text(text: str) -> bool:
+    odd = sum(
+        1 for ch in text if not (ch.isprintable() or ch in "\r\n\t") or "\ue000" <= ch <= "\uf8ff"
+    )
+    return odd <= len(text) // 100
 
 
 def _strict(data: bytes, encoding: str, source: str) -> str:
@@ -341,6 +347,7 @@ def _passages(text: str, source: str) -> list[Entry]:
                 line=line,
                 category=title,
                 kind="passage",
+                ordinal=len(entries),
             )
         )
     return entries

@@ -1,0 +1,165 @@
+"""Incremental sync: exactly the changed entries change; bad files and crashes lose nothing."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.embeddings import E5Embeddings
+
+SHOP = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return E5Embeddings()
+
+
+@pytest.fixture
+def kdir(tmp_path):
+    path = tmp_path / "knowledge"
+    path.mkdir()
+    (path / "faq.csv").write_text(
+        "问题,答案,相似问题\n包邮吗？,满 99 元包邮。,运费多少\n几天能到？,一般 2–4 天。,多久到\n能开发票吗？,可以开电子发票。,\n",
+        encoding="utf-8",
+    )
+    (path / "tea.md").write_text("# 茶\n## 龙井保质期多久？\n冷藏 18 个月。\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_kb(tmp_path, kdir, embedder):
+    def make() -> KnowledgeBase:
+        return KnowledgeBase(Settings(data_dir=tmp_path / "data", knowledge_dir=kdir), embedder=embedder)
+
+    return make
+
+
+def stored(kb: KnowledgeBase) -> dict[str, str]:
+    return kb.store.stored_hashes()
+
+
+def test_first_sync_adds_everything_then_nothing_changes(make_kb):
+    kb = make_kb()
+    report = kb.sync()
+    assert (len(report.added), len(report.updated), len(report.removed), report.unchanged) == (4, 0, 0, 0)
+    # 4 questions + 2 similar questions, one vector each
+    assert kb.store.count() == 6
+    again = make_kb().sync()
+    assert (len(again.added), len(again.updated), len(again.removed), again.unchanged) == (0, 0, 0, 4)
+
+
+def test_add_edit_delete_change_exactly_those_entries(make_kb, kdir):
+    kb = make_kb()
+    kb.sync()
+    before = stored(kb)
+    (kdir / "faq.csv").write_text(
+        "问题,答案,相似问题\n包邮吗？,满 199 元包邮。,运费多少|邮费怎么算\n能开发票吗？,可以开电子发票。,\n",
+        encoding="utf-8",
+    )
+    (kdir / "new.jsonl").write_text('{"question": "有门店吗？", "answer": "杭州龙井路 18 号。"}\n', encoding="utf-8")
+    report = kb.sync()
+    assert [e.question for e in report.updated] == ["包邮吗？"]
+    assert [e.question for e in report.added] == ["有门店吗？"]
+    assert len(report.removed) == 1 and report.removed[0] in before
+    assert report.unchanged == 2
+    after = stored(kb)
+    assert set(after) == (set(before) - set(report.removed)) | {report.added[0].id}
+    unchanged_ids = set(before) - set(report.removed) - {report.updated[0].id}
+    assert {i: after[i] for i in unchanged_ids} == {i: before[i] for i in unchanged_ids}
+    # the edited entry's new similar question is searchable, the deleted entry is not
+    hits = kb.search("邮费怎么算", top_k=1)
+    assert hits[0].question == "包邮吗？" and "199" in hits[0].answer
+    assert all(h.question != "几天能到？" for h in kb.search("几天能到", top_k=5))
+
+
+def test_removing_a_similar_question_removes_its_vector(make_kb, kdir):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "faq.csv").write_text(
+        "问题,答案\n包邮吗？,满 99 元包邮。\n几天能到？,一般 2–4 天。\n能开发票吗？,可以开电子发票。\n", encoding="utf-8"
+    )
+    kb.sync()
+    assert kb.store.count() == 4
+    assert len(kb.lexical.docs) == 4
+
+
+def test_dry_run_writes_nothing(make_kb, kdir):
+    kb = make_kb()
+    report = kb.sync(dry_run=True)
+    assert len(report.added) == 4 and report.dry_run
+    assert kb.store.count() == 0
+
+
+def test_bad_file_is_reported_and_its_stored_entries_are_kept(make_kb, kdir):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "tea.md").write_bytes(b"\x00\x01binary garbage")
+    report = kb.sync()
+    assert [(e.path, "二进制" in e.reason) for e in report.errors] == [("tea.md", True)]
+    assert report.removed == [] and report.kept_despite_errors == 1
+    assert kb.search("龙井能放多久", top_k=1)[0].question == "龙井保质期多久？"
+
+
+def test_a_bad_row_does_not_stop_the_rest_of_the_file(make_kb, kdir):
+    (kdir / "faq.csv").write_text("问题,答案\n包邮吗？,满 99 元包邮。\n坏行,答案,多出的列\n", encoding="utf-8")
+    report = make_kb().sync()
+    assert [(e.path, e.line) for e in report.errors] == [("faq.csv", 3)]
+    assert {e.question for e in report.added} == {"包邮吗？", "龙井保质期多久？"}
+
+
+def test_same_question_with_different_answers_warns_naming_both_places(make_kb, kdir):
+    (kdir / "more.csv").write_text("问题,答案\n包邮吗?,满 199 元包邮。\n", encoding="utf-8")
+    report = make_kb().sync()
+    [warning] = report.warnings
+    assert "faq.csv:2" in warning and "more.csv:2" in warning
+
+
+def test_a_sync_that_dies_half_way_leaves_the_previous_index_usable(make_kb, kdir, monkeypatch):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "faq.csv").write_text(
+        "问题,答案\n包邮吗？,满 199 元包邮。\n几天能到？,一般 3 天。\n能开发票吗？,可以开纸质发票。\n", encoding="utf-8"
+    )
+    from bot.knowledge import store as store_module
+
+    monkeypatch.setattr(store_module, "BATCH", 1)
+    real_upsert = kb.store._chroma._collection.upsert
+    calls = {"n": 0}
+
+    def dying_upsert(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("power cut")
+        return real_upsert(**kwargs)
+
+    monkeypatch.setattr(kb.store._chroma._collection, "upsert", dying_upsert)
+    with pytest.raises(KeyboardInterrupt):
+        kb.sync()
+    monkeypatch.undo()
+
+    survivor = make_kb()
+    hits = survivor.search("龙井保质期", top_k=1)
+    assert hits and hits[0].question == "龙井保质期多久？"
+    assert survivor.search("运费多少", top_k=1)[0].question == "包邮吗？"
+    report = survivor.sync()
+    assert len(report.updated) == 2 and len(report.added) == 0  # the one that landed is unchanged now
+    assert "199" in survivor.search("包邮吗", top_k=1)[0].answer
+
+
+def test_sample_shop_syncs_cleanly(tmp_path, embedder):
+    kdir = tmp_path / "knowledge"
+    shutil.copytree(SHOP, kdir)
+    report = KnowledgeBase(Settings(data_dir=tmp_path / "d", knowledge_dir=kdir), embedder=embedder).sync()
+    assert report.errors == [] and report.warnings == []
+    assert 36 <= len(report.added) <= 50
+
+
+def test_missing_knowledge_dir_is_a_clear_error(tmp_path, embedder):
+    from bot.errors import DianxiaoerError
+
+    kb = KnowledgeBase(Settings(data_dir=tmp_path, knowledge_dir=tmp_path / "nope"), embedder=embedder)
+    with pytest.raises(DianxiaoerError, match="知识库目录不存在"):
+        kb.sync()
