@@ -38,7 +38,7 @@ def make_kb(tmp_path, kdir, embedder):
 
 
 def stored(kb: KnowledgeBase) -> dict[str, str]:
-    return kb.store.stored_hashes()
+    return {entry_id: content_hash for entry_id, (content_hash, _) in kb.store.stored_entries().items()}
 
 
 def test_first_sync_adds_everything_then_nothing_changes(make_kb):

@@ -35,7 +35,7 @@ class KnowledgeBase:
     ) -> SyncReport:
         """Bring the store in line with the knowledge dir; `progress(total)` returns a tick callback."""
         found = scan(self.settings.knowledge_dir)
-        report = plan(found, self.store.stored_hashes(), self.store.stored_sources())
+        report = plan(found, self.store.stored_entries())
         report.dry_run = dry_run
         if dry_run:
             return report

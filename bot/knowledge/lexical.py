@@ -46,7 +46,9 @@ class LexicalIndex:
         self.docs = list(docs)
         self.entries = entries or {}  # entry id → what a hit shows (question, answer, source…)
         self.stamp = stamp
-        self.doc_entry = np.array([d.entry_id for d in self.docs], dtype=object)
+        self.phrasings: dict[str, list[str]] = {}
+        for doc in self.docs:
+            self.phrasings.setdefault(doc.entry_id, []).append(doc.text)
         self._bm25 = bm25s.BM25()
         if self.docs:
             self._bm25.index([tokenize(d.text) or ["\x00"] for d in self.docs], show_progress=False)

@@ -76,14 +76,10 @@ class VectorStore:
     def count(self) -> int:
         return self._chroma._collection.count()
 
-    def stored_hashes(self) -> dict[str, str]:
-        """Entry id → content hash of every entry stored (read from each entry's question vector)."""
+    def stored_entries(self) -> dict[str, tuple[str, str]]:
+        """Entry id → (content hash, source file) of every stored entry, from its question vector."""
         got = self._chroma.get(where={"phrasing": 0}, include=["metadatas"])
-        return {str(m["entry_id"]): str(m["hash"]) for m in got["metadatas"] if m}
-
-    def stored_sources(self) -> dict[str, str]:
-        got = self._chroma.get(where={"phrasing": 0}, include=["metadatas"])
-        return {str(m["entry_id"]): str(m["source"]) for m in got["metadatas"] if m}
+        return {str(m["entry_id"]): (str(m["hash"]), str(m["source"])) for m in got["metadatas"] if m}
 
     def upsert(self, entries: Sequence[Entry], progress: Callable[[int], None] | None = None) -> None:
         """Embed and store entries, replacing any older vectors of the same entries.

@@ -107,19 +107,19 @@ def scan(root: Path) -> Scan:
     return result
 
 
-def plan(found: Scan, stored: dict[str, str], stored_sources: dict[str, str]) -> SyncReport:
-    """Compare what the files say with what is stored (entry id → content hash)."""
+def plan(found: Scan, stored: dict[str, tuple[str, str]]) -> SyncReport:
+    """Compare what the files say with what is stored (entry id → (content hash, source))."""
     report = SyncReport(errors=found.errors, warnings=found.warnings, files=found.files)
     for entry_id, entry in found.entries.items():
         old = stored.get(entry_id)
         if old is None:
             report.added.append(entry)
-        elif old != entry.content_hash:
+        elif old[0] != entry.content_hash:
             report.updated.append(entry)
         else:
             report.unchanged += 1
     for entry_id in stored.keys() - found.entries.keys():
-        if stored_sources.get(entry_id) in found.damaged_sources:
+        if stored[entry_id][1] in found.damaged_sources:
             report.kept_despite_errors += 1
         else:
             report.removed.append(entry_id)
