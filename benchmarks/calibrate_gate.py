@@ -1,0 +1,197 @@
+"""Calibrate the answer-or-hand-off gate and measure it.
+
+Labelled examples come from two places:
+  * BQ dev (../shared/data/faq_eval, read in place, never copied): merchant-sized FAQ bases of
+    100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
+    members of other clusters, whose answer is not in the base.
+  * the sample tea shop's own labelled questions (benchmarks/data/tea_shop_questions.tsv).
+Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
+handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted, the threshold is
+chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on the tea
+shop (out-of-fold predictions), and the result is written to bot/drafting/gate_calibration.json.
+
+The held-out clothing shop (benchmarks/data/heldout_shop) is never used for fitting; its
+rates are the honest estimate for a shop the gate has not seen.
+
+    .venv/bin/python benchmarks/calibrate_gate.py            # fit, write, report
+    .venv/bin/python benchmarks/calibrate_gate.py --report   # only measure the shipped calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._bq import bq_faq  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.drafting.gate import CALIBRATION, FEATURES, Gate, features  # noqa: E402
+from bot.drafting.plan import plan_reply  # noqa: E402
+from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+TEA_QUESTIONS = DATA / "tea_shop_questions.tsv"
+HELDOUT = DATA / "heldout_shop"
+
+
+def read_questions(path: Path) -> list[tuple[str, str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [(r["label"].strip(), (r["expected"] or "").strip(), r["question"].strip()) for r in rows]
+
+
+def shop_kb(knowledge: Path, workdir: Path, embedder: E5Embeddings) -> KnowledgeBase:
+    settings = Settings(data_dir=workdir / "data", knowledge_dir=knowledge)
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.sync()
+    return kb
+
+
+def rows_to_examples(kb: KnowledgeBase, rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for label, expected, question in rows:
+        hits = kb.search(question, 5)
+        if not hits:
+            continue
+        xs.append([features(question, hits, kb.lexical.phrasings)[f] for f in FEATURES])
+        ys.append(int(label == "in" and hits[0].question == expected))
+    return np.array(xs), np.array(ys)
+
+
+def bq_examples(embedder: E5Embeddings, workdir: Path, seeds: int, per_cluster: int) -> tuple[np.ndarray, np.ndarray]:
+    clusters = bq_faq(splits=("dev",))
+    xs, ys = [], []
+    for seed in range(seeds):
+        rng = random.Random(1000 + seed)
+        chosen = rng.sample(range(len(clusters)), 200)
+        inside, outside = chosen[:100], chosen[100:]
+        kdir = workdir / f"bq{seed}" / "knowledge"
+        kdir.mkdir(parents=True)
+        with (kdir / "faq.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["question", "answer"])
+            for i in inside:
+                writer.writerow([clusters[i].standard, clusters[i].standard])
+        kb = shop_kb(kdir, workdir / f"bq{seed}", embedder)
+        rows = []
+        for i in inside:
+            for q in rng.sample(clusters[i].queries, min(per_cluster, len(clusters[i].queries))):
+                rows.append(("in", clusters[i].standard, q))
+        for i in outside:
+            for q in rng.sample(clusters[i].queries, min(per_cluster, len(clusters[i].queries))):
+                rows.append(("out", "", q))
+        x, y = rows_to_examples(kb, rows)
+        xs.append(x)
+        ys.append(y)
+    return np.vstack(xs), np.concatenate(ys)
+
+
+def rates(kb: KnowledgeBase, gate: Gate, rows: list[tuple[str, str, str]]) -> dict[str, float]:
+    """Answered-right rate on in-scope rows and hand-off rate on out-of-scope rows, via plan_reply."""
+    right = inside = handed = outside = 0
+    for label, expected, question in rows:
+        plan = plan_reply(question, history=[], search=kb.search, gate=gate, phrasings=kb.lexical.phrasings)
+        if label == "in":
+            inside += 1
+            right += int(not plan.handoff and plan.sources[0].question == expected)
+        else:
+            outside += 1
+            handed += int(plan.handoff)
+    return {"answered_right": right / max(inside, 1), "handoff": handed / max(outside, 1), "n_in": inside, "n_out": outside}
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray, labels: np.ndarray) -> float:
+    """Maximise min(answered-right on in-scope, hand-off on out-of-scope)."""
+    best_t, best_v = 0.5, -1.0
+    for t in np.linspace(0.05, 0.95, 181):
+        answered = p >= t
+        right = (answered & (y == 1) & (labels == 1)).sum() / max((labels == 1).sum(), 1)
+        handoff = (~answered & (labels == 0)).sum() / max((labels == 0).sum(), 1)
+        if min(right, handoff) > best_v:
+            best_t, best_v = float(t), min(right, handoff)
+    return best_t
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced")
+    model.fit(x, y, sample_weight=w)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--report", action="store_true", help="only measure the shipped calibration")
+    parser.add_argument("--bq-seeds", type=int, default=5)
+    parser.add_argument("--per-cluster", type=int, default=3)
+    parser.add_argument("--shop-weight", type=float, default=5.0)
+    args = parser.parse_args()
+
+    embedder = E5Embeddings()
+    tea_rows = read_questions(TEA_QUESTIONS)
+    held_rows = read_questions(HELDOUT / "questions.tsv") if (HELDOUT / "questions.tsv").exists() else []
+    work = Path(tempfile.mkdtemp(prefix="dx-gate-"))
+    try:
+        tea = shop_kb(ROOT / "knowledge", work / "tea", embedder)
+        held = shop_kb(HELDOUT / "knowledge", work / "held", embedder) if held_rows else None
+        if not args.report:
+            bx, by = bq_examples(embedder, work, args.bq_seeds, args.per_cluster)
+            tx, ty = rows_to_examples(tea, tea_rows)
+            tea_labels = np.array([int(label == "in") for label, _, q in tea_rows if tea.search(q, 5)])
+            # Out-of-fold predictions on the tea shop choose the threshold without seeing its own rows.
+            folds = np.arange(len(ty)) % 5
+            oof = np.zeros(len(ty))
+            for k in range(5):
+                train, test = folds != k, folds == k
+                x = np.vstack([bx, tx[train]])
+                yy = np.concatenate([by, ty[train]])
+                w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
+                oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
+            threshold = best_threshold(oof, ty, tea_labels)
+            model = fit(
+                np.vstack([bx, tx]),
+                np.concatenate([by, ty]),
+                np.concatenate([np.ones(len(by)), np.full(len(ty), args.shop_weight)]),
+            )
+            calibration = {
+                "weights": {f: round(float(c), 6) for f, c in zip(FEATURES, model.coef_[0])},
+                "bias": round(float(model.intercept_[0]), 6),
+                "threshold": round(threshold, 4),
+                "fitted_on": {
+                    "bq_dev_examples": int(len(by)),
+                    "tea_shop_examples": int(len(ty)),
+                    "command": "python benchmarks/calibrate_gate.py",
+                },
+            }
+            CALIBRATION.write_text(json.dumps(calibration, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            oof_right = ((oof >= threshold) & (ty == 1) & (tea_labels == 1)).sum() / (tea_labels == 1).sum()
+            oof_handoff = ((oof < threshold) & (tea_labels == 0)).sum() / (tea_labels == 0).sum()
+            print(f"fitted on {len(by)} BQ-dev + {len(ty)} tea-shop examples; threshold {threshold:.3f}")
+            print(f"tea shop, out-of-fold: answered right {oof_right:.3f}, handed off {oof_handoff:.3f}")
+        gate = Gate.load()
+        print("\n| shop | in-scope answered with the right entry | out-of-scope handed off | n in / out |")
+        print("|---|---|---|---|")
+        shops = [("tea (sample, calibrated on)", tea, tea_rows)]
+        if held is not None:
+            shops.append(("clothing (held out, never fitted on)", held, held_rows))
+        for name, kb, rows in shops:
+            r = rates(kb, gate, rows)
+            print(f"| {name} | {r['answered_right']:.3f} | {r['handoff']:.3f} | {r['n_in']} / {r['n_out']} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""`dianxiaoer ask`, `dianxiaoer chat` and `dianxiaoer run`: draft replies to customers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bot.cli import cli
+from bot.config import load_settings
+from bot.drafting.assistant import AskResult, Assistant
+from bot.services import build_assistant
+
+
+def _render(result: AskResult) -> str:
+    lines = [click.style("草稿：", bold=True), result.reply, ""]
+    if result.handoff:
+        lines.append(click.style(f"⚠ 需要人工处理（把握 {result.confidence:.2f}）：{result.reason}", fg="yellow"))
+        if result.nearest:
+            lines.append("最接近的条目：" + "；".join(f"{h.question}（{h.source}）" for h in result.nearest[:3]))
+    else:
+        lines.append(click.style(f"✓ 可以回复（把握 {result.confidence:.2f}）", fg="green"))
+    for n, hit in enumerate(result.sources, start=1):
+        lines.append(f"  [{n}] {hit.question} — {hit.source}")
+    if result.note:
+        lines.append(click.style(f"注：{result.note}", fg="cyan"))
+    if result.draft_id is not None:
+        lines.append(click.style(f"草稿编号 #{result.draft_id}", dim=True))
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("-c", "--customer", help="Customer id, WeChat/Weibo id or name; keeps a conversation.")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="One message per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (always on with --batch).")
+def ask(question: str | None, customer: str | None, batch: Path | None, as_json: bool) -> None:
+    """Draft a reply to a customer's QUESTION from the FAQ, or hand it off to a human."""
+    if (question is None) == (batch is None):
+        raise click.UsageError("Give either QUESTION or --batch FILE.")
+    assistant = build_assistant(load_settings())
+    if batch is not None:
+        for line in batch.read_text(encoding="utf-8-sig").splitlines():
+            if not line.strip():
+                click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None}))
+                continue
+            result = assistant.ask(line, customer=customer)
+            click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        return
+    assert question is not None
+    result = assistant.ask(question, customer=customer)
+    click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))
+
+
+def _chat(assistant: Assistant, customer: str | None) -> None:
+    who = customer or "访客"
+    click.echo(f"店小二 · {assistant.settings.shop_name}：以「{who}」的身份输入客户消息，回车获取回复草稿；输入 /q 退出。")
+    while True:
+        try:
+            message = click.prompt(click.style(f"{who}", fg="blue"), prompt_suffix="> ")
+        except (EOFError, click.exceptions.Abort):
+            click.echo()
+            return
+        if message.strip() in ("/q", "/quit", "/exit"):
+            return
+        if message.strip():
+            click.echo(_render(assistant.ask(message, customer=customer or "访客")))
+            click.echo()
+
+
+@cli.command()
+@click.option("-c", "--customer", help="Customer id, WeChat/Weibo id or name.")
+def chat(customer: str | None) -> None:
+    """Talk to 店小二 in the terminal as a customer would; it remembers the conversation."""
+    _chat(build_assistant(load_settings()), customer)
+
+
+@cli.command()
+def run() -> None:
+    """Sync the knowledge dir, then start the assistant (terminal chat when no Telegram token is set)."""
+    from bot.cli.knowledge_cmds import _print_report, _progress
+    from bot.knowledge.base import KnowledgeBase
+
+    settings = load_settings()
+    knowledge = KnowledgeBase(settings)
+    _print_report(knowledge.sync(progress=_progress))
+    if settings.telegram_token is not None:
+        click.secho("已设置 DIANXIAOER_TELEGRAM_TOKEN，但 Telegram 适配器还没有上线；先启动终端对话。", fg="yellow")
+    _chat(build_assistant(settings, knowledge), None)

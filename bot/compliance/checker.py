@@ -1,0 +1,338 @@
+"""Say whether a draft is overly promotional, why, on what basis, and how to say it compliantly.
+
+The score (0–100) adds points per finding by severity, caps each soft category so that lawful
+promotional words alone never flag a draft, and discounts soft signals when the text is plainly a
+transaction notice. A trained model (see `model.py`), when given, is blended in; findings always
+come from the rules so every flag can be explained.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from bot.compliance import rules as R
+from bot.errors import DianxiaoerError
+
+if TYPE_CHECKING:
+    from bot.compliance.model import CheckerModel
+    from bot.config import Settings
+
+Channel = Literal["wechat", "weibo"]
+
+POINTS = {"high": 50, "medium": 25, "low": 10}
+# Soft categories are capped so that everyday promotional copy ("新茶上市，满200减20，欢迎到店")
+# stays under the default thresholds unless it really stacks up.
+CATEGORY_CAP = {"urgency": 40, "contact": 30, "spam_form": 30, "promotion": 40}
+# Each distinct sign of a transaction notice takes this many points off the soft signals.
+TRANSACTIONAL_DISCOUNT = 20
+TRANSACTIONAL_CAP = 40
+# Promotion stacking: how many distinct marketing elements make a message read like a push ad.
+STACKING_MIN_SIGNALS = 3
+STACKING_POINTS_PER_SIGNAL = 8
+# More emoji than this in one message reads as a flood even when they are spread out.
+EMOJI_FLOOD_MIN = 6
+
+SURFACES: dict[Channel, tuple[str, ...]] = {
+    "wechat": ("mass", "customer_service", "template", "moments"),
+    "weibo": ("post", "dm"),
+}
+DEFAULT_SURFACE: dict[Channel, str] = {"wechat": "mass", "weibo": "post"}
+SURFACE_ALIASES = {
+    "群发": "mass", "群发消息": "mass", "客服": "customer_service", "客服消息": "customer_service",
+    "模板": "template", "模板消息": "template", "朋友圈": "moments", "微博": "post",
+    "私信": "dm", "cs": "customer_service", "kf": "customer_service",
+}
+SURFACE_LABELS = {
+    "mass": "群发消息", "customer_service": "客服消息", "template": "模板消息", "moments": "朋友圈",
+    "post": "微博正文", "dm": "私信",
+}
+
+# Categories whose presence means the text is selling something; used by the channel rules.
+_SELLING = {"absolute", "price", "urgency", "inducement", "promotion", "unsourced_data", "risky_offer"}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    category: str
+    span: Span
+    severity: R.Severity
+    basis: str
+    reason: str
+    suggestion: str
+
+    @property
+    def category_label(self) -> str:
+        return R.CATEGORY_LABELS.get(self.category, self.category)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "span": {"start": self.span.start, "end": self.span.end, "text": self.span.text},
+            "severity": self.severity,
+            "basis": self.basis,
+            "reason": self.reason,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    flagged: bool
+    score: int
+    findings: list[Finding]
+    rewrite: str
+    channel: Channel = "wechat"
+    surface: str = "mass"
+    threshold: int = 40
+    rule_score: int = 0
+    model_probability: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "flagged": self.flagged,
+            "score": self.score,
+            "findings": [f.as_json() for f in self.findings],
+            "rewrite": self.rewrite,
+        }
+
+
+@dataclass(frozen=True)
+class RuleScan:
+    """What the rules see in one text: findings plus the numbers the model uses as features."""
+
+    findings: list[Finding]
+    score: int
+    hard_points: int
+    soft_points: int
+    discount: int
+    category_points: dict[str, int]
+
+
+def resolve_surface(channel: str, surface: str | None) -> tuple[Channel, str]:
+    if channel not in SURFACES:
+        raise DianxiaoerError(f"未知渠道 {channel!r}，可选：wechat、weibo")
+    surface_name = SURFACE_ALIASES.get(surface or "", surface) or DEFAULT_SURFACE[channel]  # type: ignore[index]
+    if surface_name not in SURFACES[channel]:  # type: ignore[index]
+        options = "、".join(SURFACES[channel])  # type: ignore[index]
+        raise DianxiaoerError(f"渠道 {channel} 没有消息类型 {surface!r}，可选：{options}")
+    return channel, surface_name  # type: ignore[return-value]
+
+
+def brand_terms_from(settings: Settings | None, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    terms: list[str] = [t for t in extra if t]
+    if settings is not None:
+        terms.append(settings.shop_name)
+        terms.extend(t.strip() for t in re.split(r"[,，、;；\n]", settings.check_brand_terms) if t.strip())
+    return tuple(dict.fromkeys(t for t in terms if t))
+
+
+def _brand_ranges(text: str, brand_terms: Sequence[str]) -> list[tuple[int, int]]:
+    ranges = []
+    for term in brand_terms:
+        start = text.find(term)
+        while start != -1:
+            ranges.append((start, start + len(term)))
+            start = text.find(term, start + 1)
+    return ranges
+
+
+def _inside(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(a <= start and end <= b for a, b in ranges)
+
+
+def _finding(rule: R.Rule, channel: Channel, start: int, end: int, text: str) -> Finding:
+    return Finding(
+        rule=rule.id, category=rule.category, span=Span(start, end, text[start:end]),
+        severity=rule.severity, basis=rule.basis_for(channel), reason=rule.reason,
+        suggestion=rule.suggestion,
+    )
+
+
+def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
+         brand_terms: Sequence[str] = ()) -> RuleScan:
+    """Run every rule over `text` once and score what they find."""
+    brands = _brand_ranges(text, brand_terms) if brand_terms else []
+    raw: list[tuple[R.Rule, int, int]] = []
+    for rule in R.RULES:
+        for match in rule.pattern.finditer(text):
+            start, end = match.span()
+            if end == start:
+                continue
+            if brands and _inside(brands, start, end):
+                continue
+            if rule.exempt is not None and rule.exempt(text, match):
+                continue
+            raw.append((rule, start, end))
+
+    # A span inside a longer one says the same thing twice (全网最低价 contains 最低).
+    raw.sort(key=lambda item: (item[1], -(item[2] - item[1])))
+    kept: list[tuple[R.Rule, int, int]] = []
+    for rule, start, end in raw:
+        if any(s <= start and end <= e for _, s, e in kept):
+            continue
+        kept.append((rule, start, end))
+    findings = [_finding(rule, channel, s, e, text) for rule, s, e in kept]
+
+    selling = {m.group() for m in R.PROMO_TERMS.finditer(text)}
+    calls = {m.group() for m in R.CALL_TO_ACTION.finditer(text)}
+    contact_kinds = {f.rule for f in findings if f.category == "contact"}
+    pressure = {f.span.text for f in findings if f.category == "urgency"}
+    # A push ad sells something AND gives a way to respond; each extra element makes it pushier.
+    responds = bool(contact_kinds) or bool(calls)
+    signals = min(len(selling), 4) + min(len(calls), 2) + len(contact_kinds) + len(pressure)
+    if selling and signals >= STACKING_MIN_SIGNALS:
+        first = R.PROMO_TERMS.search(text)
+        assert first is not None
+        findings.append(_finding(R.STACKING, channel, first.start(), first.end(), text))
+
+    urls = [f for f in findings if f.rule == "contact.url"]
+    if len(urls) >= 2:
+        findings.append(_finding(R.MANY_LINKS, channel, urls[1].span.start, urls[1].span.end, text))
+    emoji = list(R.EMOJI.finditer(text))
+    if len(emoji) >= EMOJI_FLOOD_MIN:
+        findings.append(_finding(R.EMOJI_FLOOD, channel, emoji[0].start(), emoji[0].end(), text))
+
+    channel_rule = {
+        "template": R.CHANNEL_TEMPLATE, "customer_service": R.CHANNEL_CUSTOMER_SERVICE,
+        "dm": R.CHANNEL_WEIBO_DM,
+    }.get(surface)
+    # Template messages may carry no marketing at all; in one-to-one messages answering a price
+    # question is fine, pushing an offer with a way to respond is not.
+    if channel_rule is not None:
+        trigger = next((f.span for f in findings if f.category in _SELLING), None)
+        if trigger is None and (m := R.PROMO_TERMS.search(text)):
+            trigger = Span(m.start(), m.end(), m.group())
+        pushing = surface == "template" or responds or pressure or any(
+            f.category in ("inducement", "promotion") for f in findings
+        )
+        if trigger is not None and pushing:
+            findings.append(_finding(channel_rule, channel, trigger.start, trigger.end, text))
+        if surface != "template" and not R.SERVICE_CONTEXT.search(text):
+            for f in [f for f in findings if f.category == "contact"]:
+                findings.append(_finding(R.CHANNEL_ONE_TO_ONE_LINK, channel, f.span.start, f.span.end, text))
+
+    findings.sort(key=lambda f: (f.span.start, f.span.end))
+    return _score(text, findings, signals)
+
+
+_SOFT_RULES = {r.id for r in R.RULES if r.soft} | {
+    R.STACKING.id, R.MANY_LINKS.id, R.EMOJI_FLOOD.id,
+}
+
+
+def _score(text: str, findings: list[Finding], signals: int) -> RuleScan:
+    seen: set[tuple[str, str]] = set()
+    per_category: dict[str, int] = {}
+    soft_categories: set[str] = set()
+    for f in findings:
+        key = (f.rule, f.span.text)
+        if key in seen:
+            continue
+        seen.add(key)
+        points = POINTS[f.severity]
+        if f.rule == R.STACKING.id:
+            points = STACKING_POINTS_PER_SIGNAL * (signals - 1)
+        per_category[f.category] = per_category.get(f.category, 0) + points
+        if f.rule in _SOFT_RULES:
+            soft_categories.add(f.category)
+    hard = soft = 0
+    for category, points in per_category.items():
+        points = min(points, CATEGORY_CAP.get(category, 100))
+        per_category[category] = points
+        if category in soft_categories:
+            soft += points
+        else:
+            hard += points
+    transactional = {m.group() for m in R.TRANSACTIONAL.finditer(text)}
+    discount = min(TRANSACTIONAL_CAP, TRANSACTIONAL_DISCOUNT * len(transactional))
+    score = min(100, hard + max(0, soft - discount))
+    return RuleScan(findings, score, hard, soft, discount, per_category)
+
+
+def threshold_for(channel: Channel, settings: Settings | None) -> int:
+    from bot.config import Settings
+
+    name = f"check_threshold_{channel}"
+    if settings is not None:
+        return int(getattr(settings, name))
+    return int(Settings.model_fields[name].default)
+
+
+def check_text(
+    text: str,
+    *,
+    channel: Channel = "wechat",
+    surface: str | None = None,
+    threshold: int | None = None,
+    model: CheckerModel | None = None,
+    settings: Settings | None = None,
+    brand_terms: Iterable[str] = (),
+    polish: Callable[[str], str] | None = None,
+) -> CheckResult:
+    """Check one draft.
+
+    `surface` is where on the channel the message goes (wechat: mass/customer_service/template/
+    moments, weibo: post/dm; Chinese names such as 群发、客服消息、模板消息、朋友圈、私信 work too),
+    defaulting to a mass send / a Weibo post. `threshold` defaults to the channel's setting.
+    `brand_terms` (plus the shop name and `check_brand_terms` from `settings`) are names that may
+    contain words like 最 or 第一 lawfully. `polish` is an optional LLM hook that rephrases the
+    deterministic rewrite; its result is used only if it passes the check too.
+    """
+    channel, surface_name = resolve_surface(channel, surface)
+    limit = threshold if threshold is not None else threshold_for(channel, settings)
+    brands = brand_terms_from(settings, brand_terms)
+    model_weight = settings.check_model_weight if settings is not None else None
+
+    def judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
+        found = scan(candidate, channel, surface_name, brands)
+        probability = model.probability(candidate, found) if model is not None else None
+        score = blend(found, probability, model_weight)
+        return score >= limit, score, found.score, probability, found
+
+    flagged, score, rule_score, probability, found = judge(text)
+
+    from bot.compliance.rewrite import rewrite_until_clean
+
+    if flagged or found.findings:
+        rewrite = rewrite_until_clean(text, found.findings, lambda t: judge(t)[0], lambda t: judge(t)[4].findings)
+        if polish is not None:
+            polished = polish(rewrite)
+            if polished and polished.strip() and not judge(polished)[0]:
+                rewrite = polished.strip()
+    else:
+        rewrite = text
+    return CheckResult(
+        flagged=flagged, score=score, findings=found.findings, rewrite=rewrite, channel=channel,
+        surface=surface_name, threshold=limit, rule_score=rule_score, model_probability=probability,
+    )
+
+
+def blend(found: RuleScan, probability: float | None, weight: float | None = None) -> int:
+    """Combine the rule score with a trained model's probability.
+
+    Statutory findings (high severity, not soft) keep their points whatever the model says: a
+    merchant's labels can teach what reads as pushy, not what the law allows.
+    """
+    if probability is None:
+        return found.score
+    from bot.compliance.model import DEFAULT_MODEL_WEIGHT
+
+    w = DEFAULT_MODEL_WEIGHT if weight is None else weight
+    mixed = round(w * 100 * probability + (1 - w) * found.score)
+    statutory = sum(
+        POINTS["high"] for f in {(f.rule, f.span.text): f for f in found.findings}.values()
+        if f.severity == "high" and f.rule not in _SOFT_RULES
+    )
+    return max(0, min(100, max(mixed, min(statutory, 100))))

@@ -1,0 +1,145 @@
+"""Deterministic, offline rewrite of a flagged draft into compliant copy.
+
+Word-level fixes first (最好 → 很好, 跳楼价 → 优惠价, ！！！ → ！), whole clauses dropped for claims
+that cannot be softened (降血压, 转发集赞). The result is checked again; only if it is still
+flagged do we remove lawful-but-pushy parts (phone numbers, links) and then whole clauses, so a
+plain service reply keeps its contact details.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from bot.compliance import rules as R
+
+if TYPE_CHECKING:
+    from bot.compliance.checker import Finding
+
+_RULES_BY_ID = {r.id: r for r in R.RULES} | {
+    r.id: r for r in (R.STACKING, R.MANY_LINKS, R.EMOJI_FLOOD, R.CHANNEL_TEMPLATE,
+                      R.CHANNEL_CUSTOMER_SERVICE, R.CHANNEL_WEIBO_DM,
+                      R.CHANNEL_ONE_TO_ONE_LINK)
+}
+
+_CLAUSE = re.compile(r"[^，,。！!？?；;\n]+[，,。！!？?；;\n]*|[，,。！!？?；;\n]+")
+MAX_LEVEL = 3
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _CLAUSE.finditer(text)]
+
+
+def _clause_of(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    first = next((s for s, e in spans if s <= start < e), start)
+    last = next((e for s, e in spans if s < end <= e), end)
+    return first, last
+
+
+def apply_fixes(text: str, findings: Sequence[Finding], level: int = 0) -> str:
+    """One rewrite pass. Level 0 fixes what is wrong; higher levels also cut what is pushy."""
+    spans = clauses(text)
+    edits: list[tuple[int, int, str]] = []
+    for f in findings:
+        rule = _RULES_BY_ID.get(f.rule)
+        if rule is None:
+            continue
+        start, end = f.span.start, f.span.end
+        fix = rule.fix
+        if level >= 2 and fix != "replace":
+            fix = "drop_clause"
+        if fix == "replace":
+            rep = rule.replacement
+            edits.append((start, end, rep(f.span.text) if callable(rep) else rep))
+        elif fix == "drop":
+            edits.append((start, end, ""))
+        elif fix == "drop_clause":
+            a, b = _clause_of(spans, start, end)
+            edits.append((a, b, ""))
+        elif fix == "drop_if_needed" and level >= 1:
+            edits.append((start, end, ""))
+    if level >= 3:
+        # Last resort: remove every clause that still sells.
+        for pattern in (R.PROMO_TERMS, R.CALL_TO_ACTION):
+            for m in pattern.finditer(text):
+                a, b = _clause_of(spans, m.start(), m.end())
+                edits.append((a, b, ""))
+    return tidy(_apply(text, edits))
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    # Wider edits win over edits inside them; overlapping ones are left for the next pass.
+    edits.sort(key=lambda e: (e[0], -(e[1] - e[0])))
+    chosen: list[tuple[int, int, str]] = []
+    for start, end, rep in edits:
+        if chosen and start < chosen[-1][1]:
+            continue
+        chosen.append((start, end, rep))
+    out, pos = [], 0
+    for start, end, rep in chosen:
+        out.append(text[pos:start])
+        out.append(rep)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_TIDY_STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"【\s*】|（\s*）|\(\s*\)|\[\s*\]|「\s*」|“\s*”"), ""),
+    (re.compile(r"[，,、]\s*([。！!？?；;])"), r"\1"),
+    (re.compile(r"([，,、：:])\s*[，,、]+"), r"\1"),
+    (re.compile(r"([。！!？?；;])\s*[，,、。；;]+"), r"\1"),
+    (re.compile(r"([【（(\[「“])\s*[，,、。！!？?；;：:]+"), r"\1"),
+    (re.compile(r"[，,、：:]+\s*([】）)\]」”])"), r"\1"),
+    (re.compile(r"([!！?？])\1+"), r"\1"),
+    (re.compile(r"[ \t]{2,}"), " "),
+    (re.compile(r"^[\s，,、。！!？?；;：:]+"), ""),
+    (re.compile(r"[\s，,、：:；;]+$"), ""),
+)
+
+
+def tidy(text: str) -> str:
+    """Make text read well after spans were removed: no orphan punctuation or empty brackets."""
+    previous = None
+    while previous != text:
+        previous = text
+        for pattern, rep in _TIDY_STEPS:
+            text = pattern.sub(rep, text)
+    text = text.strip()
+    # A clause dropped at the end may leave the last sentence without a full stop.
+    if text and text[-1] not in "。！!？?…）)】」”~～" and not text[-1].isascii():
+        text += "。"
+    return text
+
+
+# Findings that are pushy style only; a passing rewrite may keep them (a shop phone number).
+_PUSHY_ONLY = {"contact.phone", "contact.url", "form.links", "form.emoji_count"}
+
+
+def _must_fix(finding: Finding) -> bool:
+    rule = _RULES_BY_ID.get(finding.rule)
+    return (
+        rule is not None and rule.fix != "keep" and finding.severity != "low"
+        and finding.rule not in _PUSHY_ONLY
+    )
+
+
+def rewrite_until_clean(
+    text: str,
+    findings: Sequence[Finding],
+    is_flagged: Callable[[str], bool],
+    findings_of: Callable[[str], Sequence[Finding]],
+) -> str:
+    """Rewrite in passes of increasing force until the text passes and no real finding is left.
+
+    Passing the threshold is not enough on its own: a statutory finding (a 最 word left behind by
+    an overlapping edit) is fixed even when the score is already low.
+    """
+    current = apply_fixes(text, findings, level=0)
+    for level in range(MAX_LEVEL + 1):
+        remaining = findings_of(current)
+        if not is_flagged(current) and not any(_must_fix(f) for f in remaining):
+            return current
+        current = apply_fixes(current, remaining, level=level)
+    return current

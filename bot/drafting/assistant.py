@@ -1,0 +1,156 @@
+"""Draft a reply to a customer's message: plan from the FAQ, word it, remember it.
+
+This is the service the CLI and the Telegram adapter call. It is built once (the model, the
+knowledge base and the database engine load at start-up) and then answers many messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.drafting.composer import compose_answer, compose_handoff
+from bot.drafting.gate import Gate, default_gate
+from bot.drafting.plan import ReplyPlan, plan_reply
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.entries import Hit
+from bot.memory import crud
+from bot.memory.models import Customer
+
+logger = logging.getLogger(__name__)
+
+HISTORY_TURNS = 6
+
+
+@dataclass
+class AskResult:
+    reply: str
+    sources: list[Hit]
+    confidence: float
+    handoff: bool
+    draft_id: int | None
+    reason: str  # why it answered or handed off, for staff
+    queries: list[str] = field(default_factory=list)  # what was searched, after follow-up resolution
+    note: str | None = None  # e.g. why an LLM draft was replaced by the FAQ's own words
+    nearest: list[Hit] = field(default_factory=list)  # closest entries, shown to staff on hand-off
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "reply": self.reply,
+            "sources": [
+                {"id": h.id, "question": h.question, "source": h.source, "score": round(h.score, 6)}
+                for h in self.sources
+            ],
+            "confidence": round(self.confidence, 4),
+            "handoff": self.handoff,
+            "draft_id": self.draft_id,
+        }
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        knowledge: KnowledgeBase,
+        engine: Engine,
+        chat_model: object | None = None,
+        gate: Gate | None = None,
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.engine = engine
+        self.chat_model = chat_model
+        self.gate = gate or default_gate()
+
+    def plan(self, message: str, history: list[str]) -> ReplyPlan:
+        return plan_reply(
+            message,
+            history=history,
+            search=self.knowledge.search,
+            gate=self.gate,
+            phrasings=self.knowledge.lexical.phrasings,
+        )
+
+    def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
+        """Draft a reply to `message` from `customer` (an id, WeChat/Weibo id or name; None = one-off)."""
+        message = message.strip()
+        with Session(self.engine) as session:
+            person = crud.find_customer(session=session, ref=customer) if customer else None
+            if customer and person is None:
+                person = crud.create_customer(session=session, display_name=customer)
+            conversation = crud.current_conversation(
+                session=session, customer_id=person.id if person else None, channel=channel
+            )
+            history = [
+                m.text
+                for m in crud.recent_messages(session=session, conversation_id=conversation.id, limit=HISTORY_TURNS)
+                if m.role == "customer"
+            ]
+            crud.add_message(session=session, conversation_id=conversation.id, role="customer", text=message)
+
+            plan = self.plan(message, history)
+            reply, note = self._word(plan, message, history, person)
+            draft = crud.create_draft(
+                session=session,
+                kind="reply",
+                channel=channel,
+                customer_id=person.id if person else None,
+                conversation_id=conversation.id,
+                text=reply,
+                cited_entry_ids=[h.id for h in plan.sources],
+                confidence=plan.confidence,
+                needs_human=plan.handoff,
+                note=note,
+            )
+            if plan.handoff:
+                for part in plan.pending:
+                    crud.add_unanswered(
+                        session=session, text=part.text, customer_id=person.id if person else None, draft_id=draft.id
+                    )
+            crud.add_message(session=session, conversation_id=conversation.id, role="assistant", text=reply)
+            session.commit()
+            parts = plan.answered + plan.pending
+            return AskResult(
+                reply=reply,
+                sources=plan.sources,
+                confidence=plan.confidence,
+                handoff=plan.handoff,
+                draft_id=draft.id,
+                reason="；".join(p.decision.reason for p in parts),
+                queries=[p.query for p in parts],
+                note=note,
+                nearest=plan.best_hits,
+            )
+
+    def _word(
+        self, plan: ReplyPlan, message: str, history: list[str], person: Customer | None
+    ) -> tuple[str, str | None]:
+        name = person.display_name if person else None
+        shop = self.settings.shop_name
+        if not plan.answered:
+            return compose_handoff(shop_name=shop, customer_name=name), None
+        composed = compose_answer(
+            plan.sources, shop_name=shop, customer_name=name, pending=[p.text for p in plan.pending]
+        )
+        if self.chat_model is None or plan.pending:
+            return composed, None
+        from bot.drafting.llm_reply import draft_with_llm
+        from bot.drafting.prompts import load_prompt
+
+        drafted = draft_with_llm(
+            self.chat_model,
+            load_prompt(self.settings.prompts_dir, "reply"),
+            shop_name=shop,
+            question=message,
+            history=[("customer", text) for text in history],
+            hits=plan.sources,
+        )
+        if drafted.text is None:
+            logger.info("LLM draft rejected: %s", drafted.fallback_reason)
+            return composed, drafted.fallback_reason
+        return drafted.text, None

@@ -1,0 +1,95 @@
+"""Decide whether the FAQ answers a question, with a calibrated probability.
+
+A bare cosine threshold cannot do this: on a held-out shop, in-scope questions' best cosine
+(10th percentile 0.876) overlaps out-of-scope ones' (90th percentile 0.888). So the gate
+combines signals that fail differently — how close the best phrasing is, how far ahead of the
+runner-up it is, whether the dense and lexical rankings agree, and how much of the question's
+wording the entry covers — in a logistic model calibrated by `benchmarks/calibrate_gate.py`
+on labelled pairs (BQ dev) and the sample shop's in-scope / out-of-scope questions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from bot.knowledge.entries import Hit
+from bot.knowledge.lexical import tokenize
+
+CALIBRATION = Path(__file__).with_name("gate_calibration.json")
+FEATURES = ("dense", "dense_margin", "coverage", "phrasing_coverage", "agree", "fused_margin", "query_len")
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    answer: bool
+    confidence: float  # calibrated probability that the top hit answers the question
+    reason: str
+
+
+def _bigrams(text: str) -> set[str]:
+    tokens = tokenize(text)
+    grams = {t for t in tokens if len(t) > 1}
+    return grams or set(tokens)
+
+
+def coverage(query: str, texts: Sequence[str]) -> float:
+    """Share of the query's character bigrams that appear in any of `texts`."""
+    wanted = _bigrams(query)
+    if not wanted:
+        return 0.0
+    have: set[str] = set()
+    for text in texts:
+        have |= _bigrams(text)
+    return len(wanted & have) / len(wanted)
+
+
+def features(query: str, hits: Sequence[Hit], phrasings: dict[str, list[str]]) -> dict[str, float]:
+    """The gate's inputs for the top hit of `hits` (which must not be empty)."""
+    top = hits[0]
+    runner_dense = max((h.dense for h in hits[1:]), default=0.0)
+    runner_score = hits[1].score if len(hits) > 1 else 0.0
+    own = phrasings.get(top.id, [top.question])
+    return {
+        "dense": top.dense,
+        "dense_margin": top.dense - runner_dense,
+        "coverage": coverage(query, [*own, top.answer]),
+        "phrasing_coverage": max(coverage(query, [p]) for p in own),
+        "agree": float(top.dense_rank == 1 and top.lexical_rank == 1),
+        # RRF scores are ~1/(60+rank); scale so one rank step near the top is ~1.
+        "fused_margin": (top.score - runner_score) * 3600.0,
+        "query_len": min(len(query), 40) / 40.0,
+    }
+
+
+@dataclass(frozen=True)
+class Gate:
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Gate:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights[name] * values[name] for name in FEATURES)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def decide(self, query: str, hits: Sequence[Hit], phrasings: dict[str, list[str]]) -> GateDecision:
+        if not hits:
+            return GateDecision(False, 0.0, "知识库里没有相关条目")
+        p = self.probability(features(query, hits, phrasings))
+        if p >= self.threshold:
+            return GateDecision(True, p, f"匹配「{hits[0].question}」")
+        return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
+
+
+@lru_cache(maxsize=1)
+def default_gate() -> Gate:
+    return Gate.load()

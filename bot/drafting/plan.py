@@ -1,0 +1,113 @@
+"""Decide what a reply rests on: which FAQ entries answer the message, and what is left over.
+
+Planning is pure (no database, no LLM), so it is what the benchmarks measure and what the
+composer and the LLM path both build on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.drafting.followup import followup_candidates
+from bot.drafting.gate import Gate, GateDecision
+from bot.knowledge.entries import Hit
+
+# Where one message asks two things: "龙井怎么泡？保质期多久？", "包邮吗，另外能开发票吗".
+_CLAUSE_BREAK = re.compile(r"[？?！!。；;\n]+|[，,]\s*(?=另外|还有|以及|顺便|再问)")
+_SMALL_TALK = re.compile(r"^(?:亲|您好|你好|在吗|在不在|老板|掌柜|哈喽|hello|hi|谢谢|多谢|请问|麻烦问下|[\s~～啊呀呢哈])+$", re.I)
+MIN_CLAUSE = 3
+MAX_PARTS = 3
+TOP_K = 5
+
+Search = Callable[[str, int], list[Hit]]
+
+
+@dataclass
+class Part:
+    text: str  # the clause as the customer wrote it
+    query: str  # what was searched (a follow-up names its topic)
+    hits: list[Hit]
+    decision: GateDecision
+
+
+@dataclass
+class ReplyPlan:
+    answered: list[Part] = field(default_factory=list)
+    pending: list[Part] = field(default_factory=list)  # parts the FAQ does not answer
+
+    @property
+    def handoff(self) -> bool:
+        return not self.answered or bool(self.pending)
+
+    @property
+    def sources(self) -> list[Hit]:
+        return [part.hits[0] for part in self.answered]
+
+    @property
+    def confidence(self) -> float:
+        parts = self.answered or self.pending
+        if not parts:
+            return 0.0
+        return min(p.decision.confidence for p in self.answered) if self.answered else max(
+            p.decision.confidence for p in self.pending
+        )
+
+    @property
+    def best_hits(self) -> list[Hit]:
+        """The closest entries even when handing off, for staff to look at."""
+        parts = self.answered or self.pending
+        return parts[0].hits if parts else []
+
+
+def split_clauses(message: str) -> list[str]:
+    parts = [p.strip(" ，,、") for p in _CLAUSE_BREAK.split(message)]
+    return [p for p in parts if len(p) >= MIN_CLAUSE and not _SMALL_TALK.match(p)]
+
+
+def _best_reading(
+    text: str, history: Sequence[str], search: Search, gate: Gate, phrasings: dict[str, list[str]]
+) -> Part:
+    best: Part | None = None
+    for query in followup_candidates(text, history):
+        hits = search(query, TOP_K)
+        part = Part(text, query, hits, gate.decide(query, hits, phrasings))
+        if best is None or part.decision.confidence > best.decision.confidence:
+            best = part
+    assert best is not None
+    return best
+
+
+def plan_reply(
+    message: str,
+    *,
+    history: Sequence[str],
+    search: Search,
+    gate: Gate,
+    phrasings: dict[str, list[str]],
+) -> ReplyPlan:
+    """Plan a reply to `message`; `history` holds the customer's earlier messages, oldest first."""
+    whole = _best_reading(message, history, search, gate, phrasings)
+    clauses = split_clauses(message)
+    if len(clauses) < 2:
+        return ReplyPlan(answered=[whole]) if whole.decision.answer else ReplyPlan(pending=[whole])
+
+    parts: list[Part] = []
+    context = list(history)
+    for clause in clauses[:MAX_PARTS]:
+        parts.append(_best_reading(clause, context, search, gate, phrasings))
+        context.append(clause)
+    answered: list[Part] = []
+    for part in parts:
+        if part.decision.answer and all(part.hits[0].id != a.hits[0].id for a in answered):
+            answered.append(part)
+    pending = [p for p in parts if not p.decision.answer]
+    if len(answered) >= 2:
+        return ReplyPlan(answered=answered, pending=pending)
+    # Asked one thing in several sentences ("在吗？龙井怎么泡？"): judge the message as a whole.
+    if whole.decision.answer:
+        return ReplyPlan(answered=[whole])
+    if answered:
+        return ReplyPlan(answered=answered, pending=pending)
+    return ReplyPlan(pending=[whole])
