@@ -64,7 +64,7 @@ def rows_to_examples(kb: KnowledgeBase, rows: list[tuple[str, str, str]]) -> tup
         hits = kb.search(question, 5)
         if not hits:
             continue
-        xs.append([features(question, hits, kb.lexical.phrasings)[f] for f in FEATURES])
+        xs.append([features(question, hits, kb.lexical)[f] for f in FEATURES])
         ys.append(int(label == "in" and hits[0].question == expected))
     return np.array(xs), np.array(ys)
 
@@ -101,7 +101,7 @@ def rates(kb: KnowledgeBase, gate: Gate, rows: list[tuple[str, str, str]]) -> di
     """Answered-right rate on in-scope rows and hand-off rate on out-of-scope rows, via plan_reply."""
     right = inside = handed = outside = 0
     for label, expected, question in rows:
-        plan = plan_reply(question, history=[], search=kb.search, gate=gate, phrasings=kb.lexical.phrasings)
+        plan = plan_reply(question, history=[], search=kb.search, gate=gate, lexical=kb.lexical)
         if label == "in":
             inside += 1
             right += int(not plan.handoff and plan.sources[0].question == expected)

@@ -13,6 +13,7 @@ from bot.drafting.plan import plan_reply, split_clauses
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embeddings import E5Embeddings
 from bot.knowledge.entries import Hit
+from bot.knowledge.lexical import LexicalIndex
 
 SHOP = Path(__file__).resolve().parent.parent / "knowledge"
 
@@ -27,7 +28,7 @@ def shop(tmp_path_factory):
 
 
 def plan(kb, message, history=()):
-    return plan_reply(message, history=list(history), search=kb.search, gate=default_gate(), phrasings=kb.lexical.phrasings)
+    return plan_reply(message, history=list(history), search=kb.search, gate=default_gate(), lexical=kb.lexical)
 
 
 @pytest.mark.parametrize(
@@ -95,9 +96,10 @@ def test_gate_probability_follows_its_weights():
     gate = Gate(weights={f: 0.0 for f in FEATURES} | {"dense": 10.0}, bias=-9.0, threshold=0.5)
     close = [hit("a", "x", dense=0.95, dense_rank=1, lexical_rank=1), hit("b", "y", dense=0.5)]
     far = [hit("a", "x", dense=0.80), hit("b", "y", dense=0.5)]
-    assert gate.decide("a", close, {}).answer and not gate.decide("a", far, {}).answer
-    assert gate.decide("a", [], {}).answer is False
-    assert set(features("a", close, {})) == set(FEATURES)
+    empty = LexicalIndex([])
+    assert gate.decide("a", close, empty).answer and not gate.decide("a", far, empty).answer
+    assert gate.decide("a", [], empty).answer is False
+    assert set(features("a", close, empty)) == set(FEATURES)
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ class Assistant:
             history=history,
             search=self.knowledge.search,
             gate=self.gate,
-            phrasings=self.knowledge.lexical.phrasings,
+            lexical=self.knowledge.lexical,
         )
 
     def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:

@@ -18,10 +18,21 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.knowledge.entries import Hit
-from bot.knowledge.lexical import tokenize
+from bot.knowledge.lexical import LexicalIndex, tokenize
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
-FEATURES = ("dense", "dense_margin", "coverage", "phrasing_coverage", "agree", "fused_margin", "query_len")
+FEATURES = (
+    "dense",
+    "dense_margin",
+    "dense_spread",
+    "coverage",
+    "phrasing_coverage",
+    "novel",
+    "lexical_norm",
+    "agree",
+    "fused_margin",
+    "query_len",
+)
 
 
 @dataclass(frozen=True)
@@ -48,15 +59,21 @@ def coverage(query: str, texts: Sequence[str]) -> float:
     return len(wanted & have) / len(wanted)
 
 
-def features(query: str, hits: Sequence[Hit], phrasings: dict[str, list[str]]) -> dict[str, float]:
+def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str, float]:
     """The gate's inputs for the top hit of `hits` (which must not be empty)."""
     top = hits[0]
-    runner_dense = max((h.dense for h in hits[1:]), default=0.0)
+    others = [h.dense for h in hits[1:]]
     runner_score = hits[1].score if len(hits) > 1 else 0.0
-    own = phrasings.get(top.id, [top.question])
+    own = lexical.phrasings.get(top.id, [top.question])
+    grams = _bigrams(query)
     return {
         "dense": top.dense,
-        "dense_margin": top.dense - runner_dense,
+        "dense_margin": top.dense - max(others, default=0.0),
+        # Out-of-scope questions in the shop's own domain sit close to many entries at once.
+        "dense_spread": top.dense - (sum(others) / len(others) if others else 0.0),
+        # Words the FAQ never uses (铁观音, 降血压, an order number) say it was not written for this.
+        "novel": sum(not lexical.knows(g) for g in grams) / len(grams) if grams else 1.0,
+        "lexical_norm": top.lexical / max(len(tokenize(query)), 1),
         "coverage": coverage(query, [*own, top.answer]),
         "phrasing_coverage": max(coverage(query, [p]) for p in own),
         "agree": float(top.dense_rank == 1 and top.lexical_rank == 1),
@@ -81,10 +98,10 @@ class Gate:
         z = self.bias + sum(self.weights[name] * values[name] for name in FEATURES)
         return 1.0 / (1.0 + math.exp(-z))
 
-    def decide(self, query: str, hits: Sequence[Hit], phrasings: dict[str, list[str]]) -> GateDecision:
+    def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         if not hits:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
-        p = self.probability(features(query, hits, phrasings))
+        p = self.probability(features(query, hits, lexical))
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」")
         return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.drafting.followup import followup_candidates
 from bot.drafting.gate import Gate, GateDecision
 from bot.knowledge.entries import Hit
+from bot.knowledge.lexical import LexicalIndex
 
 # Where one message asks two things: "龙井怎么泡？保质期多久？", "包邮吗，另外能开发票吗".
 _CLAUSE_BREAK = re.compile(r"[？?！!。；;\n]+|[，,]\s*(?=另外|还有|以及|顺便|再问)")
@@ -67,12 +68,12 @@ def split_clauses(message: str) -> list[str]:
 
 
 def _best_reading(
-    text: str, history: Sequence[str], search: Search, gate: Gate, phrasings: dict[str, list[str]]
+    text: str, history: Sequence[str], search: Search, gate: Gate, lexical: LexicalIndex
 ) -> Part:
     best: Part | None = None
     for query in followup_candidates(text, history):
         hits = search(query, TOP_K)
-        part = Part(text, query, hits, gate.decide(query, hits, phrasings))
+        part = Part(text, query, hits, gate.decide(query, hits, lexical))
         if best is None or part.decision.confidence > best.decision.confidence:
             best = part
     assert best is not None
@@ -85,10 +86,10 @@ def plan_reply(
     history: Sequence[str],
     search: Search,
     gate: Gate,
-    phrasings: dict[str, list[str]],
+    lexical: LexicalIndex,
 ) -> ReplyPlan:
     """Plan a reply to `message`; `history` holds the customer's earlier messages, oldest first."""
-    whole = _best_reading(message, history, search, gate, phrasings)
+    whole = _best_reading(message, history, search, gate, lexical)
     clauses = split_clauses(message)
     if len(clauses) < 2:
         return ReplyPlan(answered=[whole]) if whole.decision.answer else ReplyPlan(pending=[whole])
@@ -96,7 +97,7 @@ def plan_reply(
     parts: list[Part] = []
     context = list(history)
     for clause in clauses[:MAX_PARTS]:
-        parts.append(_best_reading(clause, context, search, gate, phrasings))
+        parts.append(_best_reading(clause, context, search, gate, lexical))
         context.append(clause)
     answered: list[Part] = []
     for part in parts:

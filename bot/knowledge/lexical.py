@@ -53,6 +53,10 @@ class LexicalIndex:
         if self.docs:
             self._bm25.index([tokenize(d.text) or ["\x00"] for d in self.docs], show_progress=False)
 
+    def knows(self, token: str) -> bool:
+        """Whether any stored phrasing contains this token."""
+        return token in self._bm25.vocab_dict if self.docs else False
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of the query against every document (aligned with `docs`)."""
         if not self.docs:
