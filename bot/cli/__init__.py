@@ -41,5 +41,5 @@ main = cli
 
 
 # Command modules register themselves on `cli`.
-from bot.cli import drafting_cmds, knowledge_cmds  # noqa: E402,F401
+from bot.cli import drafting_cmds, knowledge_cmds, memory_cmds  # noqa: E402,F401
 from bot.cli import check_cmds  # noqa: E402,F401

@@ -77,8 +77,7 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         "coverage": coverage(query, [*own, top.answer]),
         "phrasing_coverage": max(coverage(query, [p]) for p in own),
         "agree": float(top.dense_rank == 1 and top.lexical_rank == 1),
-        # RRF scores are ~1/(60+rank); scale so one rank step near the top is ~1.
-        "fused_margin": (top.score - runner_score) * 3600.0,
+        "fused_margin": top.score - runner_score,  # in standard deviations of the candidates
         "query_len": min(len(query), 40) / 40.0,
     }
 

@@ -1,13 +1,16 @@
-"""Hybrid retrieval: dense vectors from Chroma and BM25 over character n-grams, fused by rank.
+"""Hybrid retrieval: dense vectors from Chroma and BM25 over character n-grams, fused.
 
-Reciprocal-rank fusion needs no score calibration between the two signals, which matters
-because a cosine of 0.88 and a BM25 of 7.3 mean nothing to each other. Hits are deduplicated
-per entry (an entry's similar questions are extra vectors of the same entry).
+A cosine of 0.88 and a BM25 of 7.3 mean nothing to each other, so each signal is put on its own
+scale first: scores are standardised (z-scores) within the query's candidates and then mixed,
+dense weighted 0.6. On BQ dev this beat reciprocal-rank fusion by about two points of R@1
+(benchmarks/retrieval_bq.py), because it keeps how far ahead the leader is, which ranks throw
+away. Hits are deduplicated per entry (similar questions are extra vectors of the same entry).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -18,8 +21,9 @@ from bot.knowledge.store import VectorStore
 
 @dataclass(frozen=True)
 class FusionWeights:
-    dense: float = 1.0
-    lexical: float = 1.0
+    dense: float = 0.6
+    lexical: float = 0.4
+    method: Literal["zscore", "rrf"] = "zscore"
     rrf_k: float = 60.0
     candidates: int = 50  # per signal, before fusion
 
@@ -51,11 +55,31 @@ def fuse(
     lexical: list[tuple[str, float, str]],
     weights: FusionWeights,
 ) -> list[tuple[str, float]]:
+    """Combine two rankings of (entry id, score, text) into one, best first."""
     fused: dict[str, float] = {}
     for weight, ranking in ((weights.dense, dense), (weights.lexical, lexical)):
-        for rank, (entry_id, _, _) in enumerate(ranking, start=1):
-            fused[entry_id] = fused.get(entry_id, 0.0) + weight / (weights.rrf_k + rank)
+        if weights.method == "rrf":
+            for rank, (entry_id, _, _) in enumerate(ranking, start=1):
+                fused[entry_id] = fused.get(entry_id, 0.0) + weight / (weights.rrf_k + rank)
+            continue
+        for entry_id, z in _standardised(ranking).items():
+            fused[entry_id] = fused.get(entry_id, 0.0) + weight * z
+    if weights.method == "zscore":
+        # An entry one signal did not return scores as that signal's weakest candidate.
+        for weight, ranking in ((weights.dense, dense), (weights.lexical, lexical)):
+            floor = min(_standardised(ranking).values(), default=0.0)
+            returned = {entry_id for entry_id, _, _ in ranking}
+            for entry_id in fused.keys() - returned:
+                fused[entry_id] += weight * floor
     return sorted(fused.items(), key=lambda item: -item[1])
+
+
+def _standardised(ranking: list[tuple[str, float, str]]) -> dict[str, float]:
+    scores = np.array([score for _, score, _ in ranking], dtype=np.float64)
+    if scores.size == 0:
+        return {}
+    spread = scores.std() or 1.0
+    return {entry_id: float(z) for (entry_id, _, _), z in zip(ranking, (scores - scores.mean()) / spread)}
 
 
 def hybrid_search(
