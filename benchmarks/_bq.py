@@ -74,3 +74,20 @@ def bq_faq(splits: tuple[str, ...] = ("dev", "test")) -> list[Cluster]:
         clusters.append(Cluster(text[keys[0]], tuple(text[k] for k in keys[1:])))
     clusters.sort(key=lambda c: c.standard)
     return clusters
+
+
+def faq_base(clusters: list[Cluster], workdir: Path, embedder: object) -> object:
+    """Index the clusters' standard questions through the product's own sync, as a shop would."""
+    from bot.config import Settings
+    from bot.knowledge.base import KnowledgeBase
+
+    kdir = workdir / "knowledge"
+    kdir.mkdir(parents=True)
+    with (kdir / "faq.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["question", "answer"])
+        for cluster in clusters:
+            writer.writerow([cluster.standard, cluster.standard])
+    kb = KnowledgeBase(Settings(data_dir=workdir / "data", knowledge_dir=kdir), embedder=embedder)  # type: ignore[arg-type]
+    kb.sync()
+    return kb

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._bq import bq_faq  # noqa: E402
+from benchmarks._bq import bq_faq, faq_base  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.drafting.gate import CALIBRATION, FEATURES, Gate, features  # noqa: E402
 from bot.drafting.plan import plan_reply  # noqa: E402
@@ -76,14 +76,7 @@ def bq_examples(embedder: E5Embeddings, workdir: Path, seeds: int, per_cluster: 
         rng = random.Random(1000 + seed)
         chosen = rng.sample(range(len(clusters)), 200)
         inside, outside = chosen[:100], chosen[100:]
-        kdir = workdir / f"bq{seed}" / "knowledge"
-        kdir.mkdir(parents=True)
-        with (kdir / "faq.csv").open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["question", "answer"])
-            for i in inside:
-                writer.writerow([clusters[i].standard, clusters[i].standard])
-        kb = shop_kb(kdir, workdir / f"bq{seed}", embedder)
+        kb = faq_base([clusters[i] for i in inside], workdir / f"bq{seed}", embedder)
         rows = []
         for i in inside:
             for q in rng.sample(clusters[i].queries, min(per_cluster, len(clusters[i].queries))):

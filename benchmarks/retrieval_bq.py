@@ -12,7 +12,6 @@ fusion weight set to 0, so all three rank with the product's code.
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import shutil
 import statistics
@@ -24,9 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._bq import Cluster, bq_faq  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from benchmarks._bq import Cluster, bq_faq, faq_base  # noqa: E402
 from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
 from bot.knowledge.retrieve import FusionWeights  # noqa: E402
 
@@ -52,15 +49,7 @@ def sample_trial(clusters: list[Cluster], k: int, seed: int, cap: int = 10) -> t
 
 def run_seed(embedder: E5Embeddings, clusters: list[Cluster], k: int, seed: int, work: Path) -> dict[str, list[float]]:
     base, queries = sample_trial(clusters, k, seed)
-    kdir = work / f"s{seed}" / "knowledge"
-    kdir.mkdir(parents=True)
-    with (kdir / "faq.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["question", "answer"])
-        for cluster in base:
-            writer.writerow([cluster.standard, cluster.standard])
-    kb = KnowledgeBase(Settings(data_dir=work / f"s{seed}" / "data", knowledge_dir=kdir), embedder=embedder)
-    kb.sync()
+    kb = faq_base(base, work / f"s{seed}", embedder)
     gold_question = {i: c.standard for i, c in enumerate(base)}
     out: dict[str, list[float]] = {}
     for mode, weights in MODES.items():

@@ -3,8 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 from bot.config import Settings
 from bot.errors import DianxiaoerError
@@ -14,12 +13,6 @@ from bot.memory.gaps import cluster_questions
 from bot.memory.models import Draft
 
 
-@pytest.fixture
-def session():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
 
 
 def test_customer_is_found_by_id_wechat_weibo_or_name(session):

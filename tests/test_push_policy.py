@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 from bot.cli import cli
 from bot.compliance.push_policy import push_decision
@@ -15,12 +14,6 @@ from bot.memory import crud
 NOON = datetime(2026, 11, 10, 4, tzinfo=UTC)  # 12:00 in Shanghai
 
 
-@pytest.fixture
-def session():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    with Session(engine) as session:
-        yield session
 
 
 def send(session, customer, channel, at):
