@@ -117,8 +117,8 @@ def test_threshold_per_channel_and_override() -> None:
 
 
 def test_stacking_raises_score() -> None:
-    one = check_text("仅剩3件")
-    many = check_text("仅剩3件！！！手慢无，最后一天，赶紧抢购，详询13800001234")
+    one = check_text("仅剩3件", surface="mass")
+    many = check_text("仅剩3件！！！手慢无，最后一天，赶紧抢购，详询13800001234", surface="mass")
     assert one.score < many.score
     assert not one.flagged and many.flagged
 
@@ -207,10 +207,18 @@ def test_as_json_has_exactly_the_contract_keys() -> None:
 def test_own_samples_precision_and_recall() -> None:
     examples = read_labelled_tsv(DATA / "merchant_messages.tsv")
     brands = ["最好茶庄"]
-    predicted = [(y, check_text(t, brand_terms=brands).flagged) for y, t in examples]
+    # The samples are labelled as broadcast copy ("fine to send to followers").
+    predicted = [(y, check_text(t, surface="mass", brand_terms=brands).flagged) for y, t in examples]
     tp = sum(1 for y, p in predicted if y and p)
     assert tp / max(1, sum(p for _, p in predicted)) >= 0.9
     assert tp / sum(y for y, _ in predicted) >= 0.85
+
+
+def test_unspecified_surface_applies_the_one_to_one_rules() -> None:
+    offer = "双十一活动时间：11月1日至11月11日，全场满300减30，加微信 tea888 领券"
+    assert check_text(offer).surface == "customer_service"
+    assert check_text(offer).score > check_text(offer, surface="mass").score
+    assert check_text(offer).flagged
 
 
 def test_fast_enough() -> None:

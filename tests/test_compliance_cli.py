@@ -32,8 +32,8 @@ def test_check_json_contract(runner: CliRunner) -> None:
 
 def test_check_weibo_channel_option(runner: CliRunner) -> None:
     text = "仅剩3件，手慢无，赶紧下单！！"
-    wechat = json.loads(runner.invoke(cli, ["check", text, "--json"]).output)
-    weibo = json.loads(runner.invoke(cli, ["check", "--channel", "weibo", text, "--json"]).output)
+    wechat = json.loads(runner.invoke(cli, ["check", "--surface", "mass", text, "--json"]).output)
+    weibo = json.loads(runner.invoke(cli, ["check", "--channel", "weibo", "--surface", "post", text, "--json"]).output)
     assert wechat["score"] == weibo["score"]
     assert wechat["flagged"] and not weibo["flagged"]  # weibo threshold is higher
 

@@ -39,7 +39,10 @@ SURFACES: dict[Channel, tuple[str, ...]] = {
     "wechat": ("mass", "customer_service", "template", "moments"),
     "weibo": ("post", "dm"),
 }
-DEFAULT_SURFACE: dict[Channel, str] = {"wechat": "mass", "weibo": "post"}
+# When the caller does not say where the copy goes, assume it may reach a customer one-to-one
+# (客服消息 / 私信): the strictest reading, where marketing and unsolicited contact details are
+# not allowed (广告法第四十三条, 互联网广告管理办法第十七条). Say --surface mass/post for broadcast copy.
+DEFAULT_SURFACE: dict[Channel, str] = {"wechat": "customer_service", "weibo": "dm"}
 SURFACE_ALIASES = {
     "群发": "mass", "群发消息": "mass", "客服": "customer_service", "客服消息": "customer_service",
     "模板": "template", "模板消息": "template", "朋友圈": "moments", "微博": "post",
