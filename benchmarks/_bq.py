@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import random
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ def load_pairs(splits: tuple[str, ...] = ("dev", "test")) -> list[tuple[str, str
 
 def bq_faq(splits: tuple[str, ...] = ("dev", "test")) -> list[Cluster]:
     """Union-find clusters over positive pairs, contradictory clusters dropped, hub question first."""
-    pairs = load_pairs(splits)
+    pairs = [(a, b, label) for a, b, label in load_pairs(splits) if key(a) and key(b)]
     text: dict[str, str] = {}
     for a, b, _ in pairs:
         for s in (a, b):
@@ -74,6 +75,25 @@ def bq_faq(splits: tuple[str, ...] = ("dev", "test")) -> list[Cluster]:
         clusters.append(Cluster(text[keys[0]], tuple(text[k] for k in keys[1:])))
     clusters.sort(key=lambda c: c.standard)
     return clusters
+
+
+def sample_trial(
+    clusters: list[Cluster], k: int, seed: int, cap: int = 10
+) -> tuple[list[Cluster], list[tuple[str, int]]]:
+    """One merchant-sized base: K clusters, and ≤cap members of each as (query, index of its cluster).
+
+    One RNG draws the clusters and then the members, in that order (§3.3 of the notes).
+    """
+    rng = random.Random(seed)
+    picked = rng.sample(range(len(clusters)), k) if k < len(clusters) else range(len(clusters))
+    chosen = [clusters[i] for i in picked]
+    queries: list[tuple[str, int]] = []
+    for gold, cluster in enumerate(chosen):
+        members = list(cluster.queries)
+        if len(members) > cap:
+            members = rng.sample(members, cap)
+        queries += [(q, gold) for q in members]
+    return chosen, queries
 
 
 def faq_base(clusters: list[Cluster], workdir: Path, embedder: object) -> object:

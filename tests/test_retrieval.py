@@ -74,8 +74,15 @@ def test_tokenize_uses_chinese_characters_bigrams_and_ascii_words():
 def test_reciprocal_rank_fusion_rewards_agreement():
     dense = [("a", 0.9, ""), ("b", 0.8, ""), ("c", 0.7, "")]
     lexical = [("b", 5.0, ""), ("c", 4.0, ""), ("d", 3.0, "")]
-    fused = [entry for entry, _ in fuse(dense, lexical, FusionWeights(rrf_k=60))]
+    fused = [entry for entry, _ in fuse(dense, lexical, FusionWeights(method="rrf", rrf_k=60))]
     assert fused[:2] == ["b", "c"] and set(fused) == {"a", "b", "c", "d"}
+
+
+def test_zscore_fusion_rewards_agreement_and_scores_missing_entries_as_weakest():
+    dense = [("a", 0.9, ""), ("b", 0.8, ""), ("c", 0.7, "")]
+    lexical = [("b", 5.0, ""), ("c", 4.0, ""), ("d", 3.0, "")]
+    fused = [entry for entry, _ in fuse(dense, lexical, FusionWeights())]
+    assert fused[0] == "b" and fused[-1] == "d"
 
 
 def test_lexical_index_is_rebuilt_when_missing(shop):

@@ -1,4 +1,4 @@
-"""`dianxiaoer gaps`: what customers asked that the FAQ could not answer."""
+"""`dianxiaoer gaps`, `decide` and `can-push`: what memory knows, for FAQ maintainers and staff."""
 
 from __future__ import annotations
 
@@ -8,22 +8,43 @@ import click
 from sqlmodel import Session
 
 from bot.cli import cli
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.memory import crud
 from bot.memory.db import init_db, make_engine
 from bot.memory.gaps import cluster_questions
 
 
-@cli.command()
-@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 500))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def gaps(limit: int, as_json: bool) -> None:
-    """List unanswered questions, clustered, most frequent first: what to add to the FAQ next."""
-    settings = load_settings()
+def _open_session(settings: Settings) -> Session:
     engine = make_engine(settings)
     init_db(engine)
-    with Session(engine) as session:
-        texts = [q.text for q in crud.list_unanswered(session=session)]
+    return Session(engine)
+
+
+@cli.command()
+@click.option(
+    "-n",
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Clusters to show.",
+)
+@click.option(
+    "--all", "include_resolved", is_flag=True, help="Include questions already marked resolved."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
+    """List unanswered questions, clustered, most frequent first: what to add to the FAQ next.
+
+    \b
+    Example:
+        dianxiaoer gaps --limit 10
+    """
+    settings = load_settings()
+    with _open_session(settings) as session:
+        texts = [
+            q.text for q in crud.list_unanswered(session=session, include_resolved=include_resolved)
+        ]
     embed = None
     if texts:
         from bot.knowledge.embeddings import make_embeddings
@@ -31,25 +52,20 @@ def gaps(limit: int, as_json: bool) -> None:
         embed = make_embeddings(settings).encode_queries
     clusters = cluster_questions(texts, embed)[:limit]
     if as_json:
-        payload = [{"question": c.representative, "count": c.count, "examples": c.examples} for c in clusters]
+        payload = [
+            {"question": c.representative, "count": c.count, "examples": c.examples}
+            for c in clusters
+        ]
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
     if not clusters:
         click.echo("还没有未解答的问题。")
         return
-    click.echo(f"{len(texts)} 个未解答的问题，归为 {len(clusters)} 类（最常见的在前）：")
+    click.echo(f"{len(texts)} 个未解答的问题；最常见的 {len(clusters)} 类：")
     for n, cluster in enumerate(clusters, start=1):
         click.echo(f"{n:>2}. ×{cluster.count}  {cluster.representative}")
-        for other in cluster.examples[1:4]:
-            if other != cluster.representative:
-                click.echo(f"        · {other}")
-
-
-def _session_for_settings():  # type: ignore[no-untyped-def]
-    settings = load_settings()
-    engine = make_engine(settings)
-    init_db(engine)
-    return settings, Session(engine)
+        for other in [e for e in cluster.examples if e != cluster.representative][:3]:
+            click.echo(f"        · {other}")
 
 
 @cli.command()
@@ -59,10 +75,13 @@ def _session_for_settings():  # type: ignore[no-untyped-def]
 @click.option("--by", default="staff", show_default=True, help="Who decided.")
 def decide(draft_id: int, decision: str, text: str | None, by: str) -> None:
     """Record a decision on a draft: approve, edit (with --text), reject, or mark it sent."""
-    status = {"approve": "approved", "edit": "edited", "reject": "rejected", "sent": "sent"}[decision]
-    _, session = _session_for_settings()
-    with session:
-        draft = crud.decide_draft(session=session, draft_id=draft_id, status=status, by=by, edited_text=text)
+    status = {"approve": "approved", "edit": "edited", "reject": "rejected", "sent": "sent"}[
+        decision
+    ]
+    with _open_session(load_settings()) as session:
+        draft = crud.decide_draft(
+            session=session, draft_id=draft_id, status=status, by=by, edited_text=text
+        )
         session.commit()
         click.echo(f"草稿 #{draft.id}：{crud.STATUS_NAMES[draft.status]}")
 
@@ -73,7 +92,14 @@ def decide(draft_id: int, decision: str, text: str | None, by: str) -> None:
     "--channel",
     required=True,
     type=click.Choice(
-        ["wechat_mass_subscription", "wechat_mass_service", "wechat_customer_service", "wechat_moments", "weibo_post", "weibo_dm"]
+        [
+            "wechat_mass_subscription",
+            "wechat_mass_service",
+            "wechat_customer_service",
+            "wechat_moments",
+            "weibo_post",
+            "weibo_dm",
+        ]
     ),
 )
 @click.option("--json", "as_json", is_flag=True)
@@ -82,14 +108,23 @@ def can_push(customer: str, channel: str, as_json: bool) -> None:
     from bot.compliance.push_policy import push_decision
     from bot.errors import DianxiaoerError
 
-    settings, session = _session_for_settings()
-    with session:
+    settings = load_settings()
+    with _open_session(settings) as session:
         person = crud.find_customer(session=session, ref=customer)
         if person is None:
             raise DianxiaoerError(f"找不到客户：{customer}")
-        decision = push_decision(session=session, customer=person, channel=channel, settings=settings)  # type: ignore[arg-type]
+        decision = push_decision(
+            session=session, customer=person, channel=channel, settings=settings
+        )  # type: ignore[arg-type]
     when = decision.next_allowed_at.isoformat() if decision.next_allowed_at else None
     if as_json:
-        click.echo(json.dumps({"allowed": decision.allowed, "reason": decision.reason, "next_allowed_at": when}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"allowed": decision.allowed, "reason": decision.reason, "next_allowed_at": when},
+                ensure_ascii=False,
+            )
+        )
     else:
-        click.echo(("✓ 可以发送" if decision.allowed else "✗ 现在不能发送") + f"：{decision.reason}")
+        click.echo(
+            ("✓ 可以发送" if decision.allowed else "✗ 现在不能发送") + f"：{decision.reason}"
+        )

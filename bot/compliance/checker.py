@@ -230,6 +230,7 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
     return _score(text, findings, signals)
 
 
+_STATUTORY = {"absolute", "medical", "false_claim", "state_name"}
 _SOFT_RULES = {r.id for r in R.RULES if r.soft} | {
     R.STACKING.id, R.MANY_LINKS.id, R.EMOJI_FLOOD.id,
 }
@@ -288,7 +289,7 @@ def check_text(
 
     `surface` is where on the channel the message goes (wechat: mass/customer_service/template/
     moments, weibo: post/dm; Chinese names such as 群发、客服消息、模板消息、朋友圈、私信 work too),
-    defaulting to a mass send / a Weibo post. `threshold` defaults to the channel's setting.
+    defaulting to the one-to-one surfaces (客服消息 / 私信), the strictest reading. `threshold` defaults to the channel's setting.
     `brand_terms` (plus the shop name and `check_brand_terms` from `settings`) are names that may
     contain words like 最 or 第一 lawfully. `polish` is an optional LLM hook that rephrases the
     deterministic rewrite; its result is used only if it passes the check too.
@@ -325,8 +326,10 @@ def check_text(
 def blend(found: RuleScan, probability: float | None, weight: float | None = None) -> int:
     """Combine the rule score with a trained model's probability.
 
-    Statutory findings (high severity, not soft) keep their points whatever the model says: a
-    merchant's labels can teach what reads as pushy, not what the law allows.
+    Findings on what the Advertising Law forbids outright (absolute terms, medical and false
+    claims, state names) keep their points whatever the model says: a merchant's labels can
+    teach what reads as pushy, not what the law allows. Everything else — channel etiquette,
+    contact details, urgency — is what the merchant's own labels are best placed to judge.
     """
     if probability is None:
         return found.score
@@ -336,6 +339,6 @@ def blend(found: RuleScan, probability: float | None, weight: float | None = Non
     mixed = round(w * 100 * probability + (1 - w) * found.score)
     statutory = sum(
         POINTS["high"] for f in {(f.rule, f.span.text): f for f in found.findings}.values()
-        if f.severity == "high" and f.rule not in _SOFT_RULES
+        if f.severity == "high" and f.rule not in _SOFT_RULES and f.category in _STATUTORY
     )
     return max(0, min(100, max(mixed, min(statutory, 100))))

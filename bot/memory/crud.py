@@ -4,26 +4,46 @@ add and flush (so new rows have ids) but never commit, so one reply is one commi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
 from bot.errors import DianxiaoerError
-from bot.memory.models import Conversation, Customer, Draft, Message, UnansweredQuestion, utcnow
+from bot.memory.models import (
+    CONVERSATION_CHANNELS,
+    DRAFT_KINDS,
+    ROLES,
+    Conversation,
+    Customer,
+    Draft,
+    Message,
+    UnansweredQuestion,
+    utcnow,
+)
 
 # A conversation idle this long is over; the next message starts a new one.
 CONVERSATION_GAP = timedelta(hours=12)
 
-# Which decisions may follow which: staff decide a pending draft once; only approved or
-# edited drafts can be marked sent.
-TRANSITIONS = {
+# Which decisions may follow which: staff decide a pending draft; an approved draft may still be
+# edited or withdrawn; only approved or edited drafts can be marked sent; rejected and sent are
+# final.
+TRANSITIONS: dict[str, set[str]] = {
     "pending": {"approved", "edited", "rejected"},
     "approved": {"sent", "edited", "rejected"},
     "edited": {"sent", "edited", "rejected"},
     "rejected": set(),
     "sent": set(),
 }
-STATUS_NAMES = {"pending": "待审核", "approved": "已通过", "edited": "已修改", "rejected": "已拒绝", "sent": "已发送"}
+STATUS_NAMES = {
+    "pending": "待审核",
+    "approved": "已通过",
+    "edited": "已修改",
+    "rejected": "已拒绝",
+    "sent": "已发送",
+}
+
+
+# Customers
 
 
 def create_customer(
@@ -35,30 +55,75 @@ def create_customer(
     tags: Sequence[str] = (),
     notes: str = "",
 ) -> Customer:
-    customer = Customer(display_name=display_name, wechat_id=wechat_id, weibo_id=weibo_id, tags=list(tags), notes=notes)
+    customer = Customer(
+        display_name=display_name,
+        wechat_id=wechat_id,
+        weibo_id=weibo_id,
+        tags=list(tags),
+        notes=notes,
+    )
     session.add(customer)
     session.flush()
     return customer
 
 
+def get_customer(*, session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
 def find_customer(*, session: Session, ref: str) -> Customer | None:
     """Find by numeric id, WeChat id, Weibo id or display name (in that order)."""
+    ref = ref.strip()
     if ref.isdigit():
         found = session.get(Customer, int(ref))
         if found is not None:
             return found
-    return session.exec(
-        select(Customer)
-        .where(or_(Customer.wechat_id == ref, Customer.weibo_id == ref, Customer.display_name == ref))
-        .order_by(col(Customer.id))
-    ).first()
+    for column in (Customer.wechat_id, Customer.weibo_id, Customer.display_name):
+        found = session.exec(
+            select(Customer).where(column == ref).order_by(col(Customer.id))
+        ).first()
+        if found is not None:
+            return found
+    return None
 
 
-def get_or_create_customer(*, session: Session, ref: str) -> Customer:
-    return find_customer(session=session, ref=ref) or create_customer(session=session, display_name=ref)
+def get_or_create_customer(
+    *,
+    session: Session,
+    display_name: str | None = None,
+    wechat_id: str | None = None,
+    weibo_id: str | None = None,
+    tags: Sequence[str] = (),
+) -> Customer:
+    """The customer with this WeChat or Weibo id, else (with no id given) this name, else a new one.
+
+    A display name alone is matched only when no external id is given: two people may share a
+    nickname, and one with an id we have not seen is somebody new.
+    """
+    if not (display_name or wechat_id or weibo_id):
+        raise DianxiaoerError("需要客户的名字、微信号或微博号中的至少一个")
+    ids = [(Customer.wechat_id, wechat_id), (Customer.weibo_id, weibo_id)]
+    if wechat_id or weibo_id:
+        clauses = [column == value for column, value in ids if value]
+        found = session.exec(
+            select(Customer).where(or_(*clauses)).order_by(col(Customer.id))
+        ).first()
+    else:
+        found = session.exec(
+            select(Customer).where(Customer.display_name == display_name).order_by(col(Customer.id))
+        ).first()
+    if found is not None:
+        return found
+    name = display_name or wechat_id or weibo_id
+    assert name is not None
+    return create_customer(
+        session=session, display_name=name, wechat_id=wechat_id, weibo_id=weibo_id, tags=tags
+    )
 
 
-def set_opt_out(*, session: Session, customer: Customer, channel: str, opted_out: bool = True) -> Customer:
+def set_opt_out(
+    *, session: Session, customer: Customer, channel: str, opted_out: bool = True
+) -> Customer:
     if channel.startswith("wechat"):
         customer.opted_out_wechat = opted_out
     elif channel.startswith("weibo"):
@@ -70,33 +135,56 @@ def set_opt_out(*, session: Session, customer: Customer, channel: str, opted_out
     return customer
 
 
-def current_conversation(
+# Conversations and messages
+
+
+def start_conversation(
     *, session: Session, customer_id: int | None, channel: str, now: datetime | None = None
 ) -> Conversation:
-    """The customer's ongoing conversation on a channel, or a new one (always new when anonymous)."""
+    if channel not in CONVERSATION_CHANNELS:
+        raise DianxiaoerError(f"未知渠道：{channel}（可选 {', '.join(CONVERSATION_CHANNELS)}）")
     now = now or utcnow()
-    if customer_id is not None:
-        latest = session.exec(
-            select(Conversation)
-            .where(Conversation.customer_id == customer_id, Conversation.channel == channel)
-            .order_by(col(Conversation.last_message_at).desc())
-        ).first()
-        if latest is not None and now - _aware(latest.last_message_at) < CONVERSATION_GAP:
-            return latest
-    conversation = Conversation(customer_id=customer_id, channel=channel, started_at=now, last_message_at=now)
+    conversation = Conversation(
+        customer_id=customer_id, channel=channel, started_at=now, last_message_at=now
+    )
     session.add(conversation)
     session.flush()
     return conversation
 
 
+def latest_conversation(
+    *, session: Session, customer_id: int, channel: str | None = None
+) -> Conversation | None:
+    query = select(Conversation).where(Conversation.customer_id == customer_id)
+    if channel is not None:
+        query = query.where(Conversation.channel == channel)
+    return session.exec(
+        query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+    ).first()
+
+
+def current_conversation(
+    *, session: Session, customer_id: int | None, channel: str, now: datetime | None = None
+) -> Conversation:
+    """The customer's ongoing conversation on a channel, or a new one (always new if anonymous)."""
+    now = now or utcnow()
+    if customer_id is not None:
+        latest = latest_conversation(session=session, customer_id=customer_id, channel=channel)
+        if latest is not None and now - latest.last_message_at < CONVERSATION_GAP:
+            return latest
+    return start_conversation(session=session, customer_id=customer_id, channel=channel, now=now)
+
+
 def add_message(
     *, session: Session, conversation_id: int, role: str, text: str, now: datetime | None = None
 ) -> Message:
-    now = now or utcnow()
-    message = Message(conversation_id=conversation_id, role=role, text=text, created_at=now)
+    if role not in ROLES:
+        raise DianxiaoerError(f"未知角色：{role}（可选 {', '.join(ROLES)}）")
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise DianxiaoerError(f"对话 {conversation_id} 不存在")
+    now = now or utcnow()
+    message = Message(conversation_id=conversation_id, role=role, text=text, created_at=now)
     conversation.last_message_at = now
     session.add_all([message, conversation])
     session.flush()
@@ -114,7 +202,10 @@ def recent_messages(*, session: Session, conversation_id: int, limit: int = 10) 
     return list(reversed(rows))
 
 
-def last_customer_message_at(*, session: Session, customer_id: int, channel: str | None = None) -> datetime | None:
+def last_customer_message_at(
+    *, session: Session, customer_id: int, channel: str | None = None
+) -> datetime | None:
+    """When this customer last wrote to us (in conversations whose channel begins `channel`)."""
     query = (
         select(Message.created_at)
         .join(Conversation, col(Conversation.id) == Message.conversation_id)
@@ -122,8 +213,10 @@ def last_customer_message_at(*, session: Session, customer_id: int, channel: str
     )
     if channel is not None:
         query = query.where(col(Conversation.channel).startswith(channel))
-    latest = session.exec(query.order_by(col(Message.created_at).desc())).first()
-    return _aware(latest) if latest else None
+    return session.exec(query.order_by(col(Message.created_at).desc())).first()
+
+
+# Drafts
 
 
 def create_draft(
@@ -139,6 +232,8 @@ def create_draft(
     needs_human: bool = False,
     note: str | None = None,
 ) -> Draft:
+    if kind not in DRAFT_KINDS:
+        raise DianxiaoerError(f"未知草稿类型：{kind}（可选 {', '.join(DRAFT_KINDS)}）")
     draft = Draft(
         kind=kind,
         channel=channel,
@@ -171,18 +266,23 @@ def decide_draft(
     edited_text: str | None = None,
     now: datetime | None = None,
 ) -> Draft:
-    """Record staff's decision on a draft: approved, edited (with the new text), rejected or sent."""
+    """Record staff's decision on a draft: approved, edited (with the new text), rejected or sent.
+
+    Marking a draft sent keeps who decided on it; `sent_at` says when it went out.
+    """
     draft = get_draft(session=session, draft_id=draft_id)
     if status not in TRANSITIONS:
         raise DianxiaoerError(f"未知状态：{status}（可选 {', '.join(TRANSITIONS)}）")
     if status not in TRANSITIONS[draft.status]:
-        raise DianxiaoerError(
-            f"草稿 #{draft_id} 当前{STATUS_NAMES[draft.status]}，不能改为{STATUS_NAMES[status]}"
-        )
+        hint = "（只有已通过或已修改的草稿才能标为已发送）" if status == "sent" else ""
+        now_is, wanted = STATUS_NAMES[draft.status], STATUS_NAMES[status]
+        raise DianxiaoerError(f"草稿 #{draft_id} 当前{now_is}，不能改为{wanted}{hint}")
     if status == "edited":
         if not edited_text or not edited_text.strip():
             raise DianxiaoerError("修改草稿需要给出修改后的文字")
         draft.edited_text = edited_text.strip()
+    elif edited_text is not None:
+        raise DianxiaoerError("只有“修改”才能附带新的文字")
     now = now or utcnow()
     if status == "sent":
         draft.sent_at = now
@@ -194,18 +294,32 @@ def decide_draft(
     return draft
 
 
-def sent_pushes(*, session: Session, customer_id: int, channel: str, since: datetime) -> list[datetime]:
-    """When pushes on `channel` were sent to this customer since `since`."""
+def mark_sent(
+    *, session: Session, draft_id: int, by: str = "staff", now: datetime | None = None
+) -> Draft:
+    """Record that an approved or edited draft went out."""
+    return decide_draft(session=session, draft_id=draft_id, status="sent", by=by, now=now)
+
+
+def sent_pushes(
+    *, session: Session, customer_id: int, channel: str, since: datetime
+) -> list[datetime]:
+    """When pushes on `channel` were sent to this customer since `since`, oldest first."""
     rows = session.exec(
-        select(Draft.sent_at).where(
+        select(Draft.sent_at)
+        .where(
             Draft.customer_id == customer_id,
             Draft.kind == "push",
             Draft.channel == channel,
             Draft.status == "sent",
             col(Draft.sent_at) >= since,
         )
+        .order_by(col(Draft.sent_at))
     ).all()
-    return sorted(_aware(t) for t in rows if t is not None)
+    return [t for t in rows if t is not None]
+
+
+# Questions the FAQ could not answer
 
 
 def add_unanswered(
@@ -217,13 +331,24 @@ def add_unanswered(
     return question
 
 
-def list_unanswered(*, session: Session, include_resolved: bool = False) -> list[UnansweredQuestion]:
-    query = select(UnansweredQuestion).order_by(col(UnansweredQuestion.created_at))
+def list_unanswered(
+    *, session: Session, include_resolved: bool = False
+) -> list[UnansweredQuestion]:
+    """Unanswered questions, oldest first."""
+    query = select(UnansweredQuestion).order_by(
+        col(UnansweredQuestion.created_at), col(UnansweredQuestion.id)
+    )
     if not include_resolved:
-        query = query.where(UnansweredQuestion.resolved == False)  # noqa: E712
+        query = query.where(col(UnansweredQuestion.resolved).is_(False))
     return list(session.exec(query).all())
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def resolve_unanswered(*, session: Session, question_id: int) -> UnansweredQuestion:
+    """Mark a question answered, e.g. once the FAQ covers it."""
+    question = session.get(UnansweredQuestion, question_id)
+    if question is None:
+        raise DianxiaoerError(f"未解答问题 #{question_id} 不存在")
+    question.resolved = True
+    session.add(question)
+    session.flush()
+    return question

