@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._bq import bq_faq, faq_base  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.drafting.gate import CALIBRATION, FEATURES, Gate, features  # noqa: E402
+from bot.drafting.needs import unmet_need  # noqa: E402
 from bot.drafting.plan import plan_reply  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
 from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
@@ -58,15 +59,20 @@ def shop_kb(knowledge: Path, workdir: Path, embedder: E5Embeddings) -> Knowledge
     return kb
 
 
-def rows_to_examples(kb: KnowledgeBase, rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
+def rows_to_examples(
+    kb: KnowledgeBase, rows: list[tuple[str, str, str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features, label (top hit is right), in-scope flag, and whether a rule hands it off anyway."""
+    xs, ys, inside, ruled = [], [], [], []
     for label, expected, question in rows:
         hits = kb.search(question, 5)
         if not hits:
             continue
         xs.append([features(question, hits, kb.lexical)[f] for f in FEATURES])
         ys.append(int(label == "in" and hits[0].question == expected))
-    return np.array(xs), np.array(ys)
+        inside.append(int(label == "in"))
+        ruled.append(unmet_need(question, hits[0].answer) is not None)
+    return np.array(xs), np.array(ys), np.array(inside), np.array(ruled, dtype=bool)
 
 
 def bq_examples(embedder: E5Embeddings, workdir: Path, seeds: int, per_cluster: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +90,7 @@ def bq_examples(embedder: E5Embeddings, workdir: Path, seeds: int, per_cluster: 
         for i in outside:
             for q in rng.sample(clusters[i].queries, min(per_cluster, len(clusters[i].queries))):
                 rows.append(("out", "", q))
-        x, y = rows_to_examples(kb, rows)
+        x, y, _, _ = rows_to_examples(kb, rows)
         xs.append(x)
         ys.append(y)
     return np.vstack(xs), np.concatenate(ys)
@@ -158,8 +164,7 @@ def main() -> None:
         held = shop_kb(HELDOUT / "knowledge", work / "held", embedder) if held_rows else None
         if not args.report:
             bx, by = bq_examples(embedder, work, args.bq_seeds, args.per_cluster)
-            tx, ty = rows_to_examples(tea, tea_rows)
-            tea_labels = np.array([int(label == "in") for label, _, q in tea_rows if tea.search(q, 5)])
+            tx, ty, tea_labels, ruled = rows_to_examples(tea, tea_rows)
             # Out-of-fold predictions on the tea shop choose the threshold without seeing its own rows.
             folds = np.arange(len(ty)) % 5
             oof = np.zeros(len(ty))
@@ -169,6 +174,7 @@ def main() -> None:
                 yy = np.concatenate([by, ty[train]])
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
                 oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
+            oof[ruled] = 0.0  # bot.drafting.needs hands these off whatever the score
             threshold = best_threshold(oof, ty, tea_labels)
             model = fit(
                 np.vstack([bx, tx]),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.drafting.needs import unmet_need
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex, tokenize
 
@@ -101,6 +102,9 @@ class Gate:
         if not hits:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
         p = self.probability(features(query, hits, lexical))
+        unmet = unmet_need(query, hits[0].answer)
+        if unmet:
+            return GateDecision(False, 0.0, unmet)
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」")
         return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
