@@ -258,7 +258,7 @@ def end_to_end(
                 real = [[h.id for h in kb.search(q, top_k=10)] for q, _ in trial.queries]  # type: ignore[attr-defined]
             else:  # a single signal: the product's own ranking functions over the real store and index
                 real = [
-                    method.rank(dense_ranking(kb.store, v, candidates), lexical_ranking(kb.lexical, q, candidates))  # type: ignore[attr-defined]
+                    method.rank(dense_ranking(kb.store, kb.lexical, v, candidates), lexical_ranking(kb.lexical, q, candidates))  # type: ignore[attr-defined]
                     for v, (q, _) in zip(vectors, trial.queries)
                 ]
             differ = sum(a[:10] != b[:10] for a, b in zip(fast, real))

