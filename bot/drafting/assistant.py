@@ -79,22 +79,41 @@ class Assistant:
     def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
         """Draft a reply to `message` from `customer` (an id, WeChat/Weibo id or name; None = one-off)."""
         message = message.strip()
-        with Session(self.engine) as session:
+        # Read what memory knows, plan and word without holding a transaction open (the search is
+        # the slow part), then write everything in one short transaction.
+        with Session(self.engine, expire_on_commit=False) as session:
             person = crud.find_customer(session=session, ref=customer) if customer else None
             if customer and person is None:
                 person = crud.create_customer(session=session, display_name=customer)
-            conversation = crud.current_conversation(
-                session=session, customer_id=person.id if person else None, channel=channel
+                session.commit()
+            conversation = (
+                crud.ongoing_conversation(session=session, customer_id=person.id, channel=channel)
+                if person
+                else None
             )
-            history = [
-                m.text
-                for m in crud.recent_messages(session=session, conversation_id=conversation.id, limit=HISTORY_TURNS)
-                if m.role == "customer"
-            ]
-            crud.add_message(session=session, conversation_id=conversation.id, role="customer", text=message)
+            history = (
+                [
+                    m.text
+                    for m in crud.recent_messages(
+                        session=session, conversation_id=conversation.id, limit=HISTORY_TURNS
+                    )
+                    if m.role == "customer"
+                ]
+                if conversation is not None
+                else []
+            )
 
-            plan = self.plan(message, history)
-            reply, note = self._word(plan, message, history, person)
+        plan = self.plan(message, history)
+        reply, note = self._word(plan, message, history, person)
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            if conversation is None:
+                conversation = crud.start_conversation(
+                    session=session, customer_id=person.id if person else None, channel=channel
+                )
+            else:
+                conversation = session.merge(conversation)
+            crud.add_message(session=session, conversation_id=conversation.id, role="customer", text=message)
             draft = crud.create_draft(
                 session=session,
                 kind="reply",
@@ -114,18 +133,18 @@ class Assistant:
                     )
             crud.add_message(session=session, conversation_id=conversation.id, role="assistant", text=reply)
             session.commit()
-            parts = plan.answered + plan.pending
-            return AskResult(
-                reply=reply,
-                sources=plan.sources,
-                confidence=plan.confidence,
-                handoff=plan.handoff,
-                draft_id=draft.id,
-                reason="；".join(p.decision.reason for p in parts),
-                queries=[p.query for p in parts],
-                note=note,
-                nearest=plan.best_hits,
-            )
+        parts = plan.answered + plan.pending
+        return AskResult(
+            reply=reply,
+            sources=plan.sources,
+            confidence=plan.confidence,
+            handoff=plan.handoff,
+            draft_id=draft.id,
+            reason="；".join(p.decision.reason for p in parts),
+            queries=[p.query for p in parts],
+            note=note,
+            nearest=plan.best_hits,
+        )
 
     def _word(
         self, plan: ReplyPlan, message: str, history: list[str], person: Customer | None

@@ -168,11 +168,22 @@ def current_conversation(
 ) -> Conversation:
     """The customer's ongoing conversation on a channel, or a new one (always new if anonymous)."""
     now = now or utcnow()
-    if customer_id is not None:
-        latest = latest_conversation(session=session, customer_id=customer_id, channel=channel)
-        if latest is not None and now - latest.last_message_at < CONVERSATION_GAP:
-            return latest
-    return start_conversation(session=session, customer_id=customer_id, channel=channel, now=now)
+    ongoing = (
+        ongoing_conversation(session=session, customer_id=customer_id, channel=channel, now=now)
+        if customer_id is not None
+        else None
+    )
+    return ongoing or start_conversation(session=session, customer_id=customer_id, channel=channel, now=now)
+
+
+def ongoing_conversation(
+    *, session: Session, customer_id: int, channel: str, now: datetime | None = None
+) -> Conversation | None:
+    """The customer's conversation on a channel if its last message is recent enough to continue it."""
+    latest = latest_conversation(session=session, customer_id=customer_id, channel=channel)
+    if latest is not None and (now or utcnow()) - latest.last_message_at < CONVERSATION_GAP:
+        return latest
+    return None
 
 
 def add_message(
@@ -187,7 +198,6 @@ def add_message(
     message = Message(conversation_id=conversation_id, role=role, text=text, created_at=now)
     conversation.last_message_at = now
     session.add_all([message, conversation])
-    session.flush()
     return message
 
 
