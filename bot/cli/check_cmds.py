@@ -45,7 +45,7 @@ def check() -> None:
     "--surface",
     default=None,
     help="Where the message goes: wechat mass|customer_service|template|moments, weibo post|dm "
-    "(default: mass / post).",
+    "(default: customer_service / dm, the strictest: no marketing at all).",
 )
 @click.option("--threshold", type=click.IntRange(0, 100), default=None, help="Override the channel threshold.")
 @click.option("--json", "as_json", is_flag=True, help="Print {flagged, score, findings, rewrite} as JSON.")
