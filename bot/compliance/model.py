@@ -1,8 +1,11 @@
 """A small model fitted on the merchant's own labels, on top of the rules.
 
-Character 1–3-gram TF-IDF (no word segmentation, so slang, typos and 加V-style spellings still
-count) plus the rule scan's per-category points, into a logistic regression. The file lives in
-`Settings.data_dir`; nothing learned ships with the product.
+Character 1–4-gram TF-IDF (no segmentation needed, so slang, typos and 加V-style spellings still
+count), jieba word 1–2-grams (whole words and phrases such as 回复TD退订), and the rule scan's
+per-category points, into a linear SVM whose margins are calibrated into probabilities. On the
+mudou SMS set this beat the first version (character 1–3-grams, logistic regression) by about a
+point in 5-fold cross-validation on the train split. The file lives in `Settings.data_dir`;
+nothing learned ships with the product.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 
 MODEL_FILENAME = "checker_model.joblib"
 FORMAT = "dianxiaoer-checker"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_MODEL_WEIGHT = 0.8
 MIN_PER_CLASS = 2
 
@@ -39,6 +42,16 @@ def rule_features(found: RuleScan) -> list[float]:
     per_category = [found.category_points.get(c, 0) / 100 for c in CATEGORY_LABELS]
     return per_category + [found.hard_points / 100, found.soft_points / 100,
                            found.discount / 100, found.score / 100]
+
+
+def words(text: str) -> list[str]:
+    """jieba words, for the word n-gram features (module-level so a saved model can be loaded)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return [w for w in jieba.lcut(text) if w.strip()]
 
 
 @dataclass
@@ -69,10 +82,12 @@ def _features(vectorizer: Any, texts: Sequence[str], scans: Sequence[RuleScan] |
     return hstack([grams, rules]).tocsr()
 
 
-def train(examples: Sequence[tuple[int, str]], *, c: float = 10.0) -> CheckerModel:
+def train(examples: Sequence[tuple[int, str]], *, c: float = 1.0) -> CheckerModel:
     """Fit on (label, text) pairs; label 1 = overly promotional."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.svm import LinearSVC
 
     positives = sum(1 for label, _ in examples if label == 1)
     negatives = len(examples) - positives
@@ -81,12 +96,22 @@ def train(examples: Sequence[tuple[int, str]], *, c: float = 10.0) -> CheckerMod
             f"训练数据至少要有 {MIN_PER_CLASS} 条标 1（过度营销）和 {MIN_PER_CLASS} 条标 0（正常）的消息，"
             f"现在是 {positives} 条 1、{negatives} 条 0"
         )
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+    vectorizer = FeatureUnion([
+        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True)),
+        ("words", TfidfVectorizer(analyzer=_word_grams, sublinear_tf=True)),
+    ])
     texts = [t for _, t in examples]
     matrix = _features(vectorizer, texts, None, fit=True)
-    classifier = LogisticRegression(C=c, max_iter=2000)
+    # Calibration needs a few examples of each class per fold; tiny label files get fewer folds.
+    folds = max(2, min(5, positives, negatives))
+    classifier = CalibratedClassifierCV(LinearSVC(C=c), method="sigmoid", cv=folds)
     classifier.fit(matrix, [label for label, _ in examples])
     return CheckerModel(vectorizer, classifier, trained_on=len(examples), positives=positives)
+
+
+def _word_grams(text: str) -> list[str]:
+    tokens = words(text)
+    return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
 
 
 def read_labelled_tsv(path: Path) -> list[tuple[int, str]]:
