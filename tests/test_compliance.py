@@ -35,6 +35,7 @@ def categories(text: str, **kwargs: object) -> set[str]:
         ("分享给三个好友即可领取", {"inducement"}),
         ("帮我砍一刀", {"inducement"}),
         ("关注后才能领取优惠券", {"inducement"}),
+        ("关注公众号才能看完整价目表", {"inducement"}),
         ("仅剩3件，手慢无", {"urgency"}),
         ("原价299元，现价99元", {"price"}),
         ("跳楼价亏本甩卖", {"price"}),
