@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 import click
 from sqlmodel import Session
 
 from bot.cli import cli
+from bot.compliance.frequency import PushChannel
 from bot.config import Settings, load_settings
 from bot.memory import crud
 from bot.memory.db import init_db, make_engine
@@ -91,16 +93,7 @@ def decide(draft_id: int, decision: str, text: str | None, by: str) -> None:
 @click.option(
     "--channel",
     required=True,
-    type=click.Choice(
-        [
-            "wechat_mass_subscription",
-            "wechat_mass_service",
-            "wechat_customer_service",
-            "wechat_moments",
-            "weibo_post",
-            "weibo_dm",
-        ]
-    ),
+    type=click.Choice(get_args(PushChannel)),
 )
 @click.option("--json", "as_json", is_flag=True)
 def can_push(customer: str, channel: str, as_json: bool) -> None:

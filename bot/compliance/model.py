@@ -10,9 +10,11 @@ nothing learned ships with the product.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,14 +46,17 @@ def rule_features(found: RuleScan) -> list[float]:
                            found.discount / 100, found.score / 100]
 
 
-def words(text: str) -> list[str]:
-    """jieba words, for the word n-gram features (module-level so a saved model can be loaded)."""
-    import logging
-
+@lru_cache(maxsize=1)
+def _jieba():  # type: ignore[no-untyped-def]
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    return [w for w in jieba.lcut(text) if w.strip()]
+    return jieba
+
+
+def words(text: str) -> list[str]:
+    """jieba words, for the word n-gram features (module-level so a saved model can be loaded)."""
+    return [w for w in _jieba().lcut(text) if w.strip()]
 
 
 @dataclass

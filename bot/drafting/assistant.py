@@ -111,8 +111,6 @@ class Assistant:
                 conversation = crud.start_conversation(
                     session=session, customer_id=person.id if person else None, channel=channel
                 )
-            else:
-                conversation = session.merge(conversation)
             crud.add_message(session=session, conversation_id=conversation.id, role="customer", text=message)
             draft = crud.create_draft(
                 session=session,

@@ -101,10 +101,10 @@ class Gate:
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         if not hits:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
-        p = self.probability(features(query, hits, lexical))
         unmet = unmet_need(query, hits[0].answer)
         if unmet:
             return GateDecision(False, 0.0, unmet)
+        p = self.probability(features(query, hits, lexical))
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」")
         return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
