@@ -25,6 +25,8 @@ def build_assistant(settings: Settings, knowledge: KnowledgeBase | None = None) 
     # so far (model, indexes, ~200k objects at 10k entries) out of the garbage collector's reach:
     # it lives as long as the process, and a full collection that walks it takes ~90 ms, which
     # would otherwise land inside some customer's reply.
+    # Collect first, so that start-up garbage is freed rather than frozen for good.
     assistant.knowledge.lexical  # noqa: B018
+    gc.collect()
     gc.freeze()
     return assistant
