@@ -61,6 +61,9 @@ def test_flagged_categories(text: str, expected: set[str]) -> None:
         "最新一期茶文化分享已经发布",
         "2024年天猫茶叶类目销量第一（数据来源：天猫生意参谋）",
         "最高可减50元的优惠券已放在会员中心",
+        "单次兑换积分最大为5000分",  # a stated limit
+        "会员最高优惠可达8折，以结算页为准",
+        "如有疑问请认准唯一客服热线95188",  # the official channel, an anti-fraud notice
         "面料成分是100%桑蚕丝",
         "您好，您的订单已发货，请留意查收",
     ],
@@ -230,3 +233,12 @@ def test_fast_enough() -> None:
         check_text(text)
     mean_ms = (time.perf_counter() - start) / (len(texts) * 3) * 1000
     assert mean_ms < 5  # generous on CI; the benchmark measures ~0.2 ms
+
+
+def test_statutory_floor_holds_only_for_text_the_model_reads_as_promotion() -> None:
+    from bot.compliance.checker import STATUTORY_MIN_PROBABILITY, blend, scan
+
+    found = scan("全场最大优惠，品质顶级")
+    assert blend(found, None) >= 50  # rules alone
+    assert blend(found, STATUTORY_MIN_PROBABILITY) >= 50  # reads as an ad: the law's floor holds
+    assert blend(found, STATUTORY_MIN_PROBABILITY / 3) < 40  # a notice by the merchant's labels
