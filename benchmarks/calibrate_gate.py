@@ -71,7 +71,7 @@ def rows_to_examples(
         xs.append([features(question, hits, kb.lexical)[f] for f in FEATURES])
         ys.append(int(label == "in" and hits[0].question == expected))
         inside.append(int(label == "in"))
-        ruled.append(unmet_need(question, hits[0].answer) is not None)
+        ruled.append(unmet_need(question, hits[0].answer, kb.lexical.phrasings.get(hits[0].id, [hits[0].question])) is not None)
     return np.array(xs), np.array(ys), np.array(inside), np.array(ruled, dtype=bool)
 
 

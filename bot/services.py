@@ -27,6 +27,7 @@ def build_assistant(settings: Settings, knowledge: KnowledgeBase | None = None) 
     # would otherwise land inside some customer's reply.
     # Collect first, so that start-up garbage is freed rather than frozen for good.
     assistant.knowledge.lexical  # noqa: B018
+    assistant.knowledge.passages  # noqa: B018
     gc.collect()
     gc.freeze()
     return assistant

@@ -32,3 +32,42 @@ def test_facts_the_entry_does_not_state_go_to_a_human(question, answer):
 )
 def test_questions_the_entry_can_serve_pass(question, answer):
     assert unmet_need(question, answer) is None
+
+
+STORE = "有线下门店吗？", "杭州西湖区龙井路 18 号有一家茶室，周二至周日 10:00–18:00 营业。"
+POINTS = "积分怎么用？", "100 积分抵 1 元，积分有效期到次年 12 月 31 日。"
+
+
+@pytest.mark.parametrize(
+    "question, entry",
+    [
+        ("淘宝上有你们店吗", STORE),  # another platform
+        ("门店附近好停车吗", STORE),
+        ("可以加盟开分店吗", STORE),
+        ("我的积分莫名其妙少了五百 怎么回事", POINTS),  # an account problem, not how points work
+        ("会员换了手机号 积分怎么转过去", POINTS),
+        ("再这样我就投诉了", POINTS),
+    ],
+)
+def test_a_facet_the_entry_never_mentions_goes_to_a_human(question, entry):
+    entry_question, answer = entry
+    assert unmet_need(question, answer, [entry_question])
+
+
+@pytest.mark.parametrize(
+    "question, entry",
+    [
+        ("杭州的门店几点开门", STORE),
+        ("积分明年还能用吗 会不会清零", POINTS),  # 清零 is answered by the stated validity period
+        ("积分能不能用来抵运费", POINTS),  # 能不能用 is not 不能用
+        ("能开发票吗", ("可以开发票吗？", "可以开电子普通发票，下单时备注抬头和税号。")),
+    ],
+)
+def test_a_facet_the_entry_addresses_passes(question, entry):
+    entry_question, answer = entry
+    assert unmet_need(question, answer, [entry_question]) is None
+
+
+def test_the_reason_names_the_facet():
+    assert "其他购买渠道" in unmet_need("抖音直播间买的能在这退吗", "收到 7 天内可无理由退货。")
+    assert "投诉" in unmet_need("东西太差了我要给差评", "收到 7 天内可无理由退货。")

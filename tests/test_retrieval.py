@@ -121,7 +121,7 @@ def test_cli_index_search_and_batch_contract(cli_env):
     assert json.loads(dry.output)["added"] > 30 and not (cli_env / "data" / "lexical").exists()
 
     first = runner.invoke(cli, ["index", "--json"])
-    summary = json.loads(first.output)
+    summary = json.loads(first.stdout)  # the progress bar goes to stderr
     assert summary["added"] > 30 and summary["errors"] == []
     second = json.loads(runner.invoke(cli, ["index", "--json"]).output)
     assert second["added"] == 0 and second["unchanged"] == summary["added"]

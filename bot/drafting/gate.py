@@ -3,8 +3,9 @@
 A bare cosine threshold cannot do this: on a held-out shop, in-scope questions' best cosine
 (10th percentile 0.876) overlaps out-of-scope ones' (90th percentile 0.888). So the gate
 combines signals that fail differently — how close the best phrasing is, how far ahead of the
-runner-up it is, whether the dense and lexical rankings agree, and how much of the question's
-wording the entry covers — in a logistic model calibrated by `benchmarks/calibrate_gate.py`
+runner-up it is, whether the dense and lexical rankings agree, how much of the question's
+wording the entry covers, how close the question is to the entry's answer — in a logistic model
+calibrated by `benchmarks/calibrate_gate.py`
 on labelled pairs (BQ dev) and the sample shop's in-scope / out-of-scope questions.
 """
 
@@ -33,6 +34,8 @@ FEATURES = (
     "agree",
     "fused_margin",
     "query_len",
+    "passage",
+    "passage_margin",
 )
 
 
@@ -80,6 +83,9 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         "agree": float(top.dense_rank == 1 and top.lexical_rank == 1),
         "fused_margin": top.score - runner_score,  # in standard deviations of the candidates
         "query_len": min(len(query), 40) / 40.0,
+        # How well the entry's answer, not just its wording, fits the question.
+        "passage": top.passage,
+        "passage_margin": top.passage - max((h.passage for h in hits[1:]), default=0.0),
     }
 
 
@@ -101,7 +107,8 @@ class Gate:
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         if not hits:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
-        unmet = unmet_need(query, hits[0].answer)
+        top = hits[0]
+        unmet = unmet_need(query, top.answer, lexical.phrasings.get(top.id, [top.question]))
         if unmet:
             return GateDecision(False, 0.0, unmet)
         p = self.probability(features(query, hits, lexical))

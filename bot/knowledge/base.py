@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
-from bot.knowledge.retrieve import FusionWeights, hybrid_search
+from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
 from bot.knowledge.store import Embedder, VectorStore, collection_name
 from bot.knowledge.sync import SyncReport, plan, scan
 
@@ -29,6 +29,7 @@ class KnowledgeBase:
         self.weights = FusionWeights()
         self._lexical_dir = settings.data_dir / "lexical" / collection_name(self.embedder)
         self._lexical: LexicalIndex | None = None
+        self._passages: Passages | None = None
 
     def sync(
         self, *, dry_run: bool = False, progress: Callable[[int], Callable[[int], None]] | None = None
@@ -40,19 +41,38 @@ class KnowledgeBase:
         if dry_run:
             return report
         to_embed = report.added + report.updated
-        if to_embed:
-            total = sum(len(e.phrasings) if e.kind == "faq" else 1 for e in to_embed)
-            self.store.upsert(to_embed, progress(total) if progress else None)
+        # Entries whose passage vector is missing or stale (a store written before passages
+        # existed, or a crash between the two upserts) get one without re-embedding phrasings.
+        passages = self.store.stored_passages()
+        fresh = {e.id for e in to_embed}
+        behind = [e for e in found.entries.values()
+                  if e.id not in fresh and passages.get(e.id) != e.content_hash]
+        if to_embed or behind:
+            total = sum(len(e.phrasings) if e.kind == "faq" else 1 for e in to_embed) + len(to_embed) + len(behind)
+            tick = progress(total) if progress else None
+            if to_embed:
+                self.store.upsert(to_embed, tick)
+            if behind:
+                self.store.upsert_passages(behind, tick)
         if report.removed:
             self.store.delete(report.removed)
+        if to_embed or behind or report.removed:
+            self._passages = None
         if report.changed or not self._lexical_is_current():
             self._rebuild_lexical()
         return report
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         return hybrid_search(
-            query, store=self.store, lexical=self.lexical, top_k=top_k, weights=self.weights
+            query, store=self.store, lexical=self.lexical, top_k=top_k, weights=self.weights,
+            passages=self.passages,
         )
+
+    @property
+    def passages(self) -> Passages:
+        if self._passages is None:
+            self._passages = Passages(*self.store.passage_vectors())
+        return self._passages
 
     @property
     def lexical(self) -> LexicalIndex:

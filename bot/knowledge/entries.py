@@ -60,6 +60,7 @@ class Hit:
     lexical: float = 0.0  # best BM25 score of the query against any phrasing
     dense_rank: int | None = None  # 1-based rank among entries by dense score
     lexical_rank: int | None = None
+    passage: float = 0.0  # cosine of the query to the entry's question and answer, read as a passage
     extra: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:

@@ -1,9 +1,14 @@
-"""FAQ vectors in Chroma, one vector per phrasing of an entry.
+"""FAQ vectors in Chroma, one vector per phrasing of an entry, plus one for what it says.
 
 Vector ids are `<entry id>:<n>`, n = 0 for the question and 1.. for its similar questions, so
 an entry's vectors can be replaced by upserting the new ones and deleting the surplus: a
 crash between the two leaves every entry searchable, either as it was or as it is now.
 Metadata carries everything a hit needs, so search never goes back to the files.
+
+A second collection holds one passage vector per entry (its question and answer, embedded as
+a passage, id = entry id). Matching a question to the FAQ's phrasings finds the neighbourhood;
+matching it to the answers tells which of the close entries actually says what was asked
+("3000 积分能抵多少" reads like 积分怎么用 and like 积分会过期吗; only one answer is about 抵扣).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
+
+import numpy as np
 
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -37,6 +44,10 @@ def collection_name(embedder: Embedder) -> str:
     # Vectors from different models must never be compared, so each model gets its own collection.
     digest = hashlib.sha1(embedder.name.encode()).hexdigest()[:10]
     return f"faq_{digest}"
+
+
+def entry_passage(entry: Entry) -> str:
+    return f"{entry.question}\n{entry.answer}" if entry.kind == "faq" else entry.answer
 
 
 def make_chroma_client(settings: Settings):  # type: ignore[no-untyped-def]
@@ -69,6 +80,12 @@ class VectorStore:
         self._chroma = Chroma(
             client=make_chroma_client(settings),
             collection_name=collection_name(embedder),
+            embedding_function=embedder,
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+        self._passages = Chroma(
+            client=self._chroma._client,
+            collection_name=collection_name(embedder) + "_answers",
             embedding_function=embedder,
             collection_metadata={"hnsw:space": "cosine"},
         )
@@ -110,6 +127,33 @@ class VectorStore:
             if progress:
                 progress(len(batch))
         self._delete_surplus(entries)
+        self.upsert_passages(entries, progress)
+
+    def upsert_passages(self, entries: Sequence[Entry], progress: Callable[[int], None] | None = None) -> None:
+        """Embed and store each entry's question-and-answer passage (one vector per entry)."""
+        items = list(entries)
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            vectors = self.embedder.encode_passages([entry_passage(e) for e in batch])
+            self._passages._collection.upsert(
+                ids=[e.id for e in batch],
+                embeddings=[v.tolist() for v in vectors],
+                metadatas=[{"hash": e.content_hash} for e in batch],
+            )
+            if progress:
+                progress(len(batch))
+
+    def stored_passages(self) -> dict[str, str]:
+        """Entry id → content hash of every stored passage vector."""
+        got = self._passages.get(include=["metadatas"])
+        return {str(vid): str(m["hash"]) for vid, m in zip(got["ids"], got["metadatas"]) if m}
+
+    def passage_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every entry's passage vector (ids, unit-length rows), for re-ranking in memory."""
+        got = self._passages.get(include=["embeddings"])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return list(got["ids"]), vectors / np.where(norms == 0, 1, norms)
 
     def _delete_surplus(self, entries: Sequence[Entry]) -> None:
         keep = {e.id: len(e.phrasings) if e.kind == "faq" else 1 for e in entries}
@@ -122,6 +166,7 @@ class VectorStore:
     def delete(self, entry_ids: Iterable[str]) -> None:
         for chunk in _chunks(list(entry_ids), 500):
             self._chroma._collection.delete(where={"entry_id": {"$in": chunk}})
+            self._passages._collection.delete(ids=chunk)
 
     def all_vectors(self) -> list[StoredVector]:
         got = self._chroma.get(include=["metadatas", "documents"])
