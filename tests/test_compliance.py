@@ -242,3 +242,17 @@ def test_statutory_floor_holds_only_for_text_the_model_reads_as_promotion() -> N
     assert blend(found, None) >= 50  # rules alone
     assert blend(found, STATUTORY_MIN_PROBABILITY) >= 50  # reads as an ad: the law's floor holds
     assert blend(found, STATUTORY_MIN_PROBABILITY / 3) < 40  # a notice by the merchant's labels
+
+
+def test_model_scores_one_text_as_the_fitted_pipeline_does() -> None:
+    from bot.compliance.model import train
+
+    promo = ["全场一折起，手慢无，速来抢购", "最后一天，跳楼价清仓，赶紧下单", "限时秒杀，仅剩三件，错过再等一年",
+             "爆款特价，买一送一，抢完即止", "清仓甩卖，全场五折，先到先得", "今日特惠，下单立减，名额有限"]
+    fine = ["您的订单已发货，请注意查收", "您好，退款已原路退回", "门店周日正常营业",
+            "新茶到了，欢迎来店里试饮", "这件衬衫有蓝色和白色两种", "快递明天上午送到，请保持电话畅通"]
+    model = train([(1, t) for t in promo] + [(0, t) for t in fine])
+    texts = ["全场特价，赶紧抢购，手慢无！！", "龙井明天发顺丰", "没见过的字：鑫淼"]
+    one_by_one = [model.probability(t) for t in texts]
+    assert one_by_one == pytest.approx(model.probabilities(texts), abs=1e-9)
+    assert one_by_one[0] > 0.5 > one_by_one[1]

@@ -302,9 +302,22 @@ def check_text(
     brands = brand_terms_from(settings, brand_terms)
     model_weight = settings.check_model_weight if settings is not None else None
 
+    judged: dict[str, tuple[bool, int, int, float | None, RuleScan]] = {}
+
     def judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
+        # The rewrite loop asks about the same candidate more than once.
+        if candidate not in judged:
+            judged[candidate] = _judge(candidate)
+        return judged[candidate]
+
+    def _judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
         found = scan(candidate, channel, surface_name, brands)
-        probability = model.probability(candidate, found) if model is not None else None
+        probability = None
+        if model is not None:
+            # The model learned from `scan`'s default reading (WeChat mass send); channel
+            # etiquette reaches the score through `blend`, not through the model's features.
+            plain = found if (channel, surface_name) == ("wechat", "mass") else scan(candidate, brand_terms=brands)
+            probability = model.probability(candidate, plain)
         score = blend(found, probability, model_weight)
         return score >= limit, score, found.score, probability, found
 

@@ -1,22 +1,27 @@
 """A small model fitted on the merchant's own labels, on top of the rules.
 
-Character 1–4-gram TF-IDF (no segmentation needed, so slang, typos and 加V-style spellings still
-count), jieba word 1–2-grams (whole words and phrases such as 回复TD退订), and the rule scan's
-per-category points, into a linear SVM whose margins are calibrated into probabilities. On the
-mudou SMS set this beat the first version (character 1–3-grams, logistic regression) by about a
-point in 5-fold cross-validation on the train split. The file lives in `Settings.data_dir`;
-nothing learned ships with the product.
+Character 1–4-grams (no segmentation needed, so slang, typos and 加V-style spellings still
+count), jieba word 1–2-grams (whole words and phrases such as 回复TD退订) and the rule scan's
+per-category points feed an NB-SVM: each feature is scaled by how much more often it occurs in
+promotional than in ordinary messages (its naive-Bayes log-count ratio) before a linear SVM is
+fitted, and the SVM's margins are calibrated into probabilities on out-of-fold predictions. On
+the mudou SMS set, 5-fold cross-validation on the train split put it at 0.966 against 0.956 for
+the plain TF-IDF SVM it replaced. The file lives in `Settings.data_dir`; nothing learned ships
+with the product.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from bot.errors import DianxiaoerError
 
@@ -26,9 +31,11 @@ if TYPE_CHECKING:
 
 MODEL_FILENAME = "checker_model.joblib"
 FORMAT = "dianxiaoer-checker"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_MODEL_WEIGHT = 0.8
 MIN_PER_CLASS = 2
+# Below this many examples a gram seen once may be all there is to learn from.
+MIN_DF_FROM = 200
 
 _DIGITS = re.compile(r"\d")
 
@@ -56,7 +63,7 @@ def _jieba():  # type: ignore[no-untyped-def]
 
 def words(text: str) -> list[str]:
     """jieba words, for the word n-gram features (module-level so a saved model can be loaded)."""
-    return [w for w in _jieba().lcut(text) if w.strip()]
+    return [w for w in _jieba().lcut(text, HMM=False) if w.strip()]
 
 
 @dataclass
@@ -67,11 +74,53 @@ class CheckerModel:
     positives: int
 
     def probability(self, text: str, found: RuleScan | None = None) -> float:
-        return self.probabilities([text], [found] if found is not None else None)[0]
+        """One text's probability, by dictionary look-ups rather than sklearn's per-call
+        machinery (3 ms a text), so a check with a model stays within its millisecond."""
+        from bot.compliance.checker import scan
+
+        fast = self._fast
+        normalised = normalise(text)
+        margin = fast.intercept
+        for analyse, vocabulary, idf, weights in fast.blocks:
+            columns = {vocabulary[g] for g in analyse(normalised) if g in vocabulary}
+            if columns:
+                present = list(columns)
+                values = idf[present]
+                margin += float(values @ weights[present]) / math.sqrt(float(values @ values))
+        margin += float(np.dot(rule_features(found if found is not None else scan(text)), fast.rules))
+        return 1.0 / (1.0 + math.exp(-(fast.slope * margin + fast.offset)))
+
+    @cached_property
+    def _fast(self) -> _Linear:
+        return _Linear.of(self)
 
     def probabilities(self, texts: Sequence[str], scans: Sequence[RuleScan] | None = None) -> list[float]:
         matrix = _features(self.vectorizer, texts, scans, fit=False)
         return [float(p) for p in self.classifier.predict_proba(matrix)[:, 1]]
+
+
+@dataclass(frozen=True)
+class _Linear:
+    """The fitted model unrolled into weights per feature block: margin = Σ x·w + b."""
+
+    blocks: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray, np.ndarray]]
+    rules: np.ndarray
+    intercept: float
+    slope: float
+    offset: float
+
+    @classmethod
+    def of(cls, model: CheckerModel) -> _Linear:
+        nb = model.classifier
+        weights = nb.svm_.coef_.ravel() * nb.ratio_
+        blocks, start = [], 0
+        for _, vectorizer in model.vectorizer.transformer_list:
+            width = len(vectorizer.vocabulary_)
+            blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_,
+                           weights[start:start + width]))
+            start += width
+        return cls(blocks, weights[start:], float(nb.svm_.intercept_[0]),
+                   float(nb.sigmoid_.coef_[0][0]), float(nb.sigmoid_.intercept_[0]))
 
 
 def _features(vectorizer: Any, texts: Sequence[str], scans: Sequence[RuleScan] | None, *, fit: bool) -> Any:
@@ -87,12 +136,50 @@ def _features(vectorizer: Any, texts: Sequence[str], scans: Sequence[RuleScan] |
     return hstack([grams, rules]).tocsr()
 
 
+class NBSVM:
+    """A linear SVM over features scaled by their naive-Bayes log-count ratio (Wang & Manning 2012),
+    with a sigmoid fitted to its out-of-fold margins so it speaks in probabilities.
+
+    The ratio is learned inside each fold, as it must be for the out-of-fold margins to be honest.
+    """
+
+    def __init__(self, c: float = 1.0, alpha: float = 1.0) -> None:
+        self.c = c
+        self.alpha = alpha
+
+    def fit(self, matrix: Any, labels: Sequence[int], *, folds: int) -> NBSVM:
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        y = np.asarray(labels)
+        margins = np.zeros(len(y))
+        for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=0).split(margins, y):
+            ratio, svm = self._fit_once(matrix[fit_rows], y[fit_rows])
+            margins[held_rows] = svm.decision_function(matrix[held_rows].multiply(ratio).tocsr())
+        self.sigmoid_ = LogisticRegression().fit(margins.reshape(-1, 1), y)
+        self.ratio_, self.svm_ = self._fit_once(matrix, y)
+        return self
+
+    def _fit_once(self, matrix: Any, y: Any) -> tuple[Any, Any]:
+        import numpy as np
+        from sklearn.svm import LinearSVC
+
+        present = (matrix > 0).astype(np.float64)
+        p = self.alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+        q = self.alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        return ratio, LinearSVC(C=self.c).fit(matrix.multiply(ratio).tocsr(), y)
+
+    def predict_proba(self, matrix: Any) -> Any:
+        margins = self.svm_.decision_function(matrix.multiply(self.ratio_).tocsr())
+        return self.sigmoid_.predict_proba(margins.reshape(-1, 1))
+
+
 def train(examples: Sequence[tuple[int, str]], *, c: float = 1.0) -> CheckerModel:
     """Fit on (label, text) pairs; label 1 = overly promotional."""
-    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
-    from sklearn.svm import LinearSVC
 
     positives = sum(1 for label, _ in examples if label == 1)
     negatives = len(examples) - positives
@@ -101,16 +188,18 @@ def train(examples: Sequence[tuple[int, str]], *, c: float = 1.0) -> CheckerMode
             f"训练数据至少要有 {MIN_PER_CLASS} 条标 1（过度营销）和 {MIN_PER_CLASS} 条标 0（正常）的消息，"
             f"现在是 {positives} 条 1、{negatives} 条 0"
         )
+    # Presence, not counts: a promotion says 抢购 once or thrice to the same effect.
+    min_df = 2 if len(examples) >= MIN_DF_FROM else 1
     vectorizer = FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 4), sublinear_tf=True)),
-        ("words", TfidfVectorizer(analyzer=_word_grams, sublinear_tf=True)),
+        ("chars", TfidfVectorizer(analyzer="char", ngram_range=(1, 4), binary=True, sublinear_tf=True,
+                                  min_df=min_df)),
+        ("words", TfidfVectorizer(analyzer=_word_grams, binary=True, sublinear_tf=True, min_df=min_df)),
     ])
     texts = [t for _, t in examples]
     matrix = _features(vectorizer, texts, None, fit=True)
     # Calibration needs a few examples of each class per fold; tiny label files get fewer folds.
     folds = max(2, min(5, positives, negatives))
-    classifier = CalibratedClassifierCV(LinearSVC(C=c), method="sigmoid", cv=folds)
-    classifier.fit(matrix, [label for label, _ in examples])
+    classifier = NBSVM(c=c).fit(matrix, [label for label, _ in examples], folds=folds)
     return CheckerModel(vectorizer, classifier, trained_on=len(examples), positives=positives)
 
 
