@@ -4,17 +4,18 @@ Labelled examples come from two places:
   * BQ dev (../shared/data/faq_eval, read in place, never copied): merchant-sized FAQ bases of
     100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
     members of other clusters, whose answer is not in the base.
-  * the sample tea shop's own labelled questions (benchmarks/data/tea_shop_questions.tsv).
+  * labelled questions for three shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv)
+    and the snacks and pets shops (benchmarks/data/heldout_snacks, heldout_pets: in-scope
+    questions that need a step of inference from the answer, out-of-scope questions that mostly
+    share an entry's topic; written by someone who had not seen the gate, then used to tune it).
 Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
 handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted, the threshold is
-chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on the tea
-shop (out-of-fold predictions), and the result is written to bot/drafting/gate_calibration.json.
+chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on the shops'
+out-of-fold predictions, and the result is written to bot/drafting/gate_calibration.json.
 
-The held-out shops are never used for fitting: clothing (benchmarks/data/heldout_shop), and two
-harder ones written later by someone who had not seen the gate or its rules — snacks and pets
-(benchmarks/data/heldout_snacks, heldout_pets: in-scope questions that need a step of inference
-from the answer, out-of-scope questions that mostly share an entry's topic). Their rates are
-the honest estimate for a shop the gate has not seen.
+The held-out shops are never used for fitting or tuning: clothing (benchmarks/data/heldout_shop),
+and skincare and homegoods (heldout_skincare, heldout_homegoods), written blind to the gate, its
+rules and its topic cues. Their rates are the honest estimate for a shop the gate has not seen.
 
     .venv/bin/python benchmarks/calibrate_gate.py            # fit, write, report
     .venv/bin/python benchmarks/calibrate_gate.py --report   # only measure the shipped calibration
@@ -47,10 +48,15 @@ from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 TEA_QUESTIONS = DATA / "tea_shop_questions.tsv"
 HELDOUT = DATA / "heldout_shop"
+# Shops whose labelled questions the gate is fitted on, besides the tea shop (knowledge/).
+FIT_SHOPS = (
+    ("snacks (fitted on)", DATA / "heldout_snacks"),
+    ("pets (fitted on)", DATA / "heldout_pets"),
+)
 HELDOUT_SHOPS = (
     ("clothing (held out, never fitted on)", HELDOUT),
-    ("snacks (held out, written blind)", DATA / "heldout_snacks"),
-    ("pets (held out, written blind)", DATA / "heldout_pets"),
+    ("skincare (held out, written blind)", DATA / "heldout_skincare"),
+    ("homegoods (held out, written blind)", DATA / "heldout_homegoods"),
 )
 
 
@@ -170,8 +176,12 @@ def main() -> None:
         tea = shop_kb(ROOT / "knowledge", work / "tea", embedder)
         if not args.report:
             bx, by = bq_examples(embedder, work, args.bq_seeds, args.per_cluster)
-            tx, ty, tea_labels, ruled = rows_to_examples(tea, tea_rows)
-            # Out-of-fold predictions on the tea shop choose the threshold without seeing its own rows.
+            parts = [rows_to_examples(tea, tea_rows)]
+            for n, (_, directory) in enumerate(FIT_SHOPS):
+                kb = shop_kb(directory / "knowledge", work / f"fit{n}", embedder)
+                parts.append(rows_to_examples(kb, read_questions(directory / "questions.tsv")))
+            tx, ty, inside, ruled = (np.concatenate([p[i] for p in parts]) for i in range(4))
+            # Out-of-fold predictions on the shops' rows choose the threshold without seeing those rows.
             folds = np.arange(len(ty)) % 5
             oof = np.zeros(len(ty))
             for k in range(5):
@@ -181,7 +191,7 @@ def main() -> None:
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
                 oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
             oof[ruled] = 0.0  # bot.drafting.needs hands these off whatever the score
-            threshold = best_threshold(oof, ty, tea_labels)
+            threshold = best_threshold(oof, ty, inside)
             model = fit(
                 np.vstack([bx, tx]),
                 np.concatenate([by, ty]),
@@ -193,20 +203,21 @@ def main() -> None:
                 "threshold": round(threshold, 4),
                 "fitted_on": {
                     "bq_dev_examples": int(len(by)),
-                    "tea_shop_examples": int(len(ty)),
+                    "shop_examples": int(len(ty)),
+                    "shops": ["tea"] + [name.split(" ")[0] for name, _ in FIT_SHOPS],
                     "command": "python benchmarks/calibrate_gate.py",
                 },
             }
             CALIBRATION.write_text(json.dumps(calibration, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            oof_right = ((oof >= threshold) & (ty == 1) & (tea_labels == 1)).sum() / (tea_labels == 1).sum()
-            oof_handoff = ((oof < threshold) & (tea_labels == 0)).sum() / (tea_labels == 0).sum()
-            print(f"fitted on {len(by)} BQ-dev + {len(ty)} tea-shop examples; threshold {threshold:.3f}")
-            print(f"tea shop, out-of-fold: answered right {oof_right:.3f}, handed off {oof_handoff:.3f}")
+            oof_right = ((oof >= threshold) & (ty == 1) & (inside == 1)).sum() / (inside == 1).sum()
+            oof_handoff = ((oof < threshold) & (inside == 0)).sum() / (inside == 0).sum()
+            print(f"fitted on {len(by)} BQ-dev + {len(ty)} shop examples (tea, snacks, pets); threshold {threshold:.3f}")
+            print(f"fitted shops pooled, out-of-fold: answered right {oof_right:.3f}, handed off {oof_handoff:.3f}")
         gate = Gate.load()
         print("\n| shop | in-scope answered with the right entry | out-of-scope handed off | n in / out |")
         print("|---|---|---|---|")
-        shops = [("tea (sample, calibrated on)", tea, tea_rows)]
-        for n, (name, directory) in enumerate(HELDOUT_SHOPS):
+        shops = [("tea (sample, fitted on)", tea, tea_rows)]
+        for n, (name, directory) in enumerate(FIT_SHOPS + HELDOUT_SHOPS):
             if (directory / "questions.tsv").exists():
                 rows = read_questions(directory / "questions.tsv")
                 shops.append((name, shop_kb(directory / "knowledge", work / f"held{n}", embedder), rows))

@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.drafting.needs import unmet_need
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex, tokenize
+from bot.knowledge.topics import shared
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
 FEATURES = (
@@ -36,6 +37,7 @@ FEATURES = (
     "query_len",
     "passage",
     "passage_margin",
+    "topic",
 )
 
 
@@ -86,6 +88,8 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         # How well the entry's answer, not just its wording, fits the question.
         "passage": top.passage,
         "passage_margin": top.passage - max((h.passage for h in hits[1:]), default=0.0),
+        # Whether the entry is about what the customer wants done (ship, return, store…).
+        "topic": shared(query, tuple(own)),
     }
 
 

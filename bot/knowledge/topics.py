@@ -1,0 +1,65 @@
+"""What a customer-service question is about, whatever the product.
+
+Embeddings of short Chinese chat messages lean on the nouns: 「牛肉干拆开了还剩大半袋，放几天没事吧」
+lands on the entry about 牛肉干, not on 「开封后怎么保存？」. A shop's FAQ is organised by what the
+customer wants done — ship, return, store, invoice — so retrieval also asks whether a candidate
+entry is about the same thing as the question. The topics are the ones every online shop's FAQ
+has; the cue words are everyday ways of saying them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+TOPIC_CUES: dict[str, str] = {
+    "dispatch": r"发货|发出|寄出|出库|发走|多久发|几天发|什么时候发|啥时候发|先发|一起发|分开发|一起寄|分开寄|当天发|能发吗",
+    "courier": r"快递|顺丰|圆通|中通|申通|韵达|极兔|京东物流|邮政|EMS|物流公司",
+    "transit": r"几天到|多久到|多久能到|能到不|能到吗|几天能收到|多久能收到|到货时间|送达|明天能到|后天能到",
+    "shipping_fee": r"运费|邮费|包邮|快递费|配送费",
+    "region": r"港澳台|香港|澳门|台湾|台北|海外|国外|境外|新疆|西藏|偏远",
+    "address": r"改地址|改寄|换地址|地址写错|地址填错|修改地址|收货地址|改收货|改个地址",
+    "return": r"退货|退掉|退了|能退|可以退|退款|不想要|无理由|退回",
+    "exchange": r"换货|换一[个件双]|换个|换成|调换|换码|换尺码|换颜色|换大|换小",
+    "damage": r"破损|破了|压扁|压坏|压烂|裂开|裂了|漏气|瘪|碎了|漏了|摔坏|变形|磕坏",
+    "defect": r"质量问题|坏了|变质|哈喇|油耗|发霉|长毛|虫|异味|怪味|臭|不新鲜|掉色|起球|开线|故障|不工作|坏掉|不能用|用不了",
+    "missing": r"少发|漏发|少了|缺了|只有[\d一二两三四五六七八九]|只收到|少[一二两三]|没收到",
+    "wrong_item": r"发错|错发|收到的是|不是我[买下订]的|颜色不对|尺码不对|规格不对|发成了",
+    "shelf_life": r"保质期|过期|临期|生产日期|新鲜|有效期|放多久|能放",
+    "storage": r"保存|储存|存放|冷藏|冷冻|冰箱|密封|开封|拆开",
+    "discount": r"优惠券|券|满减|折扣|叠加|打折|优惠|红包|秒杀|会员日|活动价|减免",
+    "membership": r"会员|积分|等级|金卡|银卡|VIP|vip",
+    "invoice": r"发票|开票|抬头|税号|报销",
+    "service_hours": r"客服|在线|有人回|人工|几点|上班|下班|营业时间",
+    "presale": r"预售|定金|尾款|现货|新季|到货通知|补货",
+    "gifting": r"手提袋|礼盒|包装|贺卡|送人|礼物|价格单|小票|价签",
+    "suitability": r"孕妇|怀孕|哺乳|宝宝|小孩|孩子|儿童|老人|糖尿病|过敏|敏感|幼猫|幼犬|老年|几岁|适合",
+    "dosage": r"一天.{0,6}多少|每天.{0,6}多少|吃多少|喂多少|用量|怎么喂|怎么吃|怎么用|用法|怎么泡|怎么冲",
+    "ingredients": r"配料|成分|原料|含有|含不含|添加|防腐剂|谷物|什么做的|材质|面料|什么肉",
+    "origin": r"产地|哪里产|哪里生产|哪产的|哪儿产|进口|国产|原产",
+    "size": r"尺码|码数|尺寸|规格|身高|体重|偏大|偏小|几码|多大号|容量|多重",
+    "subscription": r"周期购|每个?月.{0,6}[寄送发]|自动.{0,4}[寄发续]|定期|订阅",
+    "price": r"多少钱|价格|价钱|几块|贵不贵|便宜",
+    "store": r"门店|实体店|线下|自提|到店",
+    "warranty": r"保修|质保|维修|售后服务|坏了.{0,4}修",
+}
+
+_CUES = {topic: re.compile(pattern) for topic, pattern in TOPIC_CUES.items()}
+
+
+@lru_cache(maxsize=65536)
+def topics(text: str) -> frozenset[str]:
+    """The customer-service topics `text` mentions (often none)."""
+    return frozenset(topic for topic, cue in _CUES.items() if cue.search(text))
+
+
+def shared(query: str, entry_texts: tuple[str, ...]) -> float:
+    """1.0 when the entry (any of its phrasings) is about something the query asks about,
+    0.0 when the query names a topic the entry does not, 0.5 when the query names none."""
+    wanted = topics(query)
+    if not wanted:
+        return 0.5
+    have: frozenset[str] = frozenset()
+    for text in entry_texts:
+        have |= topics(text)
+    return 1.0 if wanted & have else 0.0

@@ -1,0 +1,27 @@
+import numpy as np
+
+from bot.knowledge.retrieve import FusionWeights, rerank
+from bot.knowledge.topics import shared, topics
+
+
+def test_topics_are_what_the_customer_wants_done_not_the_product() -> None:
+    assert "storage" in topics("牛肉干拆开了还剩大半袋，就这么放几天没事吧")
+    assert "missing" in topics("我订的是四罐，打开箱子只有三罐")
+    assert "wrong_item" in topics("我下的是孜然味的，收到的是香辣的")
+    assert "courier" in topics("是走顺丰吗？")
+    assert topics("你好") == frozenset()
+
+
+def test_shared_is_neutral_when_the_question_names_no_topic() -> None:
+    assert shared("你好呀", ("开封后怎么保存？",)) == 0.5
+    assert shared("拆开了放几天没事吧", ("开封后怎么保存？", "吃不完怎么放")) == 1.0
+    assert shared("拆开了放几天没事吧", ("牛肉干是用什么肉做的？",)) == 0.0
+
+
+def test_rerank_lifts_the_entry_about_the_asked_topic() -> None:
+    fused = [("beef", 1.0), ("storage", 0.9), ("origin", 0.1)]
+    about = {"beef": 0.0, "storage": 1.0, "origin": 0.0}
+    ranked, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=0.6), about.get)
+    assert [e for e, _ in ranked] == ["storage", "beef", "origin"]
+    unchanged, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=0.0), about.get)
+    assert unchanged == fused
