@@ -148,7 +148,6 @@ class NBSVM:
         self.alpha = alpha
 
     def fit(self, matrix: Any, labels: Sequence[int], *, folds: int) -> NBSVM:
-        import numpy as np
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold
 
@@ -162,7 +161,6 @@ class NBSVM:
         return self
 
     def _fit_once(self, matrix: Any, y: Any) -> tuple[Any, Any]:
-        import numpy as np
         from sklearn.svm import LinearSVC
 
         present = (matrix > 0).astype(np.float64)
