@@ -18,7 +18,7 @@ templates, each entry with 1–2 similar questions; queries are a held-out phras
     .venv/bin/python benchmarks/scale.py [--entries 10000] [--queries 300] [--profile] [--keep]
     .venv/bin/python benchmarks/scale.py --reuse /tmp/dx-scale-XXXX   # a dir kept by --keep
 
---reuse skips the ~8-minute full index: the FAQ file is rewritten from the generator (undoing the
+--reuse skips the ~13-minute full index: the FAQ file is rewritten from the generator (undoing the
 previous run's 10 edits, which the first sync then re-embeds), the SQLite memory is deleted so
 `ask` starts from an empty database as in a fresh run, and the dir is kept afterwards. The first
 row then reports that sync, not a full index.
