@@ -12,6 +12,12 @@ def test_topics_are_what_the_customer_wants_done_not_the_product() -> None:
     assert topics("你好") == frozenset()
 
 
+def test_unopened_goods_are_not_a_storage_question() -> None:
+    assert "storage" not in topics("收到的是香辣的，我不吃辣，还没拆开呢")
+    assert "storage" not in topics("没开封的能放几年")
+    assert "storage" in topics("开封以后要放冰箱吗")
+
+
 def test_shared_is_neutral_when_the_question_names_no_topic() -> None:
     assert shared("你好呀", ("开封后怎么保存？",)) == 0.5
     assert shared("拆开了放几天没事吧", ("开封后怎么保存？", "吃不完怎么放")) == 1.0

@@ -26,7 +26,8 @@ TOPIC_CUES: dict[str, str] = {
     "missing": r"少发|漏发|少了|缺了|只有[\d一二两三四五六七八九]|只收到|少[一二两三]|没收到",
     "wrong_item": r"发错|错发|收到的是|不是我[买下订]的|颜色不对|尺码不对|规格不对|发成了",
     "shelf_life": r"保质期|过期|临期|生产日期|新鲜|有效期|放多久|能放",
-    "storage": r"保存|储存|存放|冷藏|冷冻|冰箱|密封|开封|拆开",
+    # "还没拆开" / "没开封" say the goods are unopened (a return or exchange), not how to keep them.
+    "storage": r"保存|储存|存放|冷藏|冷冻|冰箱|密封|(?<![没未])(?:开封|拆开)",
     "discount": r"优惠券|券|满减|折扣|叠加|打折|优惠|红包|秒杀|会员日|活动价|减免",
     "membership": r"会员|积分|等级|金卡|银卡|VIP|vip",
     "invoice": r"发票|开票|抬头|税号|报销",
