@@ -3,7 +3,7 @@
 Everything runs through the product's own code (`Settings` → `KnowledgeBase.sync` / `search`, with
 Chroma and the lexical index in a temporary data dir) and measures:
   * full index from empty: entries/s and vectors/s
-  * search latency p50/p95 over ≥300 queries, model loaded and warm  target p95 ≤ 30 ms
+  * search latency p50/p95 over ≥300 queries × --repeat (3), warm       target p95 ≤ 30 ms
   * no-change re-sync wall time                                      target ≤ 2 s
   * re-sync after editing 10 entries
   * `ask` latency without an LLM (gate + SQLite memory writes), when the assistant can be built
@@ -233,6 +233,15 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+def latency_summary(runs: list[list[float]]) -> str:
+    """p50/p95 over all runs, and each run's p95: on a shared machine they differ by several ms."""
+    every = [ms for run in runs for ms in run]
+    p95 = percentile(every, 95)
+    each = ", ".join(f"{percentile(run, 95):.1f}" for run in runs)
+    return (f"p50 {statistics.median(every):.1f} ms, p95 {p95:.1f} ms (each run's p95: {each}), max {max(every):.1f} ms "
+            f"(target p95 ≤ 30 ms: {'met' if p95 <= 30 else 'NOT met'})")
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -245,6 +254,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="time the search and ask loops this many times over the queries")
     parser.add_argument("--profile", action="store_true", help="also cProfile the search loop and the 10-edit re-sync")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir (path is printed)")
     parser.add_argument("--reuse", type=Path, metavar="DIR",
@@ -301,20 +311,21 @@ def main() -> None:
         for q in queries[:20]:
             kb.search(q)  # warm-up: caches, lazy imports, HNSW pages
         stages.reset()
-        timings, top1 = [], 0
+        runs, top1 = [], 0
         loop_start = time.perf_counter()
-        for q in queries:
-            t = time.perf_counter()
-            hits = kb.search(q, top_k=5)
-            timings.append((time.perf_counter() - t) * 1000)
-            top1 += bool(hits) and hits[0].question == wanted[q]
+        for _ in range(args.repeat):
+            timings = []
+            for q in queries:
+                t = time.perf_counter()
+                hits = kb.search(q, top_k=5)
+                timings.append((time.perf_counter() - t) * 1000)
+                top1 += bool(hits) and hits[0].question == wanted[q]
+            runs.append(timings)
         loop = time.perf_counter() - loop_start
-        p95 = percentile(timings, 95)
-        results.append(("search latency (warm)", f"{len(timings)} held-out phrasings, top 5; top-1 right {top1 / len(queries):.1%}",
-                        f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {max(timings):.1f} ms "
-                        f"(target p95 ≤ 30 ms: {'met' if p95 <= 30 else 'NOT met'})"))
-        breakdowns.append(f"- search, mean per query ({loop / len(queries) * 1000:.1f} ms): "
-                          f"{stages.report(loop, per=len(queries), unit='ms')}")
+        results.append(("search latency (warm)", f"{len(queries)} held-out phrasings × {args.repeat}, top 5; "
+                        f"top-1 right {top1 / len(queries) / args.repeat:.1%}", latency_summary(runs)))
+        breakdowns.append(f"- search, mean per query ({loop / len(queries) / args.repeat * 1000:.1f} ms): "
+                          f"{stages.report(loop, per=len(queries) * args.repeat, unit='ms')}")
         with profiled(args.profile, f"{len(queries)} searches", profiles):
             for q in queries:
                 kb.search(q, top_k=5)
@@ -360,13 +371,16 @@ def main() -> None:
 
             assistant = build_assistant(settings, kb)
             assistant.ask(queries[0])
-            timings = []
-            for q in queries:
-                t = time.perf_counter()
-                assistant.ask(q)
-                timings.append((time.perf_counter() - t) * 1000)
-            results.append(("ask latency, no LLM (SQLite writes included)", f"{len(timings)} messages",
-                            f"p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 95):.1f} ms"))
+            runs = []
+            for _ in range(args.repeat):
+                timings = []
+                for q in queries:
+                    t = time.perf_counter()
+                    assistant.ask(q)
+                    timings.append((time.perf_counter() - t) * 1000)
+                runs.append(timings)
+            results.append(("ask latency, no LLM (SQLite writes included)", f"{len(queries)} messages × {args.repeat}",
+                            latency_summary(runs)))
         except Exception as exc:  # the assistant is someone else's moving part; the retrieval numbers stand
             results.append(("ask latency, no LLM", "skipped", f"{exc.__class__.__name__}: {exc}"[:120]))
         rss.append(("at the end", peak_rss_mib()))
