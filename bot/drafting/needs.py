@@ -10,7 +10,9 @@ entry, not merely near it:
 * an order or waybill number — only a person with the order system can look it up;
 * a facet the entry never mentions: another sales platform, an invoice, franchising or
   wholesale, a job, parking, customisation, test reports, an account that changed or a
-  benefit that vanished, a complaint. These are the questions a shop FAQ usually leaves out
+  benefit that vanished, a complaint, a pick-up or doorstep delivery, a phone number, a
+  points mall, a refused parcel, the return address, medical costs, anti-counterfeit codes,
+  a student or other identity discount. These are the questions a shop FAQ usually leaves out
   and a near match answers wrongly; when the entry does mention the facet it may answer.
 """
 
@@ -44,6 +46,16 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("有效期", r"清零|过期|失效|有效期", r"清零|过期|失效|有效期|期限|截止|\d+\s*(?:天|个月|年)内"),
     ("异常或不见了", r"少了|不见了|没了(?!解)|消失|被扣|扣掉|用不了|(?<!能)不能用|用不上|无法使用|异常|根本没收到|显示已签收|丢件|丢了", None),
     ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|曝光|维权", None),
+    ("上门取件", r"上门取|取件|来取|上门收", r"上门|取件"),
+    # Not 驿站 or 快递柜 alone: customers name them as the trouble when asking which courier to pick.
+    ("送货上门或上楼", r"送货上门|送[货到]?上楼|搬上楼|送到家门口", r"上门|上楼|门口"),
+    ("客服电话", r"电话|热线|座机", r"电话|热线|\d{3,4}[- ]?\d{3,4}[- ]?\d{3,4}"),
+    ("积分兑换", r"积分商城|兑换|换礼品|换东西|换购", r"兑换|商城|换购|礼品"),
+    ("拒收", r"拒收|拒签", None),
+    ("退货地址", r"退货地址|寄回.{0,4}地址|寄到哪|寄回哪|退到哪", r"地址"),
+    ("医药费或额外赔偿", r"医药费|医疗费|看病|去医院|检查费|误工|精神损失", r"医|赔"),
+    ("防伪查询", r"防伪", None),
+    ("身份优惠", r"学生|教师|老师优惠|军人|老人优惠", None),
 )
 _FACET_PATTERNS = tuple(
     (name, re.compile(asked, re.I), re.compile(addressed or asked, re.I)) for name, asked, addressed in _FACETS
