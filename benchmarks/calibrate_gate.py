@@ -172,9 +172,9 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> RawLogistic:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--report", action="store_true", help="only measure the shipped calibration")
-    parser.add_argument("--bq-seeds", type=int, default=5)
+    parser.add_argument("--bq-seeds", type=int, default=4)
     parser.add_argument("--per-cluster", type=int, default=3)
-    parser.add_argument("--shop-weight", type=float, default=5.0)
+    parser.add_argument("--shop-weight", type=float, default=10.0)
     args = parser.parse_args()
 
     embedder = E5Embeddings()
