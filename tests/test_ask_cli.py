@@ -92,3 +92,12 @@ def test_gaps_lists_unanswered_questions(env):
 def test_ask_needs_a_question_or_a_batch(env):
     result = CliRunner().invoke(cli, ["ask"], env=env[1])
     assert result.exit_code == 2 and "QUESTION" in result.output
+
+
+def test_ask_before_any_index_hands_off_and_says_why(tmp_path):
+    env = {"DIANXIAOER_DATA_DIR": str(tmp_path / "data"), "DIANXIAOER_KNOWLEDGE_DIR": str(tmp_path / "knowledge")}
+    (tmp_path / "knowledge").mkdir()
+    result = CliRunner().invoke(cli, ["ask", "包邮吗", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["handoff"] is True
+    assert "dianxiaoer index" in result.stderr

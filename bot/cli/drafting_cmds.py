@@ -40,6 +40,7 @@ def ask(question: str | None, customer: str | None, batch: Path | None, as_json:
     if (question is None) == (batch is None):
         raise click.UsageError("Give either QUESTION or --batch FILE.")
     assistant = build_assistant(load_settings())
+    _warn_if_empty(assistant)
     if batch is not None:
         for line in batch.read_text(encoding="utf-8-sig").splitlines():
             if not line.strip():
@@ -51,6 +52,12 @@ def ask(question: str | None, customer: str | None, batch: Path | None, as_json:
     assert question is not None
     result = assistant.ask(question, customer=customer)
     click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))
+
+
+def _warn_if_empty(assistant: Assistant) -> None:
+    # Every message would be handed off; say why once, on stderr, so --json output stays clean.
+    if assistant.knowledge.entry_count() == 0:
+        click.echo("知识库是空的：先运行 dianxiaoer index，否则每条消息都会转人工。", err=True)
 
 
 def _chat(assistant: Assistant, customer: str | None) -> None:
@@ -73,7 +80,9 @@ def _chat(assistant: Assistant, customer: str | None) -> None:
 @click.option("-c", "--customer", help="Customer id, WeChat/Weibo id or name.")
 def chat(customer: str | None) -> None:
     """Talk to 店小二 in the terminal as a customer would; it remembers the conversation."""
-    _chat(build_assistant(load_settings()), customer)
+    assistant = build_assistant(load_settings())
+    _warn_if_empty(assistant)
+    _chat(assistant, customer)
 
 
 @cli.command()

@@ -151,6 +151,8 @@ class VectorStore:
     def passage_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every entry's passage vector (ids, unit-length rows), for re-ranking in memory."""
         got = self._passages.get(include=["embeddings"])
+        if not got["ids"]:  # nothing synced yet
+            return [], np.zeros((0, 0), dtype=np.float32)
         vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return list(got["ids"]), vectors / np.where(norms == 0, 1, norms)
