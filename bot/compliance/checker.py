@@ -8,6 +8,7 @@ come from the rules so every flag can be explained.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -302,15 +303,8 @@ def check_text(
     brands = brand_terms_from(settings, brand_terms)
     model_weight = settings.check_model_weight if settings is not None else None
 
-    judged: dict[str, tuple[bool, int, int, float | None, RuleScan]] = {}
-
+    @functools.cache  # the rewrite loop asks about the same candidate more than once
     def judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
-        # The rewrite loop asks about the same candidate more than once.
-        if candidate not in judged:
-            judged[candidate] = _judge(candidate)
-        return judged[candidate]
-
-    def _judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
         found = scan(candidate, channel, surface_name, brands)
         probability = None
         if model is not None:

@@ -59,9 +59,7 @@ def coverage(query: str, texts: Sequence[str]) -> float:
     wanted = _bigrams(query)
     if not wanted:
         return 0.0
-    have: set[str] = set()
-    for text in texts:
-        have |= _bigrams(text)
+    have = set().union(*map(_bigrams, texts))
     return len(wanted & have) / len(wanted)
 
 

@@ -60,7 +60,4 @@ def shared(query: str, entry_texts: tuple[str, ...]) -> float:
     wanted = topics(query)
     if not wanted:
         return 0.5
-    have: frozenset[str] = frozenset()
-    for text in entry_texts:
-        have |= topics(text)
-    return 1.0 if wanted & have else 0.0
+    return 1.0 if any(wanted & topics(text) for text in entry_texts) else 0.0
