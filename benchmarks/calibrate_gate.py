@@ -192,8 +192,9 @@ def main() -> None:
             # Each shop is scored by a model fitted without it; those scores choose the threshold.
             folds = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(parts)])
             oof = np.zeros(len(ty))
+            # The model only ever decides what bot.drafting.needs lets through, so it is fitted on that.
             for k in range(len(parts)):
-                train, test = folds != k, folds == k
+                train, test = (folds != k) & ~ruled, folds == k
                 x = np.vstack([bx, tx[train]])
                 yy = np.concatenate([by, ty[train]])
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
@@ -201,9 +202,9 @@ def main() -> None:
             oof[ruled] = 0.0  # bot.drafting.needs hands these off whatever the score
             threshold = best_threshold(oof, ty, inside)
             model = fit(
-                np.vstack([bx, tx]),
-                np.concatenate([by, ty]),
-                np.concatenate([np.ones(len(by)), np.full(len(ty), args.shop_weight)]),
+                np.vstack([bx, tx[~ruled]]),
+                np.concatenate([by, ty[~ruled]]),
+                np.concatenate([np.ones(len(by)), np.full((~ruled).sum(), args.shop_weight)]),
             )
             calibration = {
                 "weights": {f: round(float(c), 6) for f, c in zip(FEATURES, model.coef_[0])},
@@ -211,7 +212,7 @@ def main() -> None:
                 "threshold": round(threshold, 4),
                 "fitted_on": {
                     "bq_dev_examples": int(len(by)),
-                    "shop_examples": int(len(ty)),
+                    "shop_examples": int((~ruled).sum()),
                     "shops": ["tea"] + [name.split(" ")[0] for name, _ in FIT_SHOPS],
                     "command": "python benchmarks/calibrate_gate.py",
                 },

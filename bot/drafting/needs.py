@@ -8,12 +8,18 @@ entry, not merely near it:
 
 * a price, a stock level — 店小二 never supplies one the entry does not state;
 * an order or waybill number — only a person with the order system can look it up;
-* a facet the entry never mentions: another sales platform, an invoice, franchising or
-  wholesale, a job, parking, customisation, test reports, an account that changed or a
-  benefit that vanished, a complaint, a pick-up or doorstep delivery, a phone number, a
-  points mall, a refused parcel, the return address, medical costs, anti-counterfeit codes,
-  a student or other identity discount. These are the questions a shop FAQ usually leaves out
-  and a near match answers wrongly; when the entry does mention the facet it may answer.
+* a look-up in the customer's own records ("帮我看下我上次买的是哪款");
+* a facet the entry never mentions: another sales platform, an invoice or re-issuing one,
+  franchising, wholesale or group buying, a job, parking, customisation, test reports, an
+  account that changed or a benefit that vanished, a complaint, a pick-up or doorstep delivery,
+  a phone number, a points mall, a refused parcel, the return address, medical costs,
+  anti-counterfeit codes, an identity discount, shipping insurance, passing points to someone
+  else, price protection, a chosen delivery day, discreet packaging, calories, how soon
+  something works, power use, several delivery addresses, a warranty, installation, trade-in,
+  inspecting before signing, haggling, contracts or receipts, customs duty, short weight, a
+  parcel stuck in transit, brand authorisation. These are the questions a shop FAQ usually
+  leaves out and a near match answers wrongly; when the entry does mention the facet it may
+  answer.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("其他购买渠道", r"淘宝|天猫|京东|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
     ("发票", r"发票|开票|抬头|税号", None),
-    ("加盟、代理或批发", r"加盟|代理|招商|分店|批发|代发|经销", None),
+    ("加盟、代理、批发或团购", r"加盟|代理|招商|分店|批发|代发|经销|团购|集采", None),
     ("招聘", r"招聘|招人|招客服|兼职|应聘|求职", None),
     ("停车或交通", r"停车|车位|地铁|公交", None),
     ("定制", r"定制|订做|定做|刻字|印logo|印字", None),
@@ -53,13 +59,43 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("积分兑换", r"积分商城|兑换|换礼品|换东西|换购", r"兑换|商城|换购|礼品"),
     ("拒收", r"拒收|拒签", None),
     ("退货地址", r"退货地址|寄回.{0,4}地址|寄到哪|寄回哪|退到哪", r"地址"),
-    ("医药费或额外赔偿", r"医药费|医疗费|看病|去医院|检查费|误工|精神损失", r"医|赔"),
+    # An answer that says 「请及时就医」 has not said who pays for the visit.
+    ("医药费或额外赔偿", r"医药费|医疗费|检查费|误工|精神损失|(?:看病|去医院|就医|看医生).{0,12}(?:花|钱|费|报|赔)", r"医药费|医疗费|检查费|赔偿|赔付|承担.{0,6}(?:医|费用)"),
     ("防伪查询", r"防伪", None),
     ("身份优惠", r"学生|教师|老师优惠|军人|老人优惠", None),
+    ("重开发票", r"重开|重新开|作废|开错|换开|红冲|冲红", r"重开|重新开|作废|换开|红冲|冲红"),
+    ("运费险", r"运费险|退货险|退换货险", None),
+    # Not 转给人工/客服: that asks for a person, which every reply offers.
+    ("转给他人", r"转给(?!人工|客服)|转赠|转让|过户|转到.{0,6}账号", r"转赠|转让|转给|过户"),
+    ("价保或退差价", r"价保|保价|降价.{0,10}(?:退|补|返)|买贵了", r"价保|保价|差价"),
+    ("指定送达时间", r"指定.{0,8}(?:日期|时间|哪天|那天|送达|送到|到货)|定时送|定时配送|准时送到", r"指定|定时|预约"),
+    ("隐私发货", r"隐私发货|保密发货|不(?:写|印|显示|要写|要印).{0,6}(?:店名|品牌|商品名|logo)", r"隐私|保密|不显示|不写|不印"),
+    ("热量", r"热量|卡路里|大卡|千卡|升糖", None),
+    # Also what the Advertising Law asks: no efficacy promise the shop has not written down.
+    ("见效时间", r"多久.{0,4}(?:见效|有效果|看到效果|出效果)|几天.{0,4}(?:见效|有效果)", r"见效|效果"),
+    ("耗电或功率", r"耗电|几度电|功率|多少瓦", None),
+    ("分寄多个地址", r"分别寄|分开寄到|寄到.{0,4}不同|不同的?地址|多个地址|[两几三]个地址", r"分别|不同地址|多个地址|多地址"),
+    ("保修", r"保修|质保|保不保", r"保修|质保|维修|保换|包换"),
+    ("上门安装", r"安装|上门装|师傅.{0,4}装", r"安装|组装|装好"),
+    ("以旧换新或回收", r"以旧换新|回收|旧的.{0,6}换新", None),
+    ("开箱验货", r"验货|开箱验|先看货", None),
+    ("议价", r"便宜点|便宜一?些|便宜一点|少点钱|优惠点|砍价|抹零|打个折|能不能少", r"便宜|议价|砍价|统一价|实价|优惠|折"),
+    ("合同或单据", r"合同|收据|盖章|公章|证明", None),
+    ("关税或清关", r"关税|清关|报关|海关", None),
+    ("重量不足", r"缺斤少两|不够秤|分量不足|称了(?:一?下)?.{0,8}(?:只有|才|不到|少)", r"重量|称|斤|克|误差|足秤"),
+    ("物流停滞", r"物流.{0,8}(?:不动|没更新|没有更新|不更新|停了|卡住|没动静)|(?:好几天|几天了).{0,4}没(?:动|更新)", r"不动|没更新|不更新|停滞|卡住|延误"),
+    ("品牌授权", r"授权书|授权证明|品牌授权|专柜验", r"授权|专柜"),
 )
 _FACET_PATTERNS = tuple(
     (name, re.compile(asked, re.I), re.compile(addressed or asked, re.I)) for name, asked, addressed in _FACETS
 )
+
+
+# "帮我看下我上次买的是哪款": only someone with the order system or the member's account can say.
+_LOOKS_UP_OWN_RECORD = re.compile(
+    r"(?:帮我|麻烦你?|给我)(?:看|查)(?:一?下|看|看看)?(?:我的?)?(?:上次|之前|上个月|上回|那单|那笔|积分|会员|余额|周期购)"
+)
+_OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
 
 
 def _quotes_order_number(question: str) -> bool:
@@ -79,6 +115,8 @@ def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) 
     """Why the entry (`answer`, plus its question and phrasings) cannot serve `question`, or None."""
     if _quotes_order_number(question):
         return "顾客给了订单号或运单号，需要人工查询订单"
+    if _LOOKS_UP_OWN_RECORD.search(question) and not _OFFERS_LOOKUP.search(answer):
+        return "顾客要查自己的订单或账户记录，需要人工查询"
     if _ASKS_PRICE.search(question) and not _STATES_PRICE.search(answer):
         return "顾客问价格，匹配到的条目里没有价格"
     if _ASKS_STOCK.search(question) and not _STATES_STOCK.search(answer):
