@@ -31,3 +31,15 @@ def test_rerank_lifts_the_entry_about_the_asked_topic() -> None:
     assert [e for e, _ in ranked] == ["storage", "beef", "origin"]
     unchanged, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=0.0), about.get)
     assert unchanged == fused
+
+
+def test_everyday_ways_of_naming_a_service() -> None:
+    assert "transit" in topics("寄北京要几天啊")
+    assert "transit" in topics("我在银川，从你们那边发过来得多久")
+    assert "transit" not in topics("退款要几天到账")
+    assert "region" in topics("人在新加坡读书，能直接寄过来吗")
+    assert "address" in topics("刚下的单 想改成寄到公司")
+    assert "unsubscribe" in topics("天天推活动烦死了 怎么关掉")
+    assert "store" in topics("能到你们仓库自己去拿吗")
+    assert "damage" in topics("保温杯收到就有个凹坑")
+    assert "missing" in topics("箱子里没找到量杯")
