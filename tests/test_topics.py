@@ -43,3 +43,13 @@ def test_everyday_ways_of_naming_a_service() -> None:
     assert "store" in topics("能到你们仓库自己去拿吗")
     assert "damage" in topics("保温杯收到就有个凹坑")
     assert "missing" in topics("箱子里没找到量杯")
+
+
+def test_an_entry_on_the_asked_topic_below_the_head_joins_the_re_rank() -> None:
+    fused = [(f"book{i}", 2.0 - i / 10) for i in range(10)] + [("missing", 0.5), ("other", 0.4)]
+    about = {"missing": 1.0}
+    ranked, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=1.5, topic_pool=3), lambda e: about.get(e, 0.0))
+    order = [e for e, _ in ranked]
+    assert order.index("missing") < 10 and order.count("missing") == 1 and len(order) == len(fused)
+    alone, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=1.5, topic_pool=0), lambda e: about.get(e, 0.0))
+    assert alone[0][0] == "book0" and alone[10][0] == "missing"

@@ -17,6 +17,12 @@ over the earlier 0.4 / 0.6, while BQ, where an entry's answer merely repeats its
 R@1 ≥ 0.50 and R@5 ≥ 0.82 (a passage weight of 1.3 scored 0.004 higher on the shops and dropped
 BQ R@5 to 0.817). Three shops written afterwards and never used for choosing are reported by
 benchmarks/calibrate_gate.py.
+
+Up to three entries on the question's topic from below the ten join them first: when a customer
+names a product and a service (「订了三本书，包裹里只有两本」) both rankings chase the product, and
+the entry about the service can sit too low for a bonus to reach. That lifted top-1 on two shops
+first measured blind (stationery, outdoor) from 0.758 / 0.767 to 0.774 / 0.783 and left the six
+shops above as they were.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class FusionWeights:
     passage: float = 1.0  # weight of the question-and-answer passage match when re-ranking
     rerank: int = 10  # how many fused candidates are re-ranked
     topic: float = 1.5  # bonus, in standard deviations, for an entry about what the question asks
+    topic_pool: int = 3  # entries on the question's topic from below the re-ranked head that join it
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,13 @@ def rerank(
     use_topics = topic_match is not None and bool(weights.topic)
     if len(head) < 2 or not (use_passages or use_topics):
         return fused, {}
+    rest = fused[weights.rerank :]
+    if use_topics and weights.topic_pool:
+        # 「订了三本书，包裹里只有两本」: both rankings chase 书; the entry on missing items may
+        # sit below the head, where a topic bonus cannot reach it.
+        joining = [item for item in rest if topic_match(item[0]) == 1.0][: weights.topic_pool]  # type: ignore[misc]
+        head = head + joining
+        rest = [item for item in rest if item not in joining]
     ids = [entry_id for entry_id, _ in head]
     combined = _z(np.array([score for _, score in head]))
     cosines: dict[str, float] = {}
@@ -151,7 +165,7 @@ def rerank(
         combined = combined + weights.topic * np.array([topic_match(e) for e in ids])  # type: ignore[misc]
     order = np.argsort(-combined, kind="stable")
     ranked = [(ids[i], float(combined[i])) for i in order]
-    return ranked + fused[weights.rerank :], cosines
+    return ranked + rest, cosines
 
 
 def _z(values: np.ndarray) -> np.ndarray:
