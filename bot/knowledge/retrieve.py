@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Literal
 
 import numpy as np
@@ -149,7 +150,8 @@ def rerank(
     if use_topics and weights.topic_pool:
         # 「订了三本书，包裹里只有两本」: both rankings chase 书; the entry on missing items may
         # sit below the head, where a topic bonus cannot reach it.
-        joining = [item for item in rest if topic_match(item[0]) == 1.0][: weights.topic_pool]  # type: ignore[misc]
+        on_topic = (item for item in rest if topic_match(item[0]) == 1.0)  # type: ignore[misc]
+        joining = list(islice(on_topic, weights.topic_pool))
         head = head + joining
         rest = [item for item in rest if item not in joining]
     ids = [entry_id for entry_id, _ in head]
