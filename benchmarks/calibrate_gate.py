@@ -5,8 +5,9 @@ Labelled examples come from two places:
     100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
     members of other clusters, whose answer is not in the base.
   * labelled questions for eight shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv)
-    and clothing, snacks, pets, skincare, homegoods, stationery and outdoor gear (benchmarks/data/heldout_*: in-scope
-    questions that need a step of inference from the answer, out-of-scope questions that mostly
+    and clothing, snacks, pets, skincare, homegoods, stationery and outdoor gear
+    (benchmarks/data/heldout_*: in-scope questions that need a step of inference from the
+    answer, out-of-scope questions that mostly
     share an entry's topic; most written by someone who had not seen the gate, then used to tune
     it and the retrieval weights).
 Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
@@ -227,7 +228,8 @@ def main() -> None:
             CALIBRATION.write_text(json.dumps(calibration, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             oof_right = ((oof >= threshold) & (ty == 1) & (inside == 1)).sum() / (inside == 1).sum()
             oof_handoff = ((oof < threshold) & (inside == 0)).sum() / (inside == 0).sum()
-            print(f"fitted on {len(by)} BQ-dev + {len(ty)} shop examples ({len(parts)} shops); threshold {threshold:.3f}")
+            print(f"fitted on {len(by)} BQ-dev + {(~ruled).sum()} shop examples ({len(parts)} shops; {ruled.sum()} more "
+                  f"handed off by a rule); threshold {threshold:.3f}")
             print(f"fitted shops pooled, each scored without itself: answered right {oof_right:.3f}, handed off {oof_handoff:.3f}")
             for k, (name, _) in enumerate([("tea", None), *FIT_SHOPS]):
                 own = folds == k
