@@ -17,9 +17,13 @@ entry, not merely near it:
   else, price protection, a chosen delivery day, discreet packaging, calories, how soon
   something works, power use, several delivery addresses, a warranty, installation, trade-in,
   inspecting before signing, haggling, contracts or receipts, customs duty, short weight, a
-  parcel stuck in transit, brand authorisation. These are the questions a shop FAQ usually
-  leaves out and a near match answers wrongly; when the entry does mention the facet it may
-  answer.
+  parcel stuck in transit, brand authorisation, whether a coupon or points come back or two
+  offers stack, merging orders, buying a part on its own, checking a certificate, a page or
+  payment that fails, goods unlike last time, a foreign-language manual, mixing items in one
+  box, choosing the contents, an exception past a stated time limit, a recommendation. These
+  are the questions a shop FAQ usually leaves out and a near match answers wrongly; when the
+  entry does mention the facet it may answer;
+* a greeting with no question yet, or a request for a person — whatever the words match.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_ASKS_PRICE = re.compile(r"多少钱|什么价|啥价|价位|价钱|价格(?:是|多少|怎么)|几块钱|怎么卖|贵不贵|报个价")
+_ASKS_PRICE = re.compile(
+    r"多少钱|什么价|啥价|价位|价钱|价格(?:是|多少|怎么|一样|相同|不同|差)|几块钱|怎么卖|贵不贵|报个价"
+    r"|[贵便宜]多少|差多少钱|一样的价|同价|同一个价"
+)
 _STATES_PRICE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|角)|[¥￥]\s*\d")
-_ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄")
-_STATES_STOCK = re.compile(r"现货|库存|有货|售罄|补货|预售|断货|缺货")
+_ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|什么时候.{0,4}(?:上新|上架|到新)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候")
+_STATES_STOCK = re.compile(r"现货|库存|有货|售罄|补货|预售|断货|缺货|上新|上架")
 # A waybill (SF1029384756) or an order number: long runs of digits, optionally with a carrier prefix.
 _ORDER_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d{8,}(?![0-9])")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -51,7 +58,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("账户变更", r"改绑|换绑|解绑|换手机号|换了手机号|注销|改名字|改昵称|密码", None),
     ("有效期", r"清零|过期|失效|有效期", r"清零|过期|失效|有效期|期限|截止|\d+\s*(?:天|个月|年)内"),
     ("异常或不见了", r"少了|不见了|没了(?!解)|消失|被扣|扣掉|用不了|(?<!能)不能用|用不上|无法使用|异常|根本没收到|显示已签收|丢件|丢了", None),
-    ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|曝光|维权", None),
+    ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|曝光|维权|服务态度|态度[太很真]?差", None),
     ("上门取件", r"上门取|取件|来取|上门收", r"上门|取件"),
     # Not 驿站 or 快递柜 alone: customers name them as the trouble when asking which courier to pick.
     ("送货上门或上楼", r"送货上门|送[货到]?上楼|搬上楼|送到家门口", r"上门|上楼|门口"),
@@ -63,7 +70,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("医药费或额外赔偿", r"医药费|医疗费|检查费|误工|精神损失|(?:看病|去医院|就医|看医生).{0,12}(?:花|钱|费|报|赔)", r"医药费|医疗费|检查费|赔偿|赔付|承担.{0,6}(?:医|费用)"),
     ("防伪查询", r"防伪", None),
     ("身份优惠", r"学生|教师|老师优惠|军人|老人优惠", None),
-    ("重开发票", r"重开|重新开|作废|开错|换开|红冲|冲红", r"重开|重新开|作废|换开|红冲|冲红"),
+    ("重开发票", r"重开|重新开|作废|开错|换开|红冲|冲红|补开|后补|补一?张", r"重开|重新开|作废|换开|红冲|冲红|补开"),
     ("运费险", r"运费险|退货险|退换货险", None),
     # Not 转给人工/客服: that asks for a person, which every reply offers.
     ("转给他人", r"转给(?!人工|客服)|转赠|转让|过户|转到.{0,6}账号", r"转赠|转让|转给|过户"),
@@ -85,6 +92,23 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("重量不足", r"缺斤少两|不够秤|分量不足|称了(?:一?下)?.{0,8}(?:只有|才|不到|少)", r"重量|称|斤|克|误差|足秤"),
     ("物流停滞", r"物流.{0,8}(?:不动|没更新|没有更新|不更新|停了|卡住|没动静)|(?:好几天|几天了).{0,4}没(?:动|更新)", r"不动|没更新|不更新|停滞|卡住|延误"),
     ("品牌授权", r"授权书|授权证明|品牌授权|专柜验", r"授权|专柜"),
+    # Whether a coupon or points come back after a refund, and whether two offers stack, are
+    # rules a shop sets case by case; an entry on how points work has not said.
+    ("优惠退回", r"(?:积分|优惠券|券|红包).{0,10}(?:退回|返还|退还|还给|会退|能退|还会回)|(?:退回|返还|退还).{0,6}(?:积分|优惠券|券)",
+     r"(?:积分|优惠券|券|红包).{0,12}(?:退回|返还|退还|不退|原路)"),
+    ("优惠叠加", r"叠加|同享|(?:券|积分|折|优惠|满减|红包|活动).{0,10}(?:同时用|一起用|一块用|一起使用|同时使用)", r"叠加|同时使用|同享|不可与|不能与|不与|可与"),
+    ("合并发货", r"合并|合在一起|合一起|放一起发|一起发|合单|拼单", r"合并|一起发|合单"),
+    ("单独购买", r"单独买|单独卖|单独购买|单独出售|单独拍|另外买|另买|分开买|零卖|散卖", r"单独|单买|另购|加购|另售"),
+    ("真伪查验", r"真伪|验真|查真假|辨别真假|鉴定", r"真伪|验真|防伪|鉴定|证书.{0,6}查"),
+    ("页面或系统故障", r"打不开|转圈|闪退|加载不|刷不出|登不上|登录不了|进不去|页面报错|显示错误|付不了款|支付失败|扣了钱|钱也扣了|扣款了?.{0,6}(?:显示|没有?|还是)|重复扣|扣了两次",
+     r"打不开|加载|闪退|登录|登陆|登不上|登不了|进不去|刷新|缓存|支付失败|扣款|无法|失败|错误|异常"),
+    ("和以前不一样", r"(?:跟|和|比)(?:上次|之前|以前|上回).{0,12}(?:不一样|不同|差|变了|不太一样)|是不是换[了货]|换配方|以次充好", None),
+    ("外文说明或包装", r"英文|英语|外文|日文|韩文|翻译", None),
+    ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|同一个.{0,3}(?:盒|箱|礼盒|包裹)", r"混装|搭配|自选|任选|组合"),
+    ("自选", r"自己选|自己挑|自选|任选|随便选|可以选.{0,4}吗|能选.{0,4}吗|是固定的", r"自选|任选|可选|选择|挑选|随机"),
+    # The entry states the time limit; whether it bends for this customer is a person's call.
+    ("超出时限", r"(?:过了|超过|超了|晚了).{0,10}(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补)", None),
+    ("推荐", r"推荐(?!返|人|码|奖|有礼)|哪款好|哪个好|哪种好|买哪[款个种]|选哪[款个种]", r"推荐|建议|适合|怎么选|如何选|选哪|挑选|按.{0,6}选"),
 )
 _FACET_PATTERNS = tuple(
     (name, re.compile(asked, re.I), re.compile(addressed or asked, re.I)) for name, asked, addressed in _FACETS
@@ -93,8 +117,13 @@ _FACET_PATTERNS = tuple(
 
 # "帮我看下我上次买的是哪款": only someone with the order system or the member's account can say.
 _LOOKS_UP_OWN_RECORD = re.compile(
-    r"(?:帮我|麻烦你?|给我)(?:看|查)(?:一?下|看|看看)?(?:我的?)?(?:上次|之前|上个月|上回|那单|那笔|积分|会员|余额|周期购)"
+    r"(?:帮我|麻烦你?|给我)(?:看|查)(?:一?下|看|看看)?(?:我的?)?.{0,8}?"
+    r"(?:上次|之前|上个月|上回|那单|那笔|订单|单子|积分|会员|余额|周期购|账户|账号)"
 )
+# 「你是机器人吧 我要找真人」: whatever the words match, the customer has asked for a person.
+_WANTS_PERSON = re.compile(r"(?:是|找|要|转|换|叫)真人|真人客服|真人回复|是机器人|机器人吧|机器人吗|机器人回复|自动回复|转人工|找人工|要人工|叫人工|人工服务|活人")
+# 「在吗？？」「亲 你好」: a greeting asks nothing an entry could answer.
+_ONLY_GREETING = re.compile(r"^[\s\W_]*(?:(?:亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂|[啊呀呢哈吗嘛])[\s\W_]*)+$", re.I)
 _OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
 
 
@@ -113,6 +142,10 @@ def unaddressed_facet(question: str, entry_texts: Iterable[str]) -> str | None:
 
 def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) -> str | None:
     """Why the entry (`answer`, plus its question and phrasings) cannot serve `question`, or None."""
+    if _ONLY_GREETING.match(question):
+        return "顾客只是打招呼，还没说要问什么"
+    if _WANTS_PERSON.search(question):
+        return "顾客要求人工服务"
     if _quotes_order_number(question):
         return "顾客给了订单号或运单号，需要人工查询订单"
     if _LOOKS_UP_OWN_RECORD.search(question) and not _OFFERS_LOOKUP.search(answer):
