@@ -53,3 +53,10 @@ def test_an_entry_on_the_asked_topic_below_the_head_joins_the_re_rank() -> None:
     assert order.index("missing") < 10 and order.count("missing") == 1 and len(order) == len(fused)
     alone, _ = rerank(fused, None, np.zeros(3), FusionWeights(topic=1.5, topic_pool=0), lambda e: about.get(e, 0.0))
     assert alone[0][0] == "book0" and alone[10][0] == "missing"
+
+
+def test_a_day_a_crack_and_a_head_count_name_their_services() -> None:
+    assert "transit" in topics("我在成都，今天拍的话大概几号能到？")
+    assert "transit" not in topics("退款什么时候能到账")
+    assert "damage" in topics("盖碗碎成两半了")
+    assert "bulk" in topics("公司中秋要给员工发茶，大概五十来份")

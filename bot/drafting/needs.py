@@ -8,7 +8,8 @@ entry, not merely near it:
 
 * a price, a stock level — 店小二 never supplies one the entry does not state;
 * an order or waybill number — only a person with the order system can look it up;
-* a look-up in the customer's own records ("帮我看下我上次买的是哪款");
+* a look-up in the customer's own records ("帮我看下我上次买的是哪款") or chasing one order
+  ("我上周五下的单到现在还没发货");
 * a facet the entry never mentions: another sales platform, an invoice or re-issuing one,
   franchising, wholesale or group buying, a job, parking, customisation, test reports, an
   account that changed or a benefit that vanished, a complaint, a pick-up or doorstep delivery,
@@ -20,7 +21,9 @@ entry, not merely near it:
   parcel stuck in transit, brand authorisation, whether a coupon or points come back or two
   offers stack, merging orders, buying a part on its own, checking a certificate, a page or
   payment that fails, goods unlike last time, a foreign-language manual, mixing items in one
-  box, choosing the contents, an exception past a stated time limit, a recommendation. These
+  box, choosing the contents, an exception past a stated time limit, a recommendation,
+  reselling or supplying, a certification, self pick-up, an appointment, a pre-sale, a wrong
+  recipient name or phone, a size, plans the shop has not announced, holding dispatch. These
   are the questions a shop FAQ usually leaves out and a near match answers wrongly; when the
   entry does mention the facet it may answer;
 * a greeting with no question yet, or a request for a person — whatever the words match.
@@ -49,11 +52,13 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("其他购买渠道", r"淘宝|天猫|京东|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
     ("发票", r"发票|开票|抬头|税号", None),
-    ("加盟、代理、批发或团购", r"加盟|代理|招商|分店|批发|代发|经销|团购|集采", None),
+    ("加盟、代理、批发或团购", r"加盟|招商|分店|批发|经销|团购|集采", None),
+    ("代理或分销合作", r"代理|代发|分销|供货|谈.{0,4}合作|合作方式|商务合作", None),
     ("招聘", r"招聘|招人|招客服|兼职|应聘|求职", None),
     ("停车或交通", r"停车|车位|地铁|公交", None),
     ("定制", r"定制|订做|定做|刻字|印logo|印字", None),
-    ("检测或认证", r"检测|质检|甲醛|认证|报告", None),
+    ("检测或报告", r"检测|质检|甲醛|报告", None),
+    ("认证", r"认证|有机|绿色食品|地理标志", None),
     ("留货或延期付款", r"预留|留货|帮我留|给我留|留着|再付款|晚点付|延期付|分期|赊账", None),
     ("账户变更", r"改绑|换绑|解绑|换手机号|换了手机号|注销|改名字|改昵称|密码", None),
     ("有效期", r"清零|过期|失效|有效期", r"清零|过期|失效|有效期|期限|截止|\d+\s*(?:天|个月|年)内"),
@@ -61,11 +66,17 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|曝光|维权|服务态度|态度[太很真]?差", None),
     ("上门取件", r"上门取|取件|来取|上门收", r"上门|取件"),
     # Not 驿站 or 快递柜 alone: customers name them as the trouble when asking which courier to pick.
-    ("送货上门或上楼", r"送货上门|送[货到]?上楼|搬上楼|送到家门口", r"上门|上楼|门口"),
+    ("送货上门或上楼", r"送货上门|(?<!不)送[货到]?上楼|搬上楼|送到家门口", r"上门|上楼|门口"),
     ("客服电话", r"电话|热线|座机", r"电话|热线|\d{3,4}[- ]?\d{3,4}[- ]?\d{3,4}"),
     ("积分兑换", r"积分商城|兑换|换礼品|换东西|换购", r"兑换|商城|换购|礼品"),
     ("拒收", r"拒收|拒签", None),
-    ("退货地址", r"退货地址|寄回.{0,4}地址|寄到哪|寄回哪|退到哪", r"地址"),
+    ("退货地址", r"退货地址|寄回.{0,4}地址|寄到哪|寄回哪|[货西]退到哪", r"地址"),
+    ("到店自提", r"自提|自取|到店取|店里取|去店里拿|到店里?拿|过去拿", r"自提|自取|到店取|取货"),
+    ("预约", r"预约|提前约|要约(?:吗|一下)", r"预约"),
+    ("预售", r"预售|定金|尾款", None),
+    ("收件人信息", r"(?:手机号|电话|收件人|收货人|名字).{0,6}(?:填错|写错|错了|改一?下)", r"手机号|电话|收件人|收货人"),
+    ("尺寸", r"尺寸|长宽高|多大尺寸|多大的?(?:盒|箱|袋|包装|个)|多高|多宽", r"尺寸|长宽高|厘米|cm|毫米|mm|大小"),
+    ("以后的安排", r"(?:以后|将来|之后)(?:会|能)?开通|会不会开通|打算开通|计划开通|什么时候开通", None),
     # An answer that says 「请及时就医」 has not said who pays for the visit.
     ("医药费或额外赔偿", r"医药费|医疗费|检查费|误工|精神损失|(?:看病|去医院|就医|看医生).{0,12}(?:花|钱|费|报|赔)", r"医药费|医疗费|检查费|赔偿|赔付|承担.{0,6}(?:医|费用)"),
     ("防伪查询", r"防伪", None),
@@ -75,7 +86,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     # Not 转给人工/客服: that asks for a person, which every reply offers.
     ("转给他人", r"转给(?!人工|客服)|转赠|转让|过户|转到.{0,6}账号", r"转赠|转让|转给|过户"),
     ("价保或退差价", r"价保|保价|降价.{0,10}(?:退|补|返)|买贵了", r"价保|保价|差价"),
-    ("指定送达时间", r"指定.{0,8}(?:日期|时间|哪天|那天|送达|送到|到货)|定时送|定时配送|准时送到", r"指定|定时|预约"),
+    ("指定送达时间", r"指定.{0,8}(?:日期|时间|哪天|那天|送达|送到|到货)|定时送|定时配送|准时送到|晚[几两]天再?[寄发]|(?:推迟|延迟|延后).{0,4}[寄发]|那天(?:刚好)?到", r"指定|定时|预约|延迟发货|延后"),
     ("隐私发货", r"隐私发货|保密发货|不(?:写|印|显示|要写|要印).{0,6}(?:店名|品牌|商品名|logo)", r"隐私|保密|不显示|不写|不印"),
     ("热量", r"热量|卡路里|大卡|千卡|升糖", None),
     # Also what the Advertising Law asks: no efficacy promise the shop has not written down.
@@ -97,17 +108,17 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("优惠退回", r"(?:积分|优惠券|券|红包).{0,10}(?:退回|返还|退还|还给|会退|能退|还会回)|(?:退回|返还|退还).{0,6}(?:积分|优惠券|券)",
      r"(?:积分|优惠券|券|红包).{0,12}(?:退回|返还|退还|不退|原路)"),
     ("优惠叠加", r"叠加|同享|(?:券|积分|折|优惠|满减|红包|活动).{0,10}(?:同时用|一起用|一块用|一起使用|同时使用)", r"叠加|同时使用|同享|不可与|不能与|不与|可与"),
-    ("合并发货", r"合并|合在一起|合一起|放一起发|一起发|合单|拼单", r"合并|一起发|合单"),
+    ("合并发货", r"合并|合在一起|合一起|合成一个|放一起发|一起发|合单|拼单|一个包裹", r"合并|一起发|合单"),
     ("单独购买", r"单独买|单独卖|单独购买|单独出售|单独拍|另外买|另买|分开买|零卖|散卖", r"单独|单买|另购|加购|另售"),
     ("真伪查验", r"真伪|验真|查真假|辨别真假|鉴定", r"真伪|验真|防伪|鉴定|证书.{0,6}查"),
-    ("页面或系统故障", r"打不开|转圈|闪退|加载不|刷不出|登不上|登录不了|进不去|页面报错|显示错误|付不了款|支付失败|扣了钱|钱也扣了|扣款了?.{0,6}(?:显示|没有?|还是)|重复扣|扣了两次",
+    ("页面或系统故障", r"打不开|转圈|闪退|加载不|刷不出|登不上|登录不了|进不去|页面报错|显示错误|付不了款|支付失败|扣了钱|扣钱了|钱扣了|钱也扣了|扣款了?.{0,6}(?:显示|没有?|还是|看不到)|重复扣|扣了两次",
      r"打不开|加载|闪退|登录|登陆|登不上|登不了|进不去|刷新|缓存|支付失败|扣款|无法|失败|错误|异常"),
     ("和以前不一样", r"(?:跟|和|比)(?:上次|之前|以前|上回).{0,12}(?:不一样|不同|差|变了|不太一样)|是不是换[了货]|换配方|以次充好", None),
     ("外文说明或包装", r"英文|英语|外文|日文|韩文|翻译", None),
-    ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|同一个.{0,3}(?:盒|箱|礼盒|包裹)", r"混装|搭配|自选|任选|组合"),
+    ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|各装|各放|一半一半|同一个.{0,3}(?:盒|箱|礼盒|包裹)", r"混装|搭配|自选|任选|组合"),
     ("自选", r"自己选|自己挑|自选|任选|随便选|可以选.{0,4}吗|能选.{0,4}吗|是固定的", r"自选|任选|可选|选择|挑选|随机"),
     # The entry states the time limit; whether it bends for this customer is a person's call.
-    ("超出时限", r"(?:过了|超过|超了|晚了).{0,10}(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补)", None),
+    ("超出时限", r"(?:过了|超过|超了|晚了).{0,10}(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补)|(?:都|已经)[一二两三四五六七八九十\d]+天了?才", None),
     ("推荐", r"推荐(?!返|人|码|奖|有礼)|哪款好|哪个好|哪种好|买哪[款个种]|选哪[款个种]", r"推荐|建议|适合|怎么选|如何选|选哪|挑选|按.{0,6}选"),
 )
 _FACET_PATTERNS = tuple(
@@ -125,6 +136,11 @@ _WANTS_PERSON = re.compile(r"(?:是|找|要|转|换|叫)真人|真人客服|真�
 # 「在吗？？」「亲 你好」: a greeting asks nothing an entry could answer.
 _ONLY_GREETING = re.compile(r"^[\s\W_]*(?:(?:亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂|[啊呀呢哈吗嘛])[\s\W_]*)+$", re.I)
 _OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
+# 「我上周五下的单到现在还没发货」: not when orders ship in general, but where this one is.
+_CHASES_OWN_ORDER = re.compile(
+    r"(?:上周|上个?星期|前天|昨天|大前天|几天前|好几天|[一二两三四五六七八九十\d]+[天号]|周[一二三四五六日天]).{0,6}"
+    r"(?:下的单|拍的|买的|订的|付的款).{0,12}(?:还没|一直没|怎么还|还不|都没)"
+)
 
 
 def _quotes_order_number(question: str) -> bool:
@@ -148,7 +164,7 @@ def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) 
         return "顾客要求人工服务"
     if _quotes_order_number(question):
         return "顾客给了订单号或运单号，需要人工查询订单"
-    if _LOOKS_UP_OWN_RECORD.search(question) and not _OFFERS_LOOKUP.search(answer):
+    if (_LOOKS_UP_OWN_RECORD.search(question) or _CHASES_OWN_ORDER.search(question)) and not _OFFERS_LOOKUP.search(answer):
         return "顾客要查自己的订单或账户记录，需要人工查询"
     if _ASKS_PRICE.search(question) and not _STATES_PRICE.search(answer):
         return "顾客问价格，匹配到的条目里没有价格"
