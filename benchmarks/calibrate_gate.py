@@ -4,8 +4,8 @@ Labelled examples come from two places:
   * BQ dev (../shared/data/faq_eval, read in place, never copied): merchant-sized FAQ bases of
     100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
     members of other clusters, whose answer is not in the base.
-  * labelled questions for eight shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv,
-    _2 and _3, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and outdoor gear
+  * labelled questions for eight shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv
+    and _2 to _5, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and outdoor gear
     (benchmarks/data/heldout_*: in-scope questions that need a step of inference from the
     answer, out-of-scope questions that mostly
     share an entry's topic; most written by someone who had not seen the gate, then used to tune
@@ -24,9 +24,9 @@ its rules and its topic cues. Their rates are the honest estimate for a shop the
 seen. Stationery and outdoor gear were written with the last two and measured blind once, then
 their retrieval misses were read to choose the re-rank's topic pool, so they are fitted on now.
 A bakery (heldout_bakery) and two more sets of tea-shop questions (tea_shop_questions_heldout.tsv
-and _heldout_2.tsv) were written blind later still and are only measured; tea sets 2 and 3 were
-written with them, measured blind once, and their misses read to write the service needs added
-then.
+and _heldout_2.tsv) were written blind later still and are only measured; tea sets 2 to 5 were
+written with them, measured blind once, and their misses read to write the service needs and
+the subject rule added then.
 
     .venv/bin/python benchmarks/calibrate_gate.py            # fit, write, report
     .venv/bin/python benchmarks/calibrate_gate.py --report   # only measure the shipped calibration
@@ -50,8 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks._bq import bq_faq, faq_base  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.drafting.gate import CALIBRATION, FEATURES, Gate, features  # noqa: E402
-from bot.drafting.needs import unmet_need  # noqa: E402
+from bot.drafting.gate import CALIBRATION, FEATURES, Gate, features, rule_out  # noqa: E402
 from bot.drafting.plan import plan_reply  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
 from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
@@ -59,10 +58,9 @@ from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 TEA_QUESTIONS = DATA / "tea_shop_questions.tsv"
 # More sets for the sample shop, each written blind to the code by a helper that saw only the
-# FAQ. Sets 2 and 3 were measured once blind, then read and fitted on; the two held-out sets
-# are only ever measured.
-TEA_QUESTIONS_2 = DATA / "tea_shop_questions_2.tsv"
-TEA_QUESTIONS_3 = DATA / "tea_shop_questions_3.tsv"
+# FAQ. Sets 2–5 were measured once blind, then read and fitted on; the two held-out sets are
+# only ever measured.
+TEA_FITTED_SETS = [DATA / f"tea_shop_questions_{n}.tsv" for n in (2, 3, 4, 5)]
 TEA_HELDOUT = DATA / "tea_shop_questions_heldout.tsv"
 TEA_HELDOUT_2 = DATA / "tea_shop_questions_heldout_2.tsv"
 HELDOUT = DATA / "heldout_shop"
@@ -112,7 +110,7 @@ def rows_to_examples(
         xs.append([features(question, hits, kb.lexical)[f] for f in FEATURES])
         ys.append(int(label == "in" and hits[0].question == expected))
         inside.append(int(label == "in"))
-        ruled.append(unmet_need(question, hits[0].answer, kb.lexical.phrasings.get(hits[0].id, [hits[0].question])) is not None)
+        ruled.append(rule_out(question, hits[0], kb.lexical) is not None)
     return np.array(xs), np.array(ys), np.array(inside), np.array(ruled, dtype=bool)
 
 
@@ -199,13 +197,14 @@ def main() -> None:
     args = parser.parse_args()
 
     embedder = E5Embeddings()
-    tea_rows, tea_rows_2, tea_rows_3 = map(read_questions, (TEA_QUESTIONS, TEA_QUESTIONS_2, TEA_QUESTIONS_3))
+    tea_rows = read_questions(TEA_QUESTIONS)
+    tea_sets = [read_questions(path) for path in TEA_FITTED_SETS]
     work = Path(tempfile.mkdtemp(prefix="dx-gate-"))
     try:
         tea = shop_kb(ROOT / "knowledge", work / "tea", embedder)
         if not args.report:
             bx, by = bq_examples(embedder, work, args.bq_seeds, args.per_cluster)
-            parts = [rows_to_examples(tea, tea_rows + tea_rows_2 + tea_rows_3)]  # one shop, one fold
+            parts = [rows_to_examples(tea, tea_rows + sum(tea_sets, []))]  # one shop, one fold
             for n, (_, directory) in enumerate(FIT_SHOPS):
                 kb = shop_kb(directory / "knowledge", work / f"fit{n}", embedder)
                 parts.append(rows_to_examples(kb, read_questions(directory / "questions.tsv")))
@@ -213,14 +212,14 @@ def main() -> None:
             # Each shop is scored by a model fitted without it; those scores choose the threshold.
             folds = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(parts)])
             oof = np.zeros(len(ty))
-            # The model only ever decides what bot.drafting.needs lets through, so it is fitted on that.
+            # The model only ever decides what the rules (gate.rule_out) let through, so it is fitted on that.
             for k in range(len(parts)):
                 train, test = (folds != k) & ~ruled, folds == k
                 x = np.vstack([bx, tx[train]])
                 yy = np.concatenate([by, ty[train]])
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
                 oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
-            oof[ruled] = 0.0  # bot.drafting.needs hands these off whatever the score
+            oof[ruled] = 0.0  # gate.rule_out hands these off whatever the score
             # The rules were written from these shops' own misses: here they catch nearly every
             # question they were written for, and on new questions far fewer. So the threshold is
             # chosen on what the model decides, not propped up by the rules' hits.
@@ -257,8 +256,7 @@ def main() -> None:
         print("|---|---|---|---|---|")
         shops = [
             ("tea (sample, fitted on)", tea, tea_rows),
-            ("tea, second set (written blind, then fitted on)", tea, tea_rows_2),
-            ("tea, third set (written blind, then fitted on)", tea, tea_rows_3),
+            *((f"tea, set {n} (written blind, then fitted on)", tea, rows) for n, rows in enumerate(tea_sets, 2)),
             ("tea, held-out set A (written blind)", tea, read_questions(TEA_HELDOUT)),
             ("tea, held-out set B (written blind)", tea, read_questions(TEA_HELDOUT_2)),
         ]

@@ -57,6 +57,6 @@ def test_an_entry_on_the_asked_topic_below_the_head_joins_the_re_rank() -> None:
 
 def test_a_day_a_crack_and_a_head_count_name_their_services() -> None:
     assert "transit" in topics("我在成都，今天拍的话大概几号能到？")
-    assert "transit" not in topics("退款什么时候能到账")
+    assert "transit" not in topics("退的钱哪天能到账")
     assert "damage" in topics("盖碗碎成两半了")
     assert "bulk" in topics("公司中秋要给员工发茶，大概五十来份")

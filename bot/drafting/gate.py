@@ -19,8 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.drafting.needs import unmet_need
+from bot.drafting.subjects import swapped_subject
 from bot.knowledge.entries import Hit
-from bot.knowledge.lexical import LexicalIndex, tokenize
+from bot.knowledge.lexical import LexicalIndex, bigrams, coverage, tokenize
 from bot.knowledge.topics import shared
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
@@ -48,28 +49,13 @@ class GateDecision:
     reason: str
 
 
-def _bigrams(text: str) -> set[str]:
-    tokens = tokenize(text)
-    grams = {t for t in tokens if len(t) > 1}
-    return grams or set(tokens)
-
-
-def coverage(query: str, texts: Sequence[str]) -> float:
-    """Share of the query's character bigrams that appear in any of `texts`."""
-    wanted = _bigrams(query)
-    if not wanted:
-        return 0.0
-    have = set().union(*map(_bigrams, texts))
-    return len(wanted & have) / len(wanted)
-
-
 def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str, float]:
     """The gate's inputs for the top hit of `hits` (which must not be empty)."""
     top = hits[0]
     others = [h.dense for h in hits[1:]]
     runner_score = hits[1].score if len(hits) > 1 else 0.0
     own = lexical.phrasings.get(top.id, [top.question])
-    grams = _bigrams(query)
+    grams = bigrams(query)
     return {
         "dense": top.dense,
         "dense_margin": top.dense - max(others, default=0.0),
@@ -109,14 +95,22 @@ class Gate:
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         if not hits:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
-        top = hits[0]
-        unmet = unmet_need(query, top.answer, lexical.phrasings.get(top.id, [top.question]))
-        if unmet:
-            return GateDecision(False, 0.0, unmet)
+        ruled_out = rule_out(query, hits[0], lexical)
+        if ruled_out:
+            return GateDecision(False, 0.0, ruled_out)
         p = self.probability(features(query, hits, lexical))
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」")
         return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
+
+
+def rule_out(query: str, top: Hit, lexical: LexicalIndex) -> str | None:
+    """Why the top entry cannot answer `query` whatever the score, or None: the question needs
+    something the entry does not state, or asks it about another subject."""
+    phrasings = lexical.phrasings.get(top.id, [top.question])
+    return unmet_need(query, top.answer, phrasings) or swapped_subject(
+        query, top.question, [*phrasings, top.answer], lexical
+    )
 
 
 @lru_cache(maxsize=1)

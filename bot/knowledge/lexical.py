@@ -29,6 +29,22 @@ def tokenize(text: str) -> list[str]:
     return units + [a + b for a, b in zip(units, units[1:])]
 
 
+def bigrams(text: str) -> set[str]:
+    """Character bigrams (and ASCII words) of `text`; its single characters when it has none."""
+    tokens = tokenize(text)
+    grams = {t for t in tokens if len(t) > 1}
+    return grams or set(tokens)
+
+
+def coverage(query: str, texts: Sequence[str]) -> float:
+    """Share of the query's character bigrams that appear in any of `texts`."""
+    wanted = bigrams(query)
+    if not wanted:
+        return 0.0
+    have = set().union(*map(bigrams, texts))
+    return len(wanted & have) / len(wanted)
+
+
 @dataclass(frozen=True)
 class LexicalDoc:
     entry_id: str

@@ -1,0 +1,32 @@
+from bot.drafting.subjects import swapped_subject
+from bot.knowledge.lexical import LexicalDoc, LexicalIndex
+
+ENTRIES = {
+    "longjing": ("龙井的保质期多久？", "密封冷藏保质期 18 个月，开封后 1 个月内喝完。", ["龙井能放多久"]),
+    "white": ("白茶适合什么人喝？", "白茶性凉，适合体质偏热的朋友。", ["白茶谁能喝"]),
+    "puer": ("普洱茶饼怎么保存？", "放在通风、干燥、无异味的地方。", ["普洱放哪里好"]),
+    "damp": ("收到的茶叶受潮或破损怎么办？", "签收后 48 小时内拍照联系客服。", ["茶叶坏了"]),
+}
+
+
+def _index() -> LexicalIndex:
+    docs = [LexicalDoc(eid, text, f"{eid}:{n}") for eid, (q, _, similar) in ENTRIES.items() for n, text in enumerate([q, *similar])]
+    entries = {eid: {"question": q, "answer": a} for eid, (q, a, _) in ENTRIES.items()}
+    return LexicalIndex(docs, entries)
+
+
+def _swapped(query: str, entry: str) -> str | None:
+    question, answer, similar = ENTRIES[entry]
+    return swapped_subject(query, question, [question, *similar, answer], _index())
+
+
+def test_the_same_question_about_another_product_is_not_answered_by_this_entry() -> None:
+    reason = _swapped("白茶的保质期是多久", "longjing")
+    assert reason and "白茶" in reason and "龙井" in reason
+    assert _swapped("普洱能放多久", "longjing")
+
+
+def test_the_entry_s_own_subject_a_kind_of_it_or_a_thing_no_entry_is_about_pass() -> None:
+    assert _swapped("龙井开封了能放多久", "longjing") is None
+    assert _swapped("白茶收到一股潮味，是受潮了吗", "damp") is None  # 白茶 is a kind of 茶叶
+    assert _swapped("红茶的保质期多久", "longjing") is None  # no entry is about 红茶: the model decides
