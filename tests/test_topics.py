@@ -60,3 +60,11 @@ def test_a_day_a_crack_and_a_head_count_name_their_services() -> None:
     assert "transit" not in topics("退的钱哪天能到账")
     assert "damage" in topics("盖碗碎成两半了")
     assert "bulk" in topics("公司中秋要给员工发茶，大概五十来份")
+
+
+def test_paying_dampness_free_shipping_and_a_wrong_address_are_named() -> None:
+    assert "payment" in topics("能不能东西送到了再给快递员现金")
+    assert "payment" in topics("想从对公账户打款过去")
+    assert "defect" in topics("茶叶软软的有点潮 还结块了")
+    assert "shipping_fee" in topics("凑单凑到多少钱能免邮啊")
+    assert "address" in topics("地址写成老家的了 能改成学校吗")
