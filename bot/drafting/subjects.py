@@ -2,7 +2,7 @@
 
 「白茶的保质期是多久」 lands on 「龙井的保质期多久？」 — every word but the product matches, so
 every score says yes, and the reply would give 龙井's shelf life for 白茶. The question names
-its subject first (as `topic_of` reads it); when another entry is about that subject, the
+its subject first (as `topic_of` reads it); when another entry's question opens with it, the
 matched entry's own subject is missing from the question, the two share no character (白茶
 and 茶叶 do share one: a kind of tea is still tea) and the rest of the question is the
 entry's, the entry is about something else.
@@ -20,34 +20,35 @@ from bot.knowledge.topics import topics
 # How much of the rest of the question the entry's phrasings must cover for it to be the same
 # question about another subject, rather than a different question altogether.
 SAME_QUESTION = 0.3
+# How many characters of a question to read for its subject.
+OPENING = 10
 # Nouns that name the order, not a thing the shop sells.
 _NOT_A_SUBJECT = frozenset({"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺"})
 
 
 @lru_cache(maxsize=4096)
 def _subject(text: str) -> str | None:
-    return topic_of(text)
+    # The subject comes first, and reading only the opening keeps jieba's guessing at unknown
+    # words (most product names) cheap: every reply pays for this.
+    return topic_of(text[:OPENING])
 
 
 def _another_entry_is_about(subject: str, besides: str, lexical: LexicalIndex) -> bool:
-    """Whether some entry's question is about `subject` (or a kind of it: 普洱 → 普洱茶饼)."""
-    for entry in lexical.entries.values():
-        question = str(entry.get("question", ""))
-        if subject in question:
-            theirs = _subject(question)
-            if theirs and theirs != besides and (theirs.startswith(subject) or subject.startswith(theirs)):
-                return True
-    return False
+    """Whether another entry's question opens with `subject` (its first two characters: 普洱熟茶
+    and 普洱茶饼 are both 普洱), as FAQ questions name what they are about first."""
+    return any(question != besides for question in lexical.questions_starting(subject[:2]))
 
 
 def swapped_subject(query: str, entry_question: str, entry_texts: Sequence[str], lexical: LexicalIndex) -> str | None:
     """Why the entry is about another subject than `query`, or None."""
     own = _subject(entry_question)
+    if not own or own in _NOT_A_SUBJECT or own in query or own[:2] in query:
+        return None
     asked = _subject(query)
-    if not own or not asked or own in _NOT_A_SUBJECT or asked in _NOT_A_SUBJECT or own in query or own[:2] in query:
+    if not asked or asked in _NOT_A_SUBJECT:
         return None
     # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
-    if topics(own) or topics(asked) or set(own) & set(asked) or not _another_entry_is_about(asked, own, lexical):
+    if topics(own) or topics(asked) or set(own) & set(asked) or not _another_entry_is_about(asked, entry_question, lexical):
         return None
     if any(asked in text for text in entry_texts):
         return None

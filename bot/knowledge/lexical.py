@@ -13,8 +13,10 @@ import os
 import re
 import shutil
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,20 @@ class LexicalIndex:
         self._bm25 = bm25 or bm25s.BM25()
         if self.docs and bm25 is None:
             self._bm25.index([tokenize(d.text) or ["\x00"] for d in self.docs], show_progress=False)
+
+    @cached_property
+    def _sorted_questions(self) -> list[str]:
+        return sorted(str(entry.get("question", "")) for entry in self.entries.values())
+
+    def questions_starting(self, prefix: str) -> list[str]:
+        """Entry questions that begin with `prefix` (a product's name, say), by bisection."""
+        questions = self._sorted_questions
+        found = []
+        for question in questions[bisect_left(questions, prefix):]:
+            if not question.startswith(prefix):
+                break
+            found.append(question)
+        return found
 
     def knows(self, token: str) -> bool:
         """Whether any stored phrasing contains this token."""
