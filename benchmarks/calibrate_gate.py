@@ -5,11 +5,10 @@ Labelled examples come from two places:
     100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
     members of other clusters, whose answer is not in the base.
   * labelled questions for eight shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv
-    and _2 to _5, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and outdoor gear
-    (benchmarks/data/heldout_*: in-scope questions that need a step of inference from the
-    answer, out-of-scope questions that mostly
-    share an entry's topic; most written by someone who had not seen the gate, then used to tune
-    it and the retrieval weights).
+    and _2 to _5, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and
+    outdoor gear (benchmarks/data/heldout_*: in-scope questions that need a step of inference
+    from the answer, out-of-scope questions that mostly share an entry's topic; most written by
+    someone who had not seen the gate, then used to tune it and the retrieval weights).
 Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
 handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted, the threshold is
 chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on leave-one-
@@ -212,7 +211,7 @@ def main() -> None:
             # Each shop is scored by a model fitted without it; those scores choose the threshold.
             folds = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(parts)])
             oof = np.zeros(len(ty))
-            # The model only ever decides what the rules (gate.rule_out) let through, so it is fitted on that.
+            # The model only ever decides what the rules (gate.rule_out) let through: fit on that.
             for k in range(len(parts)):
                 train, test = (folds != k) & ~ruled, folds == k
                 x = np.vstack([bx, tx[train]])
@@ -256,7 +255,10 @@ def main() -> None:
         print("|---|---|---|---|---|")
         shops = [
             ("tea (sample, fitted on)", tea, tea_rows),
-            *((f"tea, set {n} (written blind, then fitted on)", tea, rows) for n, rows in enumerate(tea_sets, 2)),
+            *(
+                (f"tea, set {n} (written blind, then fitted on)", tea, rows)
+                for n, rows in enumerate(tea_sets, 2)
+            ),
             ("tea, held-out set A (written blind)", tea, read_questions(TEA_HELDOUT)),
             ("tea, held-out set B (written blind)", tea, read_questions(TEA_HELDOUT_2)),
         ]

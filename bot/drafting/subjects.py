@@ -23,7 +23,9 @@ SAME_QUESTION = 0.3
 # How many characters of a question to read for its subject.
 OPENING = 10
 # Nouns that name the order, not a thing the shop sells.
-_NOT_A_SUBJECT = frozenset({"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺"})
+_NOT_A_SUBJECT = frozenset(
+    {"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺"}
+)
 
 
 @lru_cache(maxsize=4096)
@@ -39,7 +41,9 @@ def _another_entry_is_about(subject: str, besides: str, lexical: LexicalIndex) -
     return any(question != besides for question in lexical.questions_starting(subject[:2]))
 
 
-def swapped_subject(query: str, entry_question: str, entry_texts: Sequence[str], lexical: LexicalIndex) -> str | None:
+def swapped_subject(
+    query: str, entry_question: str, entry_texts: Sequence[str], lexical: LexicalIndex
+) -> str | None:
     """Why the entry is about another subject than `query`, or None."""
     own = _subject(entry_question)
     if not own or own in _NOT_A_SUBJECT or own in query or own[:2] in query:
@@ -48,7 +52,9 @@ def swapped_subject(query: str, entry_question: str, entry_texts: Sequence[str],
     if not asked or asked in _NOT_A_SUBJECT:
         return None
     # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
-    if topics(own) or topics(asked) or set(own) & set(asked) or not _another_entry_is_about(asked, entry_question, lexical):
+    if topics(own) or topics(asked) or set(own) & set(asked):
+        return None
+    if not _another_entry_is_about(asked, entry_question, lexical):
         return None
     if any(asked in text for text in entry_texts):
         return None

@@ -86,12 +86,10 @@ class LexicalIndex:
     def questions_starting(self, prefix: str) -> list[str]:
         """Entry questions that begin with `prefix` (a product's name, say), by bisection."""
         questions = self._sorted_questions
-        found = []
-        for question in questions[bisect_left(questions, prefix):]:
-            if not question.startswith(prefix):
-                break
-            found.append(question)
-        return found
+        start = end = bisect_left(questions, prefix)
+        while end < len(questions) and questions[end].startswith(prefix):
+            end += 1
+        return questions[start:end]
 
     def knows(self, token: str) -> bool:
         """Whether any stored phrasing contains this token."""
