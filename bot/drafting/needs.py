@@ -145,8 +145,13 @@ _LOOKS_UP_OWN_RECORD = re.compile(
 )
 # 「你是机器人吧 我要找真人」: whatever the words match, the customer has asked for a person.
 _WANTS_PERSON = re.compile(r"(?:是|找|要|转|换|叫)真人|真人客服|真人回复|是机器人|机器人吧|机器人吗|机器人回复|自动回复|转人工|找人工|要人工|叫人工|人工服务|活人")
-# 「在吗？？」「亲 你好」: a greeting asks nothing an entry could answer.
-_ONLY_GREETING = re.compile(r"^[\s\W_]*(?:(?:亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂|[啊呀呢哈吗嘛])[\s\W_]*)+$", re.I)
+# 「在吗？？」「亲 你好」「谢谢」: small talk asks nothing an entry could answer (the planner also
+# drops such clauses from a longer message).
+SMALL_TALK = re.compile(
+    r"^[\s\W_]*(?:(?:亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂"
+    r"|谢谢|多谢|请问|麻烦问下|[啊呀呢哈吗嘛~～])[\s\W_]*)+$",
+    re.I,
+)
 _OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
 # 「我上周五下的单到现在还没发货」: not when orders ship in general, but where this one is.
 _CHASES_OWN_ORDER = re.compile(
@@ -170,7 +175,7 @@ def unaddressed_facet(question: str, entry_texts: Iterable[str]) -> str | None:
 
 def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) -> str | None:
     """Why the entry (`answer`, plus its question and phrasings) cannot serve `question`, or None."""
-    if _ONLY_GREETING.match(question):
+    if SMALL_TALK.match(question):
         return "顾客只是打招呼，还没说要问什么"
     if _WANTS_PERSON.search(question):
         return "顾客要求人工服务"

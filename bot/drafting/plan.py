@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from bot.drafting.followup import followup_candidates
 from bot.drafting.gate import Gate, GateDecision
+from bot.drafting.needs import SMALL_TALK
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
 
 # Where one message asks two things: "龙井怎么泡？保质期多久？", "包邮吗，另外能开发票吗".
 _CLAUSE_BREAK = re.compile(r"[？?！!。；;\n]+|[，,]\s*(?=另外|还有|以及|顺便|再问)")
-_SMALL_TALK = re.compile(r"^(?:亲|您好|你好|在吗|在不在|老板|掌柜|哈喽|hello|hi|谢谢|多谢|请问|麻烦问下|[\s~～啊呀呢哈])+$", re.I)
 MIN_CLAUSE = 3
 MAX_PARTS = 3
 TOP_K = 5
@@ -64,7 +64,7 @@ class ReplyPlan:
 
 def split_clauses(message: str) -> list[str]:
     parts = [p.strip(" ，,、") for p in _CLAUSE_BREAK.split(message)]
-    return [p for p in parts if len(p) >= MIN_CLAUSE and not _SMALL_TALK.match(p)]
+    return [p for p in parts if len(p) >= MIN_CLAUSE and not SMALL_TALK.match(p)]
 
 
 def _best_reading(

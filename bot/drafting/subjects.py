@@ -44,7 +44,8 @@ def _another_entry_is_about(subject: str, besides: str, lexical: LexicalIndex) -
 def swapped_subject(
     query: str, entry_question: str, entry_texts: Sequence[str], lexical: LexicalIndex
 ) -> str | None:
-    """Why the entry is about another subject than `query`, or None."""
+    """Why the entry is about another subject than `query`, or None; `entry_texts` are the
+    entry's phrasings (its question among them) and answer."""
     own = _subject(entry_question)
     if not own or own in _NOT_A_SUBJECT or own in query or own[:2] in query:
         return None
@@ -59,6 +60,6 @@ def swapped_subject(
     if any(asked in text for text in entry_texts):
         return None
     rest = query.replace(asked, own)
-    if coverage(rest, [entry_question, *entry_texts]) < SAME_QUESTION:
+    if coverage(rest, entry_texts) < SAME_QUESTION:
         return None
     return f"顾客问的是「{asked}」，匹配到的条目讲的是「{own}」"
