@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.drafting.composer import compose_answer, compose_handoff
 from bot.drafting.followup import followup_candidates, looks_like_followup
 from bot.drafting.gate import FEATURES, Gate, coverage, default_gate, features
-from bot.drafting.plan import plan_reply, split_clauses
+from bot.drafting.plan import asks_something, plan_reply, split_clauses
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embeddings import E5Embeddings
 from bot.knowledge.entries import Hit
@@ -134,6 +134,20 @@ def test_out_of_scope_questions_are_handed_off(shop, message):
 def test_followup_is_answered_from_the_earlier_topic(shop):
     result = plan(shop, "那它保质期多久", history=["龙井怎么泡？"])
     assert result.sources[0].question == "龙井的保质期多久？"
+
+
+def test_a_sentence_that_only_tells_why_does_not_hold_up_the_answer(shop):
+    result = plan(shop, "国庆放假你们还发货不？想趁着假期囤点茶喝")
+    assert not result.handoff and result.sources[0].question == "什么时候发货？"
+
+
+@pytest.mark.parametrize(
+    "clause, asks",
+    [("想趁着假期囤点茶喝", False), ("我不吃辣", False), ("发货了没", True), ("能不能便宜", True),
+     ("请尽快发货", True), ("茶叶到了有点受潮", True)],  # a complaint asks for something too
+)
+def test_asks_something(clause, asks):
+    assert asks_something(clause) is asks
 
 
 def test_two_questions_in_one_message_get_two_entries(shop):

@@ -30,3 +30,5 @@ def test_the_entry_s_own_subject_a_kind_of_it_or_a_thing_no_entry_is_about_pass(
     assert _swapped("龙井开封了能放多久", "longjing") is None
     assert _swapped("白茶收到一股潮味，是受潮了吗", "damp") is None  # 白茶 is a kind of 茶叶
     assert _swapped("红茶的保质期多久", "longjing") is None  # no entry is about 红茶: the model decides
+    # An after-sales entry serves whatever was bought: 龙井 shares no character with 茶叶.
+    assert _swapped("收到的龙井有点受潮，怎么处理", "damp") is None

@@ -9,7 +9,7 @@ entry, not merely near it:
 * a price, a stock level — 店小二 never supplies one the entry does not state;
 * an order or waybill number — only a person with the order system can look it up;
 * a look-up in the customer's own records ("帮我看下我上次买的是哪款") or chasing one order
-  ("我上周五下的单到现在还没发货");
+  ("我上周五下的单到现在还没发货", 「退款申请都三天了还没到账」);
 * a facet the entry never mentions: another sales platform, an invoice or re-issuing one,
   franchising, wholesale or group buying, a job, parking, customisation, test reports, an
   account that changed or a benefit that vanished, a complaint, a pick-up or doorstep delivery,
@@ -23,7 +23,10 @@ entry, not merely near it:
   payment that fails, goods unlike last time, a foreign-language manual, mixing items in one
   box, choosing the contents, an exception past a stated time limit, a recommendation,
   reselling or supplying, a certification, self pick-up, an appointment, a pre-sale, a wrong
-  recipient name or phone, a size, plans the shop has not announced, holding dispatch. These
+  recipient name or phone, a size, plans the shop has not announced, holding dispatch, which
+  testing body or what accreditation, opening hours or dispatch over a holiday, rushing a
+  parcel, goods the customer broke, how a threshold is counted, how tea was stored, how far
+  ahead to order, how big a discount. These
   are the questions a shop FAQ usually leaves out and a near match answers wrongly; when the
   entry does mention the facet it may answer;
 * a greeting with no question yet, or a request for a person — whatever the words match.
@@ -36,7 +39,7 @@ from collections.abc import Iterable
 
 _ASKS_PRICE = re.compile(
     r"多少钱|什么价|啥价|价位|价钱|价格(?:是|多少|怎么)|价格.{0,6}(?:一样|相同|不同|差不多|差)|几块钱|怎么卖|贵不贵|报个价"
-    r"|[贵便宜]多少|差多少钱|一样的价|同价|同一个价"
+    r"|[贵便宜]多少|差多少钱|一样的价|同价|同一个价|价(?:格|钱)?(?:跟|和|与).{0,6}(?:一样|相同|不同|一致)"
 )
 # 「别让人家看到多少钱」「印着价钱的单子」 speak of a price tag, not ask for a price.
 _PRICE_TAG = re.compile(r"(?:看到|看见|知道|印着?|写着?|标着?|显示)[^，。？！\s]{0,4}(?:多少钱|价钱|价格)|(?:价钱|价格)的?(?:单|条|签|标)")
@@ -52,19 +55,21 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 # addresses it — the same words unless given). When the question names the facet and the
 # entry (its question, phrasings and answer) says none of those words, it cannot answer it.
 _FACETS: tuple[tuple[str, str, str | None], ...] = (
-    ("其他购买渠道", r"淘宝|天猫|京东|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
+    ("其他购买渠道", r"淘宝|天猫|京东(?!快递|物流)|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
     ("发票", r"发票|开票|抬头|税号", None),
     ("加盟、代理、批发或团购", r"加盟|招商|分店|批发|经销|团购|集采", None),
     ("代理或分销合作", r"代理|代发|分销|供货|谈.{0,4}合作|合作方式|商务合作", None),
     ("招聘", r"招聘|招人|招客服|兼职|应聘|求职", None),
     ("停车或交通", r"停车|车位|地铁|公交", None),
-    ("定制", r"定制|订做|定做|刻字|印logo|印字", None),
+    ("定制", r"定制|订做|定做|刻字|印(?:上|个|我们|公司|自己)?.{0,4}(?:logo|LOGO|名字|名称|字|图案|照片)", None),
     ("检测或报告", r"检测|质检|甲醛|报告", None),
+    # 「每批送第三方检测机构」 says that there is one, not which.
+    ("检测机构名称或资质", r"(?:哪家|哪个|什么|哪里的?)(?:检测)?机构|资质", r"资质|CMA|CNAS|SGS|机构(?:是|为)"),
     ("认证", r"认证|有机|绿色食品|地理标志", None),
     ("留货或延期付款", r"预留|留货|帮我留|给我留|留着|再付款|晚点付|延期付|分期|赊账", None),
     ("账户变更", r"改绑|换绑|解绑|换手机号|换了手机号|注销|改名字|改昵称|密码", None),
     ("有效期", r"清零|过期|失效|有效期", r"清零|过期|失效|有效期|期限|截止|\d+\s*(?:天|个月|年)内"),
-    ("异常或不见了", r"少了|不见了|显示(?:为)?0|变成0|清空了|没了(?!解)|消失|被扣|扣掉|用不了|(?<!能)不能用|用不上|无法使用|异常|根本没收到|显示已签收|丢件|丢了", None),
+    ("异常或不见了", r"少了|不见了|显示(?:为)?0|变成0|清空了|没了(?!解)|消失|被扣|扣掉|用不了|(?<!能)不能用|(?:显示|提示)不可用|用不上|无法使用|异常|根本没收到|显示已签收|丢件|丢了", None),
     ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|曝光|维权|服务态度|态度[太很真]?差", None),
     ("上门取件", r"上门取|取件|来取|上门收", r"上门|取件"),
     # Not 驿站 or 快递柜 alone: customers name them as the trouble when asking which courier to pick.
@@ -83,7 +88,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("医药费或额外赔偿", r"医药费|医疗费|检查费|误工|精神损失|(?:看病|去医院|就医|看医生).{0,12}(?:花|钱|费|报|赔)", r"医药费|医疗费|检查费|赔偿|赔付|承担.{0,6}(?:医|费用)"),
     ("防伪查询", r"防伪", None),
     ("身份优惠", r"学生|教师|老师优惠|军人|老人优惠", None),
-    ("重开发票", r"重开|重新开|发票.{0,6}作废|作废.{0,4}(?:发票|重开)|开错|换开|红冲|冲红|补开|后补|补一?张|(?:发票|抬头|税号).{0,12}(?:补上|补写|补填)|忘了?.{0,8}(?:发票|抬头)", r"重开|重新开|作废|换开|红冲|冲红|补开"),
+    ("重开发票", r"重开|重新开|发票.{0,6}作废|(?:抬头|税号).{0,6}(?:写错|填错|错了)|发票.{0,8}(?:改|修改)|作废.{0,4}(?:发票|重开)|开错|换开|红冲|冲红|补开|后补|补一?张|(?:发票|抬头|税号).{0,12}(?:补上|补写|补填)|忘了?.{0,8}(?:发票|抬头)", r"重开|重新开|作废|换开|红冲|冲红|补开"),
     ("运费险", r"运费险|退货险|退换货险", None),
     # Not 转给人工/客服: that asks for a person, which every reply offers.
     ("转给他人", r"转给(?!人工|客服)|转赠|转让|过户|转到.{0,6}账号", r"转赠|转让|转给|过户"),
@@ -107,7 +112,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("品牌授权", r"授权书|授权证明|品牌授权|专柜验", r"授权|专柜"),
     # Whether a coupon or points come back after a refund, and whether two offers stack, are
     # rules a shop sets case by case; an entry on how points work has not said.
-    ("优惠退回", r"(?:积分|优惠券|券|红包).{0,10}(?:退回|返还|退还|还给|会退|能退|还会回)|(?:退回|返还|退还).{0,6}(?:积分|优惠券|券)",
+    ("优惠退回", r"(?:积分|优惠券|券|红包).{0,10}(?:退回|返还|退还|还给|会退|能退|还会回|还回|退回来|返回来)|(?:退回|返还|退还).{0,6}(?:积分|优惠券|券)",
      r"(?:积分|优惠券|券|红包).{0,12}(?:退回|返还|退还|不退|原路)"),
     ("优惠叠加", r"叠加|同享|(?:券|积分|折|优惠|满减|红包|活动).{0,10}(?:同时用|一起用|一块用|一起使用|同时使用)", r"叠加|同时使用|同享|不可与|不能与|不与|可与"),
     ("合并发货", r"合并|合在一起|合一起|合成一个|放一起发|一起发|合单|拼单|一个包裹", r"合并|一起发|合单"),
@@ -117,13 +122,14 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
      r"打不开|加载|闪退|登录|登陆|登不上|登不了|进不去|刷新|缓存|支付失败|扣款|无法|失败|错误|异常"),
     ("和以前不一样", r"(?:跟|和|比)(?:上次|之前|以前|上回).{0,12}(?:不一样|不同|差|变了|不太一样)|是不是换[了货]|换配方|以次充好", None),
     ("外文说明或包装", r"英文|英语|外文|日文|韩文|翻译", None),
-    ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|各装|各放|一半一半|同一个.{0,3}(?:盒|箱|礼盒|包裹)", r"混装|搭配|自选|任选|组合"),
+    ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|各装|各放|一半.{0,6}一半|同一个.{0,3}(?:盒|箱|礼盒|包裹)|(?:能|可以)[^，。？]{0,2}[装放][^，。？]{0,8}(?:两种|两样|几种)", r"混装|搭配|自选|任选|组合"),
     ("自选", r"自己选|自己挑|自选|任选|随便选|可以选.{0,4}吗|能选.{0,4}吗|是固定的", r"自选|任选|可选|选择|挑选|随机"),
     # The entry states the time limit; whether it bends for this customer is a person's call.
     ("超出时限", r"(?:过了|超过|超了|晚了).{0,20}?(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补|还来得及)|(?:都|已经)(?:过了)?[一二两三四五六七八九十\d]+个?(?:天|礼拜|星期|周|月)了?才"
+     r"|(?:签收|收到|收货|到货)(?:了|好)?[几一二两三四五六七八九十\d]+个?(?:天|礼拜|星期|周|月)(?:了|后|多)?才"
      r"|(?:不到|不满|不够|没到|不足).{0,12}(?:也按|也能|也可以|也算|也给|能不能也|可不可以也|有照顾|通融)", None),
     ("过期补领或延期", r"补领|忘了?[领用]|延个?期|延长.{0,4}(?:有效期|期限)", r"补领|延期|延长"),
-    ("会员降级", r"降级|降回|保级|掉级", r"降级|保级|有效期|每年"),
+    ("会员降级", r"降级|降回|保级|掉级|(?:变|降)(?:成|回)了?普通", r"降级|保级|有效期|每年"),
     ("具体内容", r"(?:都|分别)(?:有|是)(?:哪几|哪些|什么)|里面?(?:有|装的?是)哪几", r"包括|包含|内含|分别是|哪些|几种|几款|[：:].{1,8}、"),
     ("代付", r"代付|找人付|帮我付|替我付|朋友付", r"代付"),
     ("保养", r"保养|养护|养壶", None),
@@ -131,7 +137,16 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("电器或加热方式", r"洗碗机|消毒柜|微波炉|烤箱|电磁炉|明火|煤气灶|燃气灶|电陶炉", None),
     ("支付方式", r"(?:用|走|刷|能|可以)的?(?:支付宝|花呗|信用卡|云闪付|银联)|(?:支付宝|花呗|信用卡|云闪付)(?:付|支付|分期)", r"支付宝|花呗|信用卡|云闪付|银联"),
     ("大促活动", r"双十一|双11|双十二|618|年货节|黑五|大促|会不会降价|要不要等", r"双十一|双11|双十二|618|大促"),
-    ("推荐", r"推荐(?!返|人|码|奖|有礼)|哪款好|哪个好|哪种好|买哪[款个种]|选哪[款个种]", r"推荐|建议|适合|怎么选|如何选|选哪|挑选|按.{0,6}选"),
+    ("节假日安排", r"(?:春节|过年|除夕|国庆|中秋|端午|元旦|五一|节假日|放假|假期)[^，。？]{0,8}(?:营业|开门|上班|发货|发不发|有人|休息|开着|停)",
+     r"节假日|春节|过年|国庆|假期|放假"),
+    ("加急", r"加急|加快|急件|特快|(?:能|可以)快点", r"加急|加快|特快|次日达|当日达"),
+    # An entry on goods broken in transit has not said what happens when the customer broke them.
+    ("人为损坏", r"(?:自己|不小心|孩子|小孩|猫|狗)[^，。？]{0,6}(?:摔|打|弄|碰|磕|掉)[^，。？]{0,2}(?:碎|坏|破|裂)", r"人为|自己|不小心|个人原因|非质量"),
+    ("怎么计算", r"按.{0,8}算还是|实付|原价算|按原价|按实际", r"实付|原价|实际支付|实际付款"),
+    ("仓储方式", r"干仓|湿仓|入仓|仓储", None),
+    ("提前多久", r"提前(?:多久|多长时间|几天|多少天|几周)", r"提前\s*\d|提前[一二两三四五六七八九十]|\d+\s*(?:天|周|个?工作日)(?:前|以前)"),
+    ("折扣力度", r"几折|多少折|折扣.{0,4}多少|优惠.{0,2}多少|[打给].{0,2}什么折", r"\d+(?:\.\d+)?\s*折|[一二三四五六七八九]折|\d+\s*%|减\s*\d"),
+    ("推荐", r"推荐(?!返|人|码|奖|有礼)|哪款好|哪个好|哪种好|买哪[款个种]|选哪[款个种]|[用买选](?:啥|什么|哪种)[^，。？]{0,4}好", r"推荐|建议|适合|怎么选|如何选|选哪|挑选|按.{0,6}选"),
 )
 _FACET_PATTERNS = tuple(
     (name, re.compile(asked, re.I), re.compile(addressed or asked, re.I)) for name, asked, addressed in _FACETS
@@ -157,6 +172,8 @@ _OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
 _CHASES_OWN_ORDER = re.compile(
     r"(?:上周|上个?星期|前天|昨天|大前天|几天前|好几天|[一二两三四五六七八九十\d]+[天号]|周[一二三四五六日天]).{0,6}"
     r"(?:下的单|拍的|买的|订的|付的款).{0,12}(?:还没|一直没|怎么还|还不|都没)"
+    # 「退款申请都三天了还没到账」: days have passed and this one has not moved.
+    r"|[一二两三四五六七八九十\d几]+(?:天|周|个?星期|礼拜|个?工作日)了?.{0,4}(?:还没|怎么还|还是没|都没|一直没)(?:到账|发货|发|收到|到|退|寄)"
 )
 
 

@@ -15,9 +15,15 @@ from bot.drafting.gate import Gate, GateDecision
 from bot.drafting.needs import SMALL_TALK
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
+from bot.knowledge.topics import topics
 
 # Where one message asks two things: "龙井怎么泡？保质期多久？", "包邮吗，另外能开发票吗".
 _CLAUSE_BREAK = re.compile(r"[？?！!。；;\n]+|[，,]\s*(?=另外|还有|以及|顺便|再问)")
+# 「想趁着假期囤点茶喝」 beside 「国庆放假你们还发货不？」 tells why, and asks nothing itself.
+_ASKS = re.compile(
+    r"[？?]|吗|呢|么|嘛|啥|什么|怎|多少|多久|多长|几|哪|谁|是否|能否|可否|有无|咋"
+    r"|([能可要会行好有是对])[不没]\1|[不没](?:$|[\s，,。！!~～]|了$)|求|请|麻烦|帮我|给我"
+)
 MIN_CLAUSE = 3
 MAX_PARTS = 3
 TOP_K = 5
@@ -67,6 +73,12 @@ def split_clauses(message: str) -> list[str]:
     return [p for p in parts if len(p) >= MIN_CLAUSE and not SMALL_TALK.match(p)]
 
 
+def asks_something(clause: str) -> bool:
+    """Whether a clause asks or requests anything, rather than telling the story around it.
+    A statement that names a service (「茶叶到了是碎的」) is a request all the same."""
+    return bool(_ASKS.search(clause) or topics(clause))
+
+
 def _best_reading(
     text: str, history: Sequence[str], search: Search, gate: Gate, lexical: LexicalIndex
 ) -> Part:
@@ -103,7 +115,7 @@ def plan_reply(
     for part in parts:
         if part.decision.answer and all(part.hits[0].id != a.hits[0].id for a in answered):
             answered.append(part)
-    pending = [p for p in parts if not p.decision.answer]
+    pending = [p for p in parts if not p.decision.answer and (not answered or asks_something(p.text))]
     if len(answered) >= 2:
         return ReplyPlan(answered=answered, pending=pending)
     # Asked one thing in several sentences ("在吗？龙井怎么泡？"): judge the message as a whole.

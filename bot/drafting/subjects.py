@@ -28,6 +28,13 @@ _NOT_A_SUBJECT = frozenset(
 )
 
 
+# Topics of entries about handling an order, which apply to any product the shop sells.
+AFTER_SALES = frozenset(
+    {"damage", "defect", "missing", "wrong_item", "return", "exchange", "dispatch", "courier",
+     "transit", "shipping_fee", "address", "invoice", "payment", "region", "warranty"}
+)
+
+
 @lru_cache(maxsize=4096)
 def _subject(text: str) -> str | None:
     # The subject comes first, and reading only the opening keeps jieba's guessing at unknown
@@ -46,6 +53,9 @@ def swapped_subject(
 ) -> str | None:
     """Why the entry is about another subject than `query`, or None; `entry_texts` are the
     entry's phrasings (its question among them) and answer."""
+    # 「收到的茶叶受潮或破损怎么办？」 serves whatever was bought: 「收到的龙井有点受潮」 is its question.
+    if topics(entry_question) & AFTER_SALES:
+        return None
     own = _subject(entry_question)
     if not own or own in _NOT_A_SUBJECT or own in query or own[:2] in query:
         return None
