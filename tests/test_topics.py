@@ -68,3 +68,11 @@ def test_paying_dampness_free_shipping_and_a_wrong_address_are_named() -> None:
     assert "defect" in topics("茶叶软软的有点潮 还结块了")
     assert "shipping_fee" in topics("凑单凑到多少钱能免邮啊")
     assert "address" in topics("地址写成老家的了 能改成学校吗")
+
+
+def test_cancelling_and_how_long_it_keeps() -> None:
+    assert "cancel" in topics("手滑多拍了一单，怎么撤掉啊")
+    assert "cancel" in topics("东西已经发出来了，还能取消吗")
+    assert "cancel" not in topics("怎么取消订阅")
+    assert "shelf_life" in topics("开封放了两个月了还能喝不")
+    assert "shelf_life" in topics("开了罐大概多久要喝完")

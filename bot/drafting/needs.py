@@ -9,7 +9,7 @@ entry, not merely near it:
 * a price, a stock level — 店小二 never supplies one the entry does not state;
 * an order or waybill number — only a person with the order system can look it up;
 * a look-up in the customer's own records ("帮我看下我上次买的是哪款") or chasing one order
-  ("我上周五下的单到现在还没发货", 「退款申请都三天了还没到账」);
+  ("我上周五下的单到现在还没发货", 「退款申请都三天了还没到账」, 「怎么还没升金卡」, 「…帮看看」);
 * a facet the entry never mentions: another sales platform, an invoice or re-issuing one,
   franchising, wholesale or group buying, a job, parking, customisation, test reports, an
   account that changed or a benefit that vanished, a complaint, a pick-up or doorstep delivery,
@@ -26,7 +26,10 @@ entry, not merely near it:
   recipient name or phone, a size, plans the shop has not announced, holding dispatch, which
   testing body or what accreditation, opening hours or dispatch over a holiday, rushing a
   parcel, goods the customer broke, how a threshold is counted, how tea was stored, how far
-  ahead to order, how big a discount. These
+  ahead to order, how big a discount, a fee, leaving a parcel in a locker or delaying delivery,
+  the wrong goods, something promised but left out, returning in the shop, cancelling or
+  refunding part of an order, a refund instead of a re-send, keeping at room temperature or
+  frozen, the weight of a pack. These
   are the questions a shop FAQ usually leaves out and a near match answers wrongly; when the
   entry does mention the facet it may answer;
 * a greeting with no question yet, or a request for a person — whatever the words match.
@@ -39,12 +42,12 @@ from collections.abc import Iterable
 
 _ASKS_PRICE = re.compile(
     r"多少钱|什么价|啥价|价位|价钱|价格(?:是|多少|怎么)|价格.{0,6}(?:一样|相同|不同|差不多|差)|几块钱|怎么卖|贵不贵|报个价"
-    r"|[贵便宜]多少|差多少钱|一样的价|同价|同一个价|价(?:格|钱)?(?:跟|和|与).{0,6}(?:一样|相同|不同|一致)"
+    r"|[贵便宜]多少|差多少钱|一样的价|同价|同一个价|价(?:格|钱)?(?:跟|和|与).{0,6}(?:一样|相同|不同|一致)|(?:费用|运费|邮费|差价|手续费)[^，。？]{0,4}(?:多少|几块)"
 )
 # 「别让人家看到多少钱」「印着价钱的单子」 speak of a price tag, not ask for a price.
 _PRICE_TAG = re.compile(r"(?:看到|看见|知道|印着?|写着?|标着?|显示)[^，。？！\s]{0,4}(?:多少钱|价钱|价格)|(?:价钱|价格)的?(?:单|条|签|标)")
 _STATES_PRICE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|块|角)|[¥￥]\s*\d")
-_ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|什么时候.{0,4}(?:上新|上架|到新)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候")
+_ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|(?:什么|啥)时候.{0,4}(?:上新|上架|到新)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候")
 _STATES_STOCK = re.compile(r"现货|库存|有货|售罄|补货|预售|断货|缺货|上新|上架")
 # A waybill (SF1029384756) or an order number: long runs of digits, optionally with a carrier prefix.
 _ORDER_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d{8,}(?![0-9])")
@@ -61,7 +64,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("代理或分销合作", r"代理|代发|分销|供货|谈.{0,4}合作|合作方式|商务合作", None),
     ("招聘", r"招聘|招人|招客服|兼职|应聘|求职", None),
     ("停车或交通", r"停车|车位|地铁|公交", None),
-    ("定制", r"定制|订做|定做|刻字|印(?:上|个|我们|公司|自己)?.{0,4}(?:logo|LOGO|名字|名称|字|图案|照片)", None),
+    ("定制", r"定制|订做|定做|刻字|印(?:上|个|我们|公司|自己)?.{0,8}(?:logo|LOGO|名字|名称|字|图案|照片)", None),
     ("检测或报告", r"检测|质检|甲醛|报告", None),
     # 「每批送第三方检测机构」 says that there is one, not which.
     ("检测机构名称或资质", r"(?:哪家|哪个|什么|哪里的?)(?:检测)?机构|资质", r"资质|CMA|CNAS|SGS|机构(?:是|为)"),
@@ -105,10 +108,10 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("以旧换新或回收", r"以旧换新|回收|旧的.{0,6}换新", None),
     ("开箱验货", r"验货|开箱验|先看货", None),
     ("议价", r"便宜点|便宜一?些|便宜一点|少点钱|优惠点|砍价|抹零|打个折", r"便宜|议价|砍价|统一价|实价|优惠|折"),
-    ("合同或单据", r"合同|收据|盖了?章|公章|纸质版", None),
+    ("合同或单据", r"合同|收据|盖了?章|公章|纸质", None),
     ("关税或清关", r"关税|清关|报关|海关", None),
     ("重量不足", r"缺斤少两|不够秤|分量不足|称了(?:一?下)?.{0,8}(?:只有|才|不到|少)", r"重量|称|斤|克|误差|足秤"),
-    ("物流停滞", r"物流.{0,8}(?:不动|没更新|没有更新|不更新|停了|卡住|没动静)|(?:好几天|几天了).{0,4}没(?:动|更新)", r"不动|没更新|不更新|停滞|卡住|延误"),
+    ("物流停滞", r"物流.{0,8}(?:不动|没更新|没有更新|不更新|停了|卡住|没动静)|(?:好几天|几天了).{0,4}没(?:动|更新)|[一二两三四五六七八九十\d几]+天了?都?没(?:动|更新)", r"不动|没更新|不更新|停滞|卡住|延误"),
     ("品牌授权", r"授权书|授权证明|品牌授权|专柜验", r"授权|专柜"),
     # Whether a coupon or points come back after a refund, and whether two offers stack, are
     # rules a shop sets case by case; an entry on how points work has not said.
@@ -125,16 +128,16 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("混装或搭配", r"混装|混搭|搭配装|拼装|装在一起|装一起|各装|各放|一半.{0,6}一半|同一个.{0,3}(?:盒|箱|礼盒|包裹)|(?:能|可以)[^，。？]{0,2}[装放][^，。？]{0,8}(?:两种|两样|几种)", r"混装|搭配|自选|任选|组合"),
     ("自选", r"自己选|自己挑|自选|任选|随便选|可以选.{0,4}吗|能选.{0,4}吗|是固定的", r"自选|任选|可选|选择|挑选|随机"),
     # The entry states the time limit; whether it bends for this customer is a person's call.
-    ("超出时限", r"(?:过了|超过|超了|晚了).{0,20}?(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补|还来得及)|(?:都|已经)(?:过了)?[一二两三四五六七八九十\d]+个?(?:天|礼拜|星期|周|月)了?才"
+    ("超出时限", r"(?:过了|超过|超了|晚了|拖了).{0,20}?(?:还能|还可以|还给|还行|还会|还算|还接受|还退|还换|还补|还来得及|还管|还处理|还负责)|(?:都|已经)(?:过了)?[一二两三四五六七八九十\d]+个?(?:天|礼拜|星期|周|月)了?才"
      r"|(?:签收|收到|收货|到货)(?:了|好)?[几一二两三四五六七八九十\d]+个?(?:天|礼拜|星期|周|月)(?:了|后|多)?才"
      r"|(?:不到|不满|不够|没到|不足).{0,12}(?:也按|也能|也可以|也算|也给|能不能也|可不可以也|有照顾|通融)", None),
     ("过期补领或延期", r"补领|忘了?[领用]|延个?期|延长.{0,4}(?:有效期|期限)", r"补领|延期|延长"),
     ("会员降级", r"降级|降回|保级|掉级|(?:变|降)(?:成|回)了?普通", r"降级|保级|有效期|每年"),
-    ("具体内容", r"(?:都|分别)(?:有|是)(?:哪几|哪些|什么)|里面?(?:有|装的?是)哪几", r"包括|包含|内含|分别是|哪些|几种|几款|[：:].{1,8}、"),
+    ("具体内容", r"(?:都|分别)(?:有|是)(?:哪几|哪些|什么)|里面?(?:有|装的?是)哪几|(?:是|送的?是?)哪[款种几]", r"包括|包含|内含|分别是|哪些|几种|几款|[：:].{1,8}、"),
     ("代付", r"代付|找人付|帮我付|替我付|朋友付", r"代付"),
     ("保养", r"保养|养护|养壶", None),
     ("额外赠送", r"多给(?:几|点|个|一|些|我)|多送(?:几|点|个|一|些|我)|多要(?:几|点|个|一|些)|多拿(?:几|点|个|一|些)|多放几|额外送|再送(?:几|点|个|一|些|我)", r"多给|额外|加送|另送|赠送|多送"),
-    ("电器或加热方式", r"洗碗机|消毒柜|微波炉|烤箱|电磁炉|明火|煤气灶|燃气灶|电陶炉", None),
+    ("电器或加热方式", r"洗碗机|消毒柜|微波炉|烤箱|电磁炉|明火|煤气灶|燃气灶|电陶炉|放(?:在)?火上|直接加热|干烧", None),
     ("支付方式", r"(?:用|走|刷|能|可以)的?(?:支付宝|花呗|信用卡|云闪付|银联)|(?:支付宝|花呗|信用卡|云闪付)(?:付|支付|分期)", r"支付宝|花呗|信用卡|云闪付|银联"),
     ("大促活动", r"双十一|双11|双十二|618|年货节|黑五|大促|会不会降价|要不要等", r"双十一|双11|双十二|618|大促"),
     ("节假日安排", r"(?:春节|过年|除夕|国庆|中秋|端午|元旦|五一|节假日|放假|假期)[^，。？]{0,8}(?:营业|开门|上班|发货|发不发|有人|休息|开着|停)",
@@ -146,6 +149,18 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("仓储方式", r"干仓|湿仓|入仓|仓储", None),
     ("提前多久", r"提前(?:多久|多长时间|几天|多少天|几周)", r"提前\s*\d|提前[一二两三四五六七八九十]|\d+\s*(?:天|周|个?工作日)(?:前|以前)"),
     ("折扣力度", r"几折|多少折|折扣.{0,4}多少|优惠.{0,2}多少|[打给].{0,2}什么折", r"\d+(?:\.\d+)?\s*折|[一二三四五六七八九]折|\d+\s*%|减\s*\d"),
+    ("手续费", r"手续费|服务费", None),
+    ("派送方式", r"(?:放|存|投|送)(?:到|进|在)?(?:快递柜|丰巢|驿站)(?:吗|里?行|可以)|(?:晚点|延迟|推迟)(?:再)?派|(?:别|不要)(?:放|送)(?:快递柜|驿站)|代收",
+     r"快递柜|丰巢|驿站|派送|代收"),
+    ("发错货", r"发错|错发|不是我(?:买|下|订|选|要)的|明明(?:是|选|买|下|拍)", r"发错|错发|换货|补发"),
+    ("漏发或没照做", r"漏发|根本没(?:有|收到|放)|还是(?:放|夹|塞)了|没(?:有)?(?:放|附|给)(?:贺卡|卡片|手提袋|茶针|赠品)",
+     r"漏发|少发|补发|没收到"),
+    ("到店退换", r"(?:门店|店里|线下)[^，。？]{0,6}(?:退|换)", r"门店.{0,6}退|线下.{0,4}退|到店.{0,4}退"),
+    ("部分取消或退款", r"(?:只|单独)(?:想|要)?(?:取消|退)(?:其中|一部分|一样|一件|一个|部分)|部分(?:取消|退款|退货)|其中一[样件个单]", r"部分|其中"),
+    # An entry that offers a re-send has not said whether the money can come back instead.
+    ("退款", r"(?:能|可以|直接|要|想)(?:直接)?退(?:款|钱)", r"退"),
+    ("存放温度", r"常温|不放冰箱|不冷藏|室温|冷冻", r"常温|室温|阴凉|冷冻"),
+    ("规格或重量", r"(?:每|一)(?:罐|盒|饼|袋|包|份)[^，。？]{0,3}(?:多少克|几克|多重|多少g)|净含量", r"\d+\s*(?:克|g)|净含量"),
     ("推荐", r"推荐(?!返|人|码|奖|有礼)|哪款好|哪个好|哪种好|买哪[款个种]|选哪[款个种]|[用买选](?:啥|什么|哪种)[^，。？]{0,4}好", r"推荐|建议|适合|怎么选|如何选|选哪|挑选|按.{0,6}选"),
 )
 _FACET_PATTERNS = tuple(
@@ -167,13 +182,17 @@ SMALL_TALK = re.compile(
     r"|谢谢|多谢|请问|麻烦问下|[啊呀呢哈吗嘛~～])[\s\W_]*)+$",
     re.I,
 )
+# 「…三天没动了 帮看看」: a look at this one order or account, which only a person can take.
+_ASKS_TO_CHECK = re.compile(r"(?:[，,\s]|^)(?:能|可以)?(?:帮我|帮忙|麻烦|给我)?(?:看看|查查|查一下|看一下|处理一下|催一下|帮看看|帮查下|帮查查)(?:吗|呢|呗|吧)?[？?！!。~～]*$")
 _OFFERS_LOOKUP = re.compile(r"[帮为替给][您你]查")
 # 「我上周五下的单到现在还没发货」: not when orders ship in general, but where this one is.
 _CHASES_OWN_ORDER = re.compile(
     r"(?:上周|上个?星期|前天|昨天|大前天|几天前|好几天|[一二两三四五六七八九十\d]+[天号]|周[一二三四五六日天]).{0,6}"
-    r"(?:下的单|拍的|买的|订的|付的款).{0,12}(?:还没|一直没|怎么还|还不|都没)"
+    r"(?:下的单|拍的|买的|订的|付的款|申请的|提交的|寄回的|退的).{0,12}(?:还没|一直没|怎么还|还不|都没|至今没|至今还没)"
     # 「退款申请都三天了还没到账」: days have passed and this one has not moved.
-    r"|[一二两三四五六七八九十\d几]+(?:天|周|个?星期|礼拜|个?工作日)了?.{0,4}(?:还没|怎么还|还是没|都没|一直没)(?:到账|发货|发|收到|到|退|寄)"
+    r"|[一二两三四五六七八九十\d几]+个?多?(?:天|周|星期|礼拜|工作日|小时)多?了?.{0,4}(?:还没|怎么还|还是没|都没|一直没|还显示)(?:到账|发货|发|收到|到|退|寄|审核|处理)"
+    # 「累计买了1200了怎么还没变金卡」: this account's status, not the rule.
+    r"|怎么(?:到现在|现在|至今)?还(?:没|不)(?:升|变成?)"
 )
 
 
@@ -198,7 +217,7 @@ def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) 
         return "顾客要求人工服务"
     if _quotes_order_number(question):
         return "顾客给了订单号或运单号，需要人工查询订单"
-    if (_LOOKS_UP_OWN_RECORD.search(question) or _CHASES_OWN_ORDER.search(question)) and not _OFFERS_LOOKUP.search(answer):
+    if (_LOOKS_UP_OWN_RECORD.search(question) or _CHASES_OWN_ORDER.search(question) or _ASKS_TO_CHECK.search(question)) and not _OFFERS_LOOKUP.search(answer):
         return "顾客要查自己的订单或账户记录，需要人工查询"
     if _ASKS_PRICE.search(question) and not _PRICE_TAG.search(question) and not _STATES_PRICE.search(answer):
         return "顾客问价格，匹配到的条目里没有价格"

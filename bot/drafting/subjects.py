@@ -10,6 +10,7 @@ entry's, the entry is about something else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -35,11 +36,15 @@ AFTER_SALES = frozenset(
 )
 
 
+# 「姐妹们 白茶开封后能放多久」: whom the customer addresses comes before what they ask about.
+_VOCATIVE = re.compile(r"^(?:[\s\W_]*(?:姐妹们?|家人们|宝子们?|宝们|亲们?|老板|掌柜|客服|您好|你好|请问|朋友们|集美们|hello|hi)[\s\W_]*)+", re.I)
+
+
 @lru_cache(maxsize=4096)
 def _subject(text: str) -> str | None:
     # The subject comes first, and reading only the opening keeps jieba's guessing at unknown
     # words (most product names) cheap: every reply pays for this.
-    return topic_of(text[:OPENING])
+    return topic_of(_VOCATIVE.sub("", text)[:OPENING])
 
 
 def _another_entry_is_about(subject: str, besides: str, lexical: LexicalIndex) -> bool:
