@@ -5,16 +5,18 @@ Labelled examples come from two places:
     100 clusters; in-scope queries are members of those clusters, out-of-scope queries are
     members of other clusters, whose answer is not in the base.
   * labelled questions for eight shops: the sample tea shop (benchmarks/data/tea_shop_questions.tsv
-    and _2 to _5, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and
+    and _2 to _11, one fold) and clothing, snacks, pets, skincare, homegoods, stationery and
     outdoor gear (benchmarks/data/heldout_*: in-scope questions that need a step of inference
     from the answer, out-of-scope questions that mostly share an entry's topic; most written by
     someone who had not seen the gate, then used to tune it and the retrieval weights).
 Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
 handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted, the threshold is
+fitted on the questions no rule hands off (the only ones it decides), and the threshold is
 chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on leave-one-
 shop-out predictions (each shop scored by a model that never saw it, as a merchant's own shop
-will be) of the questions no rule hands off, and the result is written to
-bot/drafting/gate_calibration.json.
+will be), with the rules credited with the share of out-of-scope questions they catch on
+questions they were not written from (RULES_CATCH_UNSEEN), not the share they catch here. The
+result is written to bot/drafting/gate_calibration.json.
 
 The held-out shops are never used for fitting or tuning: baby products, phone accessories and
 fresh fruit (heldout_baby, heldout_digital, heldout_fruit), and later flowers and plants, rice,
@@ -25,7 +27,8 @@ their retrieval misses were read to choose the re-rank's topic pool, so they are
 A bakery (heldout_bakery) and two more sets of tea-shop questions (tea_shop_questions_heldout.tsv
 and _heldout_2.tsv) were written blind later still and are only measured; tea sets 2 to 5 were
 written with them, measured blind once, and their misses read to write the service needs and
-the subject rule added then.
+the subject rule added then. Tea sets 6 to 11 came after, each measured blind once and then
+read in the same way.
 
     .venv/bin/python benchmarks/calibrate_gate.py            # fit, write, report
     .venv/bin/python benchmarks/calibrate_gate.py --report   # only measure the shipped calibration
@@ -63,6 +66,10 @@ TEA_FITTED_SETS = [DATA / f"tea_shop_questions_{n}.tsv" for n in (2, 3, 4, 5, 6,
 TEA_HELDOUT = DATA / "tea_shop_questions_heldout.tsv"
 TEA_HELDOUT_2 = DATA / "tea_shop_questions_heldout_2.tsv"
 HELDOUT = DATA / "heldout_shop"
+# The share of new out-of-scope questions the rules (gate.rule_out) hand off, for choosing the
+# threshold. Measured on tea sets 9–11 with the rules as they were before those sets were read
+# (commit 5afde05): 88 of 195. On the sets they were written from they catch about 60%.
+RULES_CATCH_UNSEEN = 0.45
 # Shops whose labelled questions the gate is fitted on, besides the tea shop (knowledge/).
 FIT_SHOPS = (
     ("clothing (fitted on)", HELDOUT),
@@ -150,13 +157,23 @@ def rates(kb: KnowledgeBase, gate: Gate, rows: list[tuple[str, str, str]]) -> di
             "top1": top1 / max(inside, 1), "n_in": inside, "n_out": outside}
 
 
-def best_threshold(p: np.ndarray, y: np.ndarray, labels: np.ndarray) -> float:
-    """Maximise min(answered-right on in-scope, hand-off on out-of-scope)."""
+def best_threshold(
+    p: np.ndarray, y: np.ndarray, labels: np.ndarray, ruled: np.ndarray, rule_share: float = RULES_CATCH_UNSEEN
+) -> float:
+    """Maximise min(answered-right on in-scope, hand-off on out-of-scope) as expected on new questions.
+
+    A question a rule hands off is lost if in scope and caught if not. The rules were written from
+    these shops' own misses, so here they catch far more out-of-scope questions than they will on
+    new ones: the hand-off rate counts `rule_share` of out-of-scope questions as caught by a rule
+    and the model's hand-offs on the rest, the ones no rule decides.
+    """
+    outside = labels == 0
+    rest = outside & ~ruled
     best_t, best_v = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 181):
-        answered = p >= t
+        answered = (p >= t) & ~ruled
         right = (answered & (y == 1) & (labels == 1)).sum() / max((labels == 1).sum(), 1)
-        handoff = (~answered & (labels == 0)).sum() / max((labels == 0).sum(), 1)
+        handoff = rule_share + (1 - rule_share) * (~answered & rest).sum() / max(rest.sum(), 1)
         if min(right, handoff) > best_v:
             best_t, best_v = float(t), min(right, handoff)
     return best_t
@@ -193,6 +210,10 @@ def main() -> None:
     parser.add_argument("--bq-seeds", type=int, default=4)
     parser.add_argument("--per-cluster", type=int, default=3)
     parser.add_argument("--shop-weight", type=float, default=10.0)
+    parser.add_argument(
+        "--rule-share", type=float, default=RULES_CATCH_UNSEEN,
+        help="share of new out-of-scope questions the rules hand off (for choosing the threshold)",
+    )
     args = parser.parse_args()
 
     embedder = E5Embeddings()
@@ -219,10 +240,7 @@ def main() -> None:
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
                 oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
             oof[ruled] = 0.0  # gate.rule_out hands these off whatever the score
-            # The rules were written from these shops' own misses: here they catch nearly every
-            # question they were written for, and on new questions far fewer. So the threshold is
-            # chosen on what the model decides, not propped up by the rules' hits.
-            threshold = best_threshold(oof[~ruled], ty[~ruled], inside[~ruled])
+            threshold = best_threshold(oof, ty, inside, ruled, args.rule_share)
             model = fit(
                 np.vstack([bx, tx[~ruled]]),
                 np.concatenate([by, ty[~ruled]]),
