@@ -25,6 +25,8 @@ def test_the_same_question_about_another_product_is_not_answered_by_this_entry()
     assert reason and "白茶" in reason and "龙井" in reason
     assert _swapped("普洱能放多久", "longjing")
     assert _swapped("姐妹们 白茶开封后能放多久", "longjing")  # whom they address is not the subject
+    assert _swapped("你们的白茶保质期是多久", "longjing")
+    assert _swapped("上次买的白茶能放几年", "longjing")
 
 
 def test_the_entry_s_own_subject_a_kind_of_it_or_a_thing_no_entry_is_about_pass() -> None:

@@ -59,6 +59,12 @@ def topics(text: str) -> frozenset[str]:
     return frozenset(topic for topic, cue in _CUES.items() if cue.search(text))
 
 
+def topic_start(text: str) -> int | None:
+    """Where the first topic cue in `text` begins (「白茶保质期」 → 2), or None."""
+    starts = [m.start() for cue in _CUES.values() if (m := cue.search(text))]
+    return min(starts, default=None)
+
+
 def shared(query: str, entry_texts: tuple[str, ...]) -> float:
     """1.0 when the entry (any of its phrasings) is about something the query asks about,
     0.0 when the query names a topic the entry does not, 0.5 when the query names none."""
