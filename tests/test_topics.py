@@ -76,3 +76,8 @@ def test_cancelling_and_how_long_it_keeps() -> None:
     assert "cancel" not in topics("怎么取消订阅")
     assert "shelf_life" in topics("开封放了两个月了还能喝不")
     assert "shelf_life" in topics("开了罐大概多久要喝完")
+
+
+def test_sending_to_a_city_asks_how_long_in_transit() -> None:
+    assert "transit" in topics("发到乌鲁木齐得多久啊")
+    assert "transit" not in topics("发货一般要多久")
