@@ -10,33 +10,12 @@ entry, not merely near it:
 * an order or waybill number — only a person with the order system can look it up;
 * a look-up in the customer's own records ("帮我看下我上次买的是哪款") or chasing one order
   ("我上周五下的单到现在还没发货", 「退款申请都三天了还没到账」, 「怎么还没升金卡」, 「…帮看看」);
-* a facet the entry never mentions: another sales platform, an invoice or re-issuing one,
-  franchising, wholesale or group buying, a job, parking, customisation, test reports, an
-  account that changed or a benefit that vanished, a complaint, a pick-up or doorstep delivery,
-  a phone number, a points mall, a refused parcel, the return address, medical costs,
-  anti-counterfeit codes, an identity discount, shipping insurance, passing points to someone
-  else, price protection, a chosen delivery day, discreet packaging, calories, how soon
-  something works, power use, several delivery addresses, a warranty, installation, trade-in,
-  inspecting before signing, haggling, contracts or receipts, customs duty, short weight, a
-  parcel stuck in transit, brand authorisation, whether a coupon or points come back or two
-  offers stack, merging orders, buying a part on its own, checking a certificate, a page or
-  payment that fails, goods unlike last time, a foreign-language manual, mixing items in one
-  box, choosing the contents, an exception past a stated time limit, a recommendation,
-  reselling or supplying, a certification, self pick-up, an appointment, a pre-sale, a wrong
-  recipient name or phone, a size, plans the shop has not announced, holding dispatch, which
-  testing body or what accreditation, opening hours or dispatch over a holiday, rushing a
-  parcel, goods the customer broke, how a threshold is counted, how tea was stored, how far
-  ahead to order, how big a discount, a fee, leaving a parcel in a locker or delaying delivery,
-  the wrong goods, something promised but left out, returning in the shop, cancelling or
-  refunding part of an order, a refund instead of a re-send, keeping at room temperature or
-  frozen, the weight of a pack, what an invoice lists, the shop's bank account, text-message
-  opt-outs, damage in use, offsetting one charge against another, whether a child may have it,
-  weekend delivery, returning opened tea that did not please, what a test covered, the sender's
-  name, who made a piece, joining without WeChat, a personal invoice, brewing in another vessel
-  or in cold water, changing an order's options, keeping tea for the customer, pack sizes, extra
-  padding, sleep, how many years to age tea. These
-  are the questions a shop FAQ usually leaves out and a near match answers wrongly; when the
-  entry does mention the facet it may answer;
+* a facet the entry never mentions, one row each in `_FACETS` below (over a hundred): another sales
+  platform, an invoice or re-issuing one, group buying, a job, test reports and who ran them,
+  a complaint, a pick-up, a fee, shipping insurance, a stalled parcel, goods the customer
+  broke, an exception past a stated time limit, a child, brewing in another vessel… These are
+  the questions a shop FAQ usually leaves out and a near match answers wrongly; when the entry
+  does mention the facet it may answer;
 * a greeting with no question yet, or a request for a person — whatever the words match.
 """
 

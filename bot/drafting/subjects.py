@@ -38,7 +38,7 @@ AFTER_SALES = frozenset(
 
 # 「姐妹们 白茶开封后能放多久」「你们的白茶…」「上次买的白茶…」: whom the customer addresses,
 # whose it is and when it was bought come before what they ask about.
-_VOCATIVE = re.compile(
+_LEAD_IN = re.compile(
     r"^(?:[\s\W_]*(?:姐妹们?|家人们|宝子们?|宝们|亲们?|老板|掌柜|客服|您好|你好|请问|朋友们|集美们|hello|hi"
     r"|你们家?的?|你家的?|贵店的?|(?:上次|之前|前几天|刚才?|去年)买的)[\s\W_]*)+",
     re.I,
@@ -49,7 +49,7 @@ _VOCATIVE = re.compile(
 def _subject(text: str) -> str | None:
     # The subject comes first, and reading only the opening keeps jieba's guessing at unknown
     # words (most product names) cheap: every reply pays for this.
-    subject = topic_of(_VOCATIVE.sub("", text)[:OPENING])
+    subject = topic_of(_LEAD_IN.sub("", text)[:OPENING])
     # jieba may fuse the product with what is asked about it: 「白茶保质期」 is about 白茶.
     cut = topic_start(subject) if subject else None
     return subject[:cut] if cut and cut >= 2 else subject
