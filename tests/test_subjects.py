@@ -35,3 +35,13 @@ def test_the_entry_s_own_subject_a_kind_of_it_or_a_thing_no_entry_is_about_pass(
     assert _swapped("红茶的保质期多久", "longjing") is None  # no entry is about 红茶: the model decides
     # An after-sales entry serves whatever was bought: 龙井 shares no character with 茶叶.
     assert _swapped("收到的龙井有点受潮，怎么处理", "damp") is None
+
+
+def test_a_service_is_not_a_product() -> None:
+    entries = {"track": ("怎么查物流？", "在「我的订单」里点开订单即可看到快递单号。", ["物流信息在哪看"])}
+    docs = [LexicalDoc("track", t, f"track:{n}") for n, t in enumerate(["怎么查物流？", "物流信息在哪看"])]
+    lexical = LexicalIndex(docs + [LexicalDoc(e, q, f"{e}:0") for e, (q, _, _) in ENTRIES.items()],
+                           {**{e: {"question": q, "answer": a} for e, (q, a, _) in ENTRIES.items()},
+                            "track": {"question": "怎么查物流？", "answer": entries["track"][1]}})
+    question, answer, similar = entries["track"]
+    assert swapped_subject("上周买的龙井，快递单号在哪看", question, [question, *similar, answer], lexical) is None

@@ -23,9 +23,10 @@ from bot.knowledge.topics import topic_start, topics
 SAME_QUESTION = 0.3
 # How many characters of a question to read for its subject.
 OPENING = 10
-# Nouns that name the order, not a thing the shop sells.
+# Nouns that name the order or a service, not a thing the shop sells.
 _NOT_A_SUBJECT = frozenset(
-    {"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺"}
+    {"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺", "物流", "快递", "客服",
+     "运费", "退款", "发票", "售后"}
 )
 
 
