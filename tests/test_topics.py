@@ -81,3 +81,13 @@ def test_cancelling_and_how_long_it_keeps() -> None:
 def test_sending_to_a_city_asks_how_long_in_transit() -> None:
     assert "transit" in topics("发到乌鲁木齐得多久啊")
     assert "transit" not in topics("发货一般要多久")
+
+
+def test_more_everyday_ways_of_naming_a_service() -> None:
+    assert "transit" in topics("寄新疆乌鲁木齐要多久啊")
+    assert "store" in topics("你们店周末开门不")
+    assert "shelf_life" in topics("放冰箱冷藏能存多长时间")
+    assert "defect" in topics("刚拆开茶叶软塌塌的，摸着潮乎乎的")
+    assert "address" in topics("已经寄出来了，还能转寄吗")
+    assert "report" in topics("质检报告在哪里能看到")
+    assert "suitability" in topics("我脾胃比较寒，白茶还能喝吗")
