@@ -22,6 +22,7 @@ from bot.drafting.needs import unmet_need
 from bot.drafting.subjects import swapped_subject
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex, bigrams, coverage, tokenize
+from bot.knowledge.normalize import to_simplified
 from bot.knowledge.topics import shared
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
@@ -107,9 +108,11 @@ class Gate:
 def rule_out(query: str, top: Hit, lexical: LexicalIndex) -> str | None:
     """Why the top entry cannot answer `query` whatever the score, or None: the question needs
     something the entry does not state, or asks it about another subject."""
-    phrasings = lexical.phrasings.get(top.id, [top.question])
-    return unmet_need(query, top.answer, phrasings) or swapped_subject(
-        query, top.question, [*phrasings, top.answer], lexical
+    # The rules are written in Simplified characters; a shop may write its FAQ in Traditional.
+    phrasings = [to_simplified(p) for p in lexical.phrasings.get(top.id, [top.question])]
+    answer = to_simplified(top.answer)
+    return unmet_need(query, answer, phrasings) or swapped_subject(
+        query, to_simplified(top.question), [*phrasings, answer], lexical
     )
 
 

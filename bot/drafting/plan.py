@@ -15,6 +15,7 @@ from bot.drafting.gate import Gate, GateDecision
 from bot.drafting.needs import SMALL_TALK
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
+from bot.knowledge.normalize import normalize_message
 from bot.knowledge.topics import topics
 
 # Where one message asks two things: "龙井怎么泡？保质期多久？", "包邮吗，另外能开发票吗".
@@ -83,7 +84,8 @@ def _best_reading(
     text: str, history: Sequence[str], search: Search, gate: Gate, lexical: LexicalIndex
 ) -> Part:
     best: Part | None = None
-    for query in followup_candidates(text, history):
+    # Searched and judged in the FAQ's own script and words; `text` stays as the customer wrote it.
+    for query in followup_candidates(normalize_message(text), [normalize_message(h) for h in history]):
         hits = search(query, TOP_K)
         part = Part(text, query, hits, gate.decide(query, hits, lexical))
         if best is None or part.decision.confidence > best.decision.confidence:

@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
+from bot.knowledge.normalize import normalize_message
 from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
 from bot.knowledge.store import Embedder, VectorStore, collection_name
 from bot.knowledge.sync import SyncReport, plan, scan
@@ -64,7 +65,7 @@ class KnowledgeBase:
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         return hybrid_search(
-            query, store=self.store, lexical=self.lexical, top_k=top_k, weights=self.weights,
+            normalize_message(query), store=self.store, lexical=self.lexical, top_k=top_k, weights=self.weights,
             passages=self.passages,
         )
 

@@ -21,13 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.knowledge.normalize import to_simplified
+
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9\W_]", re.UNICODE)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: Traditional characters are indexed as Simplified
 
 
 def tokenize(text: str) -> list[str]:
-    """Split into CJK characters and ASCII words, then add adjacent bigrams."""
-    units = _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+    """Split into CJK characters and ASCII words, then add adjacent bigrams. Either script
+    matches the other: 龍井 and 龙井 are the same tokens."""
+    units = _TOKEN.findall(unicodedata.normalize("NFKC", to_simplified(text)).lower())
     return units + [a + b for a, b in zip(units, units[1:])]
 
 

@@ -9,6 +9,10 @@ A second collection holds one passage vector per entry (its question and answer,
 a passage, id = entry id). Matching a question to the FAQ's phrasings finds the neighbourhood;
 matching it to the answers tells which of the close entries actually says what was asked
 ("3000 积分能抵多少" reads like 积分怎么用 and like 积分会过期吗; only one answer is about 抵扣).
+
+Text is embedded in Simplified characters, as customers' messages are searched
+(bot/knowledge/normalize.py), so a shop may write its FAQ in either script; Chroma keeps the
+text as written.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.knowledge.embeddings import E5Embeddings, SentenceTransformerEmbeddings
 from bot.knowledge.entries import Entry
+from bot.knowledge.normalize import to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ def collection_name(embedder: Embedder) -> str:
 
 
 def entry_passage(entry: Entry) -> str:
-    return f"{entry.question}\n{entry.answer}" if entry.kind == "faq" else entry.answer
+    return to_simplified(f"{entry.question}\n{entry.answer}" if entry.kind == "faq" else entry.answer)
 
 
 def make_chroma_client(settings: Settings):  # type: ignore[no-untyped-def]
@@ -113,10 +118,10 @@ class VectorStore:
             passages = [i for i, item in enumerate(batch) if item[3]]
             vectors: list[list[float]] = [[] for _ in batch]
             if questions:
-                for i, v in zip(questions, self.embedder.encode_queries([batch[i][1] for i in questions])):
+                for i, v in zip(questions, self.embedder.encode_queries([to_simplified(batch[i][1]) for i in questions])):
                     vectors[i] = v.tolist()
             if passages:
-                for i, v in zip(passages, self.embedder.encode_passages([batch[i][1] for i in passages])):
+                for i, v in zip(passages, self.embedder.encode_passages([to_simplified(batch[i][1]) for i in passages])):
                     vectors[i] = v.tolist()
             self._chroma._collection.upsert(
                 ids=[item[0] for item in batch],

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bot.knowledge.normalize import to_simplified
+
 TOPIC_CUES: dict[str, str] = {
     "dispatch": r"发货|发出|寄出|出库|发走|多久发|几天发|什么时候发|啥时候发|先发|一起发|分开发|一起寄|分开寄|当天发|能发吗",
     "courier": r"单号|运单|快递|顺丰|圆通|中通|申通|韵达|极兔|京东物流|邮政|EMS|物流公司",
@@ -56,7 +58,8 @@ _CUES = {topic: re.compile(pattern) for topic, pattern in TOPIC_CUES.items()}
 
 @lru_cache(maxsize=65536)
 def topics(text: str) -> frozenset[str]:
-    """The customer-service topics `text` mentions (often none)."""
+    """The customer-service topics `text` mentions (often none), in either script."""
+    text = to_simplified(text)
     return frozenset(topic for topic, cue in _CUES.items() if cue.search(text))
 
 

@@ -1,0 +1,113 @@
+"""Read a customer's message in the words the FAQ is written in.
+
+Customers in Hong Kong, Macau, Taiwan and overseas write in Traditional characters, often with
+Cantonese (唔、咩、幾耐) or Taiwanese shop words (出貨、宅配), and mix in English (refund,
+shipping fee). The FAQ, the topic cues and the rules are in Simplified Mandarin, so before a
+message is searched it is converted: script with OpenCC, then a short table of everyday
+Cantonese, Taiwanese and English shop words. A message already in Simplified Mandarin comes
+through unchanged, apart from those words.
+
+The table holds only words with one meaning in a shop's chat; 系 (Cantonese 係 after
+conversion, but also 系列、关系) and 先 (才 in Cantonese, first in Mandarin) are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import opencc
+
+_T2S = opencc.OpenCC("t2s")
+
+# Cantonese 係 must become 是 before OpenCC turns it into the ambiguous 系.
+_BEFORE_SCRIPT = (("係咪", "是不是"), ("係唔係", "是不是"), ("係", "是"))
+
+# (pattern, replacement) on Simplified text, applied in order.
+_WORDS: tuple[tuple[str, str], ...] = (
+    # Cantonese
+    (r"系唔系|系咪", "是不是"),
+    (r"几耐|几长时间", "多久"),
+    (r"几多", "多少"),
+    (r"几时", "什么时候"),
+    # 点样 (how) only before a verb: 「寄点样品」 is Mandarin.
+    (r"点样(?=[做弄改用买退冲泡收开去整办申处搞睇揾])", "怎么"),
+    (r"点解", "为什么"),
+    (r"边度|边到|去[咗了]边", "哪里"),
+    (r"边个", "谁"),
+    (r"边间|边家", "哪家"),
+    (r"乜嘢|乜野|咩嘢|咩", "什么"),
+    (r"而家", "现在"),
+    (r"雪柜", "冰箱"),
+    (r"着数", "优惠"),
+    (r"[捱挨]夜", "熬夜"),  # OpenCC reads 捱 as 挨
+    (r"热气(?!腾)", "上火"),
+    (r"(?<=[\d一二三四五六七八九十百两])蚊", "元"),
+    (r"仲(?=未|有|要|会|可以|系|是|能)", "还"),
+    (r"冇", "没有"),
+    (r"唔", "不"),
+    (r"嘅", "的"),
+    (r"咗", "了"),
+    (r"喺", "在"),
+    (r"啲", "些"),
+    (r"哋", "们"),
+    (r"佢", "他"),
+    (r"嘢", "东西"),
+    (r"睇", "看"),
+    (r"揾", "找"),
+    (r"攞", "拿"),
+    (r"[畀俾]", "给"),
+    (r"啱啱", "刚刚"),
+    (r"啱", "合适"),
+    (r"嚟", "来"),
+    (r"咁", "这么"),
+    # 饮 is 喝 in Cantonese (饮完、饮白茶); 试饮、学饮杯、饮料 stay Mandarin.
+    (r"(?<![试学冷热餐畅])饮(?=[茶完得不了些白普龙生熟红绿乌这那多几])", "喝"),
+    # Taiwan
+    (r"出货", "发货"),
+    (r"宅配", "快递"),
+    (r"连假", "假期"),
+    (r"门市", "门店"),
+    (r"退费", "退款"),
+    (r"超商", "便利店"),
+)
+# English words as they turn up in Chinese chat. Chinese characters count as word characters to
+# `re`, so a word's edges are "no Latin letter", not \b: 「做咗member有咩着数」.
+_ENGLISH: tuple[tuple[str, str], ...] = (
+    (r"free shipping", "包邮"),
+    (r"shipping fee|delivery fee|postage", "运费"),
+    (r"shipping|delivery", "配送"),
+    (r"refund(?:ed|s)?", "退款"),
+    (r"membership|members?", "会员"),
+    (r"points?", "积分"),
+    (r"vouchers?|coupons?", "优惠券"),
+    (r"discounts?", "优惠"),
+    (r"orders?", "订单"),
+    (r"cancel(?:led)?", "取消"),
+    (r"invoices?", "发票"),
+    (r"gift ?box(?:es)?", "礼盒"),
+    (r"samples?", "样品"),
+    (r"tracking(?: number| no\.?)?", "物流单号"),
+    (r"expir(?:e|es|ed|y)", "过期"),
+    (r"alipay", "支付宝"),
+    (r"cod|cash on delivery", "货到付款"),
+)
+_COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _WORDS) + tuple(
+    (re.compile(rf"(?i)(?<![a-z])(?:{pattern})(?![a-z])"), replacement) for pattern, replacement in _ENGLISH
+)
+
+
+def to_simplified(text: str) -> str:
+    """`text` in Simplified characters (words and phrasing untouched)."""
+    return _T2S.convert(text)
+
+
+@lru_cache(maxsize=4096)
+def normalize_message(text: str) -> str:
+    """A customer's message in Simplified Mandarin, as the FAQ would word it."""
+    for old, new in _BEFORE_SCRIPT:
+        text = text.replace(old, new)
+    text = _T2S.convert(text)
+    for pattern, replacement in _COMPILED:
+        text = pattern.sub(replacement, text)
+    return text
