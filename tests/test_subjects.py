@@ -27,6 +27,7 @@ def test_the_same_question_about_another_product_is_not_answered_by_this_entry()
     assert _swapped("姐妹们 白茶开封后能放多久", "longjing")  # whom they address is not the subject
     assert _swapped("你们的白茶保质期是多久", "longjing")
     assert _swapped("上次买的白茶能放几年", "longjing")
+    assert _swapped("新白茶没拆的话保质期多长", "longjing")  # a word before a product an entry is about
 
 
 def test_the_entry_s_own_subject_a_kind_of_it_or_a_thing_no_entry_is_about_pass() -> None:

@@ -31,18 +31,24 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba.posseg
 
 
-def topic_of(text: str) -> str | None:
+def topic_of(text: str, *, modifiers: bool = False) -> str | None:
     """The first noun phrase in `text` (adjacent nouns joined: 普洱茶 + 饼 → 普洱茶饼).
 
     Customers put what they ask about first ("紫砂壶怎么开壶", "盖碗的材质"); later nouns tend
-    to be the attribute asked for.
+    to be the attribute asked for. With `modifiers`, one-character adjectives before a noun
+    join it: jieba reads 新白茶 as 新 + 白 + 茶.
     """
     phrases: list[str] = []
     current = ""
+    pending = ""  # one-character adjectives waiting for their noun
     for token in _jieba().cut(text):
         if (token.flag.startswith("n") or token.flag == "eng") and token.word not in GENERIC:
-            current += token.word
+            current += pending + token.word
+            pending = ""
+        elif modifiers and token.flag == "a" and len(token.word) == 1 and not current:
+            pending += token.word
         else:
+            pending = ""
             if len(current) >= 2:
                 phrases.append(current)
             current = ""

@@ -50,7 +50,7 @@ _LEAD_IN = re.compile(
 def _subject(text: str) -> str | None:
     # The subject comes first, and reading only the opening keeps jieba's guessing at unknown
     # words (most product names) cheap: every reply pays for this.
-    subject = topic_of(_LEAD_IN.sub("", text)[:OPENING])
+    subject = topic_of(_LEAD_IN.sub("", text)[:OPENING], modifiers=True)
     # jieba may fuse the product with what is asked about it: 「白茶保质期」 is about 白茶.
     cut = topic_start(subject) if subject else None
     return subject[:cut] if cut and cut >= 2 else subject
@@ -79,7 +79,13 @@ def swapped_subject(
     # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
     if topics(own) or topics(asked) or set(own) & set(asked):
         return None
-    if not _another_entry_is_about(asked, entry_question, lexical):
+    # 「新白茶」「老白茶」: a word before a product that another entry opens with.
+    named = [name for name in (asked, asked[1:])[: 2 if len(asked) >= 3 else 1]
+             if _another_entry_is_about(name, entry_question, lexical)]
+    if not named:
+        return None
+    asked = named[0]
+    if set(own) & set(asked):
         return None
     if any(asked in text for text in entry_texts):
         return None
