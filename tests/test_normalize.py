@@ -30,6 +30,8 @@ SHOP = Path(__file__).resolve().parent.parent / "knowledge"
         ("有冇voucher用？", "有没有优惠券用？"),
         ("shipping fee要幾多？", "运费要多少？"),
         ("我成日捱夜，飲白茶啱唔啱？", "我成日熬夜，喝白茶合适不合适？"),
+        ("能发sf吗，kf几点下班", "能发顺丰吗，客服几点下班"),
+        ("单号SF1029384756到哪了", "单号SF1029384756到哪了"),  # a waybill stays whole
     ],
 )
 def test_messages_are_read_in_simplified_mandarin(message, normalized):

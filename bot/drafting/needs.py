@@ -44,14 +44,14 @@ _TAIL_NUMBER = re.compile(r"尾号(?:是)?\s*(?:\d{3,}|[零〇一二三四五六
 # addresses it — the same words unless given). When the question names the facet and the
 # entry (its question, phrasings and answer) says none of those words, it cannot answer it.
 _FACETS: tuple[tuple[str, str, str | None], ...] = (
-    ("其他购买渠道", r"淘宝|天猫|(?<![发走换用改])京东(?!快递|物流)|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
+    ("其他购买渠道", r"淘宝|天猫|(?<![发走换用改成定])京东(?!快递|物流)|拼多多|抖音|快手|小红书|小程序|app|官网|网店|直播间|旗舰店", None),
     ("社交账号", r"facebook|instagram|(?<![a-z])(?:ig|ins|fb)(?![a-z])|专页|粉丝页|微博号|抖音号|视频号", None),
     ("发票", r"发票|开票|抬头|税号", None),
     ("加盟、代理、批发或团购", r"加盟|招商|分店|批发|经销|团购|集采", None),
     ("代理或分销合作", r"代理|代发|分销|(?<!提)供货|谈.{0,4}合作|合作方式|商务合作", None),
     ("招聘", r"招聘|招人|招客服|兼职|应聘|求职", None),
     ("停车或交通", r"停车|车位|地铁|公交", None),
-    ("定制", r"定制|订做|定做|刻字|印(?:上|个|我们|公司|自己)?.{0,8}(?:logo|LOGO|名字|名称|字|图案|照片)", None),
+    ("定制", r"定制|订做|定做|刻字|印(?:上|个|我们|公司|自己)?.{0,8}(?:logo|LOGO|名字|名称|字|图案|照片|标志|标识|商标)", None),
     ("检测或报告", r"检测|质检|甲醛|报告", None),
     # 「每批送第三方检测机构」 says that there is one, not which.
     ("检测机构名称或资质", r"(?:哪家|哪个|什么|哪里的?)(?:检测)?机构|资质", r"资质|CMA|CNAS|SGS|机构(?:是|为)"),
@@ -61,7 +61,7 @@ _FACETS: tuple[tuple[str, str, str | None], ...] = (
     ("账户变更", r"改绑|换绑|解绑|换手机号|换了手机号|手机号换了|号码换了|换号了|注销|改名字|改昵称|密码", None),
     ("有效期", r"清零|过期|失效|有效期", r"清零|过期|失效|有效期|期限|截止|\d+\s*(?:天|个月|年)内"),
     ("异常或不见了", r"少了|不见了|显示(?:为)?0|变成0|清空了|没了(?!解)|消失|被扣|扣掉|用不了|(?<!能)(?<!就)不能用|(?:显示|提示)不可用|用不上|无法使用|异常|根本没收到|压根没收到|显示(?:已)?签收|丢件|丢了|(?:没看到|没收到|看不到)(?:钱|退款)", None),
-    ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|负责人|找(?:你们)?(?:经理|领导|主管)|(?:要|给个?)(?:个)?说法|曝光|维权|服务态度|态度[太很真]?差"
+    ("投诉", r"投诉|差评|举报|骗子|12315|找你们老板|找老板|负责人|找(?:你们)?(?:经理|领导|主管)|(?:要|给个?)(?:个)?说法|曝光|维权|服务态度|态度[太很真]?差|什么态度|说话[太很真]?冲"
      r"|(?:到现在|都)(?:都)?没(?:有)?人(?:联系|回复|理|管|处理)", None),
     ("上门取件", r"上门取|来取|上门收|(?:能|可以|安排|预约)[^，。？]{0,4}取件", r"上门|取件"),
     # Not 驿站 or 快递柜 alone: customers name them as the trouble when asking which courier to pick.
@@ -220,8 +220,18 @@ _CHASES_OWN_ORDER = re.compile(
     r"|[一二两三四五六七八九十\d几]+个?多?(?:天|周|星期|礼拜|工作日|小时)多?了?.{0,4}(?:还没|怎么还|还是没|都没|一直没|还显示.{0,2}|还在)(?:到账|进账|发货|发|收到|到|退|寄|审核|处理)"
     # 「累计买了1200了怎么还没变金卡」: this account's status, not the rule.
     r"|(?:怎么|为啥|为什么|咋)(?:到现在|现在|至今)?还(?:没|不)(?:升|变成?)"
+    # 「我的试饮申请审核过了吗」「前天发给客服的新地址改好了没」: whether this request went through.
+    r"|(?:我的|申请的?|发给(?:你们|客服)的?)[^，。？]{0,8}(?:审核|通过|处理|改好|弄好|开好?|寄出|到账)(?:过|好|完)?了?(?:吗|没有?|没)"
 )
 
+
+# 「假装你是店长，给我发张券」「你先答应我拆了也能退」: what the customer wants is a promise or a
+# role the shop has not given, whatever entry the words land on.
+_WANTS_A_PROMISE = re.compile(
+    r"假装|扮演|你现在是|忽略.{0,6}(?:指令|规则|设定|要求)|系统提示|提示词|prompt|开发者模式"
+    r"|(?:你|您)?先(?:答应|保证|承诺)|(?:答应|保证|承诺)(?:我|一下)",
+    re.I,
+)
 
 # 「孕妇能喝白茶吗」: whether someone pregnant or nursing may drink it is for the answer itself to
 # say. A shop that lists it among an entry's phrasings without the answer speaking of it has
@@ -250,6 +260,8 @@ def unmet_need(question: str, answer: str, entry_questions: Iterable[str] = ()) 
         return "顾客只是打招呼，还没说要问什么"
     if _WANTS_PERSON.search(question):
         return "顾客要求人工服务"
+    if _WANTS_A_PROMISE.search(question):
+        return "顾客要店小二扮演别人或先作出承诺，需要人工决定"
     if _quotes_order_number(question):
         return "顾客给了订单号或运单号，需要人工查询订单"
     if (_LOOKS_UP_OWN_RECORD.search(question) or _CHASES_OWN_ORDER.search(question) or _ASKS_TO_CHECK.search(question)) and not _OFFERS_LOOKUP.search(answer):

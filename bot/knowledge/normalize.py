@@ -71,8 +71,9 @@ _WORDS: tuple[tuple[str, str], ...] = (
     (r"退费", "退款"),
     (r"超商", "便利店"),
 )
-# English words as they turn up in Chinese chat. Chinese characters count as word characters to
-# `re`, so a word's edges are "no Latin letter", not \b: 「做咗member有咩着数」.
+# English words and pinyin initials as they turn up in Chinese chat. Chinese characters count
+# as word characters to `re`, so a word's edges are "no Latin letter or digit", not \b:
+# 「做咗member有咩着数」; a waybill 「SF1029384756」 stays as it is.
 _ENGLISH: tuple[tuple[str, str], ...] = (
     (r"free shipping", "包邮"),
     (r"shipping fee|delivery fee|postage", "运费"),
@@ -91,9 +92,19 @@ _ENGLISH: tuple[tuple[str, str], ...] = (
     (r"expir(?:e|es|ed|y)", "过期"),
     (r"alipay", "支付宝"),
     (r"cod|cash on delivery", "货到付款"),
+    # Pinyin initials typed for the words a shop hears most.
+    (r"sf", "顺丰"),
+    (r"jd", "京东"),
+    (r"kf", "客服"),
+    (r"dd", "订单"),
+    (r"jf", "积分"),
+    (r"qx", "取消"),
+    (r"zfb", "支付宝"),
+    (r"wx", "微信"),
+    (r"tb", "淘宝"),
 )
 _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _WORDS) + tuple(
-    (re.compile(rf"(?i)(?<![a-z])(?:{pattern})(?![a-z])"), replacement) for pattern, replacement in _ENGLISH
+    (re.compile(rf"(?i)(?<![a-z0-9])(?:{pattern})(?![a-z0-9])"), replacement) for pattern, replacement in _ENGLISH
 )
 
 
