@@ -118,6 +118,23 @@ def test_in_scope_questions_are_answered_from_the_right_entry(shop, message, exp
 
 
 @pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("龍井嘅保質期有幾耐？", "龙井的保质期多久？"),
+        ("你哋有冇實體店？", "有线下门店吗？"),
+        ("可唔可以開發票？", "能开发票吗？"),
+        ("我想cancel個order，仲未發貨", "可以取消订单吗？"),
+        ("請問有提供貨到付款嗎？", "可以货到付款吗？"),
+    ],
+)
+def test_hong_kong_and_taiwan_customers_are_answered_from_the_right_entry(shop, message, expected):
+    result = plan(shop, message)
+    assert not result.handoff
+    assert result.sources[0].question == expected
+    assert result.answered[0].text == message  # what staff see and memory keeps is the customer's own text
+
+
+@pytest.mark.parametrize(
     "message",
     [
         "龙井多少钱一斤",
