@@ -10,13 +10,14 @@ Labelled examples come from two places:
     from the answer, out-of-scope questions that mostly share an entry's topic; most written by
     someone who had not seen the gate, then used to tune it and the retrieval weights).
 Label = "the top hit is the right entry" (an in-scope question whose top hit is wrong should be
-handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted, the threshold is
-fitted on the questions no rule hands off (the only ones it decides), and the threshold is
-chosen to maximise min(in-scope answered-right rate, out-of-scope hand-off rate) on leave-one-
-shop-out predictions (each shop scored by a model that never saw it, as a merchant's own shop
-will be), with the rules credited with the share of out-of-scope questions they catch on
-questions they were not written from (RULES_CATCH_UNSEEN), not the share they catch here. The
-result is written to bot/drafting/gate_calibration.json.
+handed off too). A logistic model over `bot.drafting.gate.FEATURES` is fitted on the questions
+no rule hands off (the only ones it decides), and the threshold is chosen to maximise
+min(in-scope answered-right rate, out-of-scope hand-off rate) on leave-one-shop-out predictions
+(each shop scored by a model that never saw it, as a merchant's own shop will be), with the
+rules credited with the share of out-of-scope questions they catch on questions they were not
+written from (RULES_CATCH_UNSEEN), not the share they catch here, and the in-scope rate taken
+as much lower as new questions measured blind have been (IN_SCOPE_UNSEEN_LOSS). The result is
+written to bot/drafting/gate_calibration.json.
 
 The held-out shops are never used for fitting or tuning: baby products, phone accessories and
 fresh fruit (heldout_baby, heldout_digital, heldout_fruit), and later flowers and plants, rice,
@@ -72,6 +73,12 @@ HELDOUT = DATA / "heldout_shop"
 # 18–20 (c9c3a11) 86 of 196, 21–23 (06b38f6) 102 of 195, 24–26 (5ba7e33) 106 of 195; 601 of
 # 1173 together. On the sets they were written from they catch about 60%.
 RULES_CATCH_UNSEEN = 0.50
+# Likewise on the in-scope side: the topic cues and the narrowing of the rules were written from
+# these sets' in-scope misses, so they are answered better here than new questions will be. Tea
+# sets 6–26 were answered right 0.788 on average when first measured blind and 0.836 with the
+# code after they were read (threshold 0.39 both times), so the threshold is chosen for an
+# answered-right rate 0.05 below the one measured here.
+IN_SCOPE_UNSEEN_LOSS = 0.05
 # Shops whose labelled questions the gate is fitted on, besides the tea shop (knowledge/).
 FIT_SHOPS = (
     ("clothing (fitted on)", HELDOUT),
@@ -160,14 +167,20 @@ def rates(kb: KnowledgeBase, gate: Gate, rows: list[tuple[str, str, str]]) -> di
 
 
 def best_threshold(
-    p: np.ndarray, y: np.ndarray, labels: np.ndarray, ruled: np.ndarray, rule_share: float = RULES_CATCH_UNSEEN
+    p: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    ruled: np.ndarray,
+    rule_share: float = RULES_CATCH_UNSEEN,
+    in_loss: float = IN_SCOPE_UNSEEN_LOSS,
 ) -> float:
     """Maximise min(answered-right on in-scope, hand-off on out-of-scope) as expected on new questions.
 
     A question a rule hands off is lost if in scope and caught if not. The rules were written from
     these shops' own misses, so here they catch far more out-of-scope questions than they will on
     new ones: the hand-off rate counts `rule_share` of out-of-scope questions as caught by a rule
-    and the model's hand-offs on the rest, the ones no rule decides.
+    and the model's hand-offs on the rest, the ones no rule decides; the answered-right rate is
+    taken `in_loss` lower than measured, for the same reason.
     """
     outside = labels == 0
     rest = outside & ~ruled
@@ -176,8 +189,8 @@ def best_threshold(
         answered = (p >= t) & ~ruled
         right = (answered & (y == 1) & (labels == 1)).sum() / max((labels == 1).sum(), 1)
         handoff = rule_share + (1 - rule_share) * (~answered & rest).sum() / max(rest.sum(), 1)
-        if min(right, handoff) > best_v:
-            best_t, best_v = float(t), min(right, handoff)
+        if min(right - in_loss, handoff) > best_v:
+            best_t, best_v = float(t), min(right - in_loss, handoff)
     return best_t
 
 
@@ -216,6 +229,10 @@ def main() -> None:
         "--rule-share", type=float, default=RULES_CATCH_UNSEEN,
         help="share of new out-of-scope questions the rules hand off (for choosing the threshold)",
     )
+    parser.add_argument(
+        "--in-loss", type=float, default=IN_SCOPE_UNSEEN_LOSS,
+        help="how much lower new in-scope questions are answered right (for choosing the threshold)",
+    )
     args = parser.parse_args()
 
     embedder = E5Embeddings()
@@ -242,7 +259,7 @@ def main() -> None:
                 w = np.concatenate([np.ones(len(by)), np.full(train.sum(), args.shop_weight)])
                 oof[test] = fit(x, yy, w).predict_proba(tx[test])[:, 1]
             oof[ruled] = 0.0  # gate.rule_out hands these off whatever the score
-            threshold = best_threshold(oof, ty, inside, ruled, args.rule_share)
+            threshold = best_threshold(oof, ty, inside, ruled, args.rule_share, args.in_loss)
             model = fit(
                 np.vstack([bx, tx[~ruled]]),
                 np.concatenate([by, ty[~ruled]]),
