@@ -27,6 +27,7 @@ from bot.knowledge.topics import topics
         ("我成日捱夜，飲白茶啱唔啱？", "我成日熬夜，喝白茶合适不合适？"),
         ("能发sf吗，kf几点下班", "能发顺丰吗，客服几点下班"),
         ("单号SF1029384756到哪了", "单号SF1029384756到哪了"),  # a waybill stays whole
+        ("门店附近有parking吗，customer service几点下班", "门店附近有停车吗，客服几点下班"),
     ],
 )
 def test_messages_are_read_in_simplified_mandarin(message, normalized):
