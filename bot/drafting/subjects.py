@@ -85,8 +85,6 @@ def swapped_subject(
     if not named:
         return None
     asked = named[0]
-    if set(own) & set(asked):
-        return None
     if any(asked in text for text in entry_texts):
         return None
     rest = query.replace(asked, own)

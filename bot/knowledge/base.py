@@ -65,7 +65,11 @@ class KnowledgeBase:
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         return hybrid_search(
-            normalize_message(query), store=self.store, lexical=self.lexical, top_k=top_k, weights=self.weights,
+            normalize_message(query),
+            store=self.store,
+            lexical=self.lexical,
+            top_k=top_k,
+            weights=self.weights,
             passages=self.passages,
         )
 

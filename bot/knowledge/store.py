@@ -117,11 +117,12 @@ class VectorStore:
             questions = [i for i, item in enumerate(batch) if not item[3]]
             passages = [i for i, item in enumerate(batch) if item[3]]
             vectors: list[list[float]] = [[] for _ in batch]
+            texts = [to_simplified(item[1]) for item in batch]
             if questions:
-                for i, v in zip(questions, self.embedder.encode_queries([to_simplified(batch[i][1]) for i in questions])):
+                for i, v in zip(questions, self.embedder.encode_queries([texts[i] for i in questions])):
                     vectors[i] = v.tolist()
             if passages:
-                for i, v in zip(passages, self.embedder.encode_passages([to_simplified(batch[i][1]) for i in passages])):
+                for i, v in zip(passages, self.embedder.encode_passages([texts[i] for i in passages])):
                     vectors[i] = v.tolist()
             self._chroma._collection.upsert(
                 ids=[item[0] for item in batch],
