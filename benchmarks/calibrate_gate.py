@@ -190,8 +190,9 @@ def best_threshold(
         answered = (p >= t) & ~ruled
         right = (answered & (y == 1) & (labels == 1)).sum() / max((labels == 1).sum(), 1)
         handoff = rule_share + (1 - rule_share) * (~answered & rest).sum() / max(rest.sum(), 1)
-        if min(right - in_loss, handoff) > best_v:
-            best_t, best_v = float(t), min(right - in_loss, handoff)
+        value = min(right - in_loss, handoff)
+        if value > best_v:
+            best_t, best_v = float(t), value
     return best_t
 
 

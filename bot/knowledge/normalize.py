@@ -119,8 +119,10 @@ _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in
 )
 
 
+@lru_cache(maxsize=16384)
 def to_simplified(text: str) -> str:
-    """`text` in Simplified characters (words and phrasing untouched)."""
+    """`text` in Simplified characters (words and phrasing untouched). Cached: the gate converts
+    the matched entry's phrasings and answer on every decision, and those repeat."""
     return _T2S.convert(text)
 
 
