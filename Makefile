@@ -24,6 +24,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/retrieval_bq.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/embedding_engines.py
 
 clean:
 	rm -rf $(VENV) data
