@@ -61,9 +61,9 @@ from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 TEA_QUESTIONS = DATA / "tea_shop_questions.tsv"
 # More sets for the sample shop, each written blind to the code by a helper that saw only the
-# FAQ. Sets 2–29 were measured once blind, then read and fitted on; the two held-out sets are
+# FAQ. Sets 2–31 were measured once blind, then read and fitted on; the two held-out sets are
 # only ever measured.
-TEA_FITTED_SETS = [DATA / f"tea_shop_questions_{n}.tsv" for n in range(2, 30)]
+TEA_FITTED_SETS = [DATA / f"tea_shop_questions_{n}.tsv" for n in range(2, 32)]
 TEA_HELDOUT = DATA / "tea_shop_questions_heldout.tsv"
 TEA_HELDOUT_2 = DATA / "tea_shop_questions_heldout_2.tsv"
 HELDOUT = DATA / "heldout_shop"
@@ -71,8 +71,8 @@ HELDOUT = DATA / "heldout_shop"
 # threshold. Measured on tea sets with the rules as they were before those sets were read: sets
 # 9–11 (commit 5afde05) 88 of 195, 12–14 (7c00e5e) 107 of 196, 15–17 (1c66aab) 112 of 196,
 # 18–20 (c9c3a11) 86 of 196, 21–23 (06b38f6) 102 of 195, 24–26 (5ba7e33) 106 of 195, 27–29
-# (0cdead5) 109 of 195; 710 of 1368 together (0.52). On the sets they were written from they
-# catch about 60%.
+# (0cdead5) 109 of 195, 30–31 (4749e44) 85 of 130; 795 of 1498 together (0.53). On the sets
+# they were written from they catch about 60%.
 RULES_CATCH_UNSEEN = 0.50
 # Likewise on the in-scope side: the topic cues and the narrowing of the rules were written from
 # these sets' in-scope misses, so they are answered better here than new questions will be. Tea
