@@ -9,8 +9,8 @@ Prints, for customer-length messages embedded one at a time as `ask` does:
     two runtimes' vectors
   * batch throughput (texts/s), as a full index uses it
 
-Messages are the product's own tea-shop question sets (benchmarks/data) and the synthetic queries of
-`scale.py`.
+Messages are the product's own tea-shop question sets (benchmarks/data, not the held-out ones) and
+the synthetic queries of `scale.py`.
 
     .venv/bin/python benchmarks/embedding_engines.py [--messages 300] [--batch 2000]
 """
@@ -18,7 +18,6 @@ Messages are the product's own tea-shop question sets (benchmarks/data) and the 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import statistics
 import sys
@@ -32,18 +31,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import scale  # noqa: E402
+from calibrate_gate import TEA_FITTED_SETS, TEA_QUESTIONS, read_questions  # noqa: E402
 
 BLOCK, WARM = 50, 5
 
 
 def tea_messages() -> list[str]:
-    messages = []
-    for path in sorted((ROOT / "benchmarks" / "data").glob("tea_shop_questions*.tsv")):
-        with path.open(encoding="utf-8") as f:
-            for row in csv.reader(f, delimiter="\t"):
-                if len(row) >= 3 and row[0] in ("in", "out"):
-                    messages.append(row[-1])
-    return messages
+    """The tea shop's own question sets, not the held-out ones."""
+    return [q for path in [TEA_QUESTIONS, *TEA_FITTED_SETS] for _label, _expected, q in read_questions(path)]
 
 
 def percentiles(times: list[float]) -> str:
