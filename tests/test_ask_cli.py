@@ -1,8 +1,6 @@
 """`dianxiaoer ask`, `chat` and `gaps`: the contract outside scripts rely on, and memory across turns."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,15 +11,12 @@ from bot.config import Settings
 from bot.memory.db import make_engine
 from bot.memory.models import Draft, UnansweredQuestion
 
-SHOP = Path(__file__).resolve().parent.parent / "knowledge"
-
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, sample_shop):
     root = tmp_path_factory.mktemp("ask")
-    shutil.copytree(SHOP, root / "knowledge")
+    sample_shop.copy_to(root)  # indexed once per session
     env = {"DIANXIAOER_DATA_DIR": str(root / "data"), "DIANXIAOER_KNOWLEDGE_DIR": str(root / "knowledge")}
-    assert CliRunner().invoke(cli, ["index"], env=env).exit_code == 0
     return root, env
 
 

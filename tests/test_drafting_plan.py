@@ -1,30 +1,20 @@
 """Follow-ups, multi-question messages, the composer, and the gate's decisions on the sample shop."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from bot.config import Settings
 from bot.drafting.composer import compose_answer, compose_handoff
 from bot.drafting.followup import followup_candidates, looks_like_followup
 from bot.drafting.gate import FEATURES, Gate, coverage, default_gate, features
 from bot.drafting.plan import asks_something, plan_reply, split_clauses
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.embeddings import E5Embeddings
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
 
-SHOP = Path(__file__).resolve().parent.parent / "knowledge"
-
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    root = tmp_path_factory.mktemp("plan")
-    shutil.copytree(SHOP, root / "knowledge")
-    kb = KnowledgeBase(Settings(data_dir=root / "data", knowledge_dir=root / "knowledge"), embedder=E5Embeddings())
-    kb.sync()
-    return kb
+def shop(tmp_path_factory, sample_shop):
+    settings = sample_shop.copy_to(tmp_path_factory.mktemp("plan"))  # indexed once per session
+    return KnowledgeBase(settings, embedder=sample_shop.embedder)
 
 
 def plan(kb, message, history=()):

@@ -1,7 +1,6 @@
 """Memory: crud round trips, draft decisions, restarts, and clustering of unanswered questions."""
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -336,13 +335,10 @@ def test_in_memory_url_keeps_one_database_across_sessions(tmp_path):
         assert crud.find_customer(session=session, ref="王姐") is not None
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DIANXIAOER_TEST_DATABASE_URL"),
-    reason="set DIANXIAOER_TEST_DATABASE_URL=postgresql+psycopg://... to run against PostgreSQL",
-)
-def test_postgresql_round_trip(tmp_path):
+def test_postgresql_round_trip(tmp_path, postgres):
+    # A real server (tests/servers.py): make_engine and init_db as the product runs them.
     engine = make_engine(
-        Settings(data_dir=tmp_path, database_url=os.environ["DIANXIAOER_TEST_DATABASE_URL"])
+        Settings(data_dir=tmp_path, database_url=postgres.create_database("round_trip"))
     )
     from sqlmodel import SQLModel
 

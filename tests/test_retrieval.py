@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,17 +14,12 @@ from bot.knowledge.embeddings import E5Embeddings, SentenceTransformerEmbeddings
 from bot.knowledge.lexical import LexicalIndex, tokenize
 from bot.knowledge.retrieve import FusionWeights, fuse
 
-SHOP = Path(__file__).resolve().parent.parent / "knowledge"
-
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shop")
-    shutil.copytree(SHOP, root / "knowledge")
-    settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge")
-    kb = KnowledgeBase(settings, embedder=E5Embeddings())
-    kb.sync()
-    return kb
+def shop(any_sample_shop, tmp_path_factory):
+    # The sample shop indexed once per session (embedded and on a Chroma server), copied.
+    settings = any_sample_shop.copy_to(tmp_path_factory.mktemp("shop"))
+    return KnowledgeBase(settings, embedder=any_sample_shop.embedder)
 
 
 @pytest.mark.parametrize(
@@ -107,8 +101,8 @@ def test_saved_bm25_gives_the_same_scores_and_a_damaged_copy_is_rebuilt(shop):
 
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    shutil.copytree(SHOP, tmp_path / "knowledge")
+def cli_env(tmp_path, monkeypatch, sample_shop):
+    sample_shop.copy_to(tmp_path)
     monkeypatch.setenv("DIANXIAOER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DIANXIAOER_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
     return tmp_path
@@ -116,15 +110,23 @@ def cli_env(tmp_path, monkeypatch):
 
 def test_cli_index_search_and_batch_contract(cli_env):
     runner = CliRunner()
+    # The copy is already synced: a new file is what this sync has to add.
+    (cli_env / "knowledge" / "新品.csv").write_text(
+        "问题,答案\n有白茶吗？,有，福鼎白毫银针。\n白茶怎么存放？,密封避光常温存放。\n", encoding="utf-8"
+    )
+    lexical = sorted((cli_env / "data" / "lexical").rglob("docs.json"))
+    before = [path.read_bytes() for path in lexical]
     dry = runner.invoke(cli, ["index", "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.output)["added"] > 30 and not (cli_env / "data" / "lexical").exists()
+    planned = json.loads(dry.output)
+    assert planned["added"] == 2 and planned["unchanged"] > 30
+    assert [path.read_bytes() for path in lexical] == before  # a dry run writes nothing
 
     first = runner.invoke(cli, ["index", "--json"])
     summary = json.loads(first.stdout)  # the progress bar goes to stderr
-    assert summary["added"] > 30 and summary["errors"] == []
+    assert summary["added"] == 2 and summary["errors"] == []
     second = json.loads(runner.invoke(cli, ["index", "--json"]).output)
-    assert second["added"] == 0 and second["unchanged"] == summary["added"]
+    assert second["added"] == 0 and second["unchanged"] == planned["unchanged"] + 2
 
     result = runner.invoke(cli, ["search", "运费多少", "--top-k", "2", "--json"])
     payload = json.loads(result.output)

@@ -1,20 +1,14 @@
 """Incremental sync: exactly the changed entries change; bad files and crashes lose nothing."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.embeddings import E5Embeddings
-
-SHOP = Path(__file__).resolve().parent.parent / "knowledge"
 
 
 @pytest.fixture(scope="module")
-def embedder():
-    return E5Embeddings()
+def embedder(e5):
+    return e5
 
 
 @pytest.fixture
@@ -30,9 +24,12 @@ def kdir(tmp_path):
 
 
 @pytest.fixture
-def make_kb(tmp_path, kdir, embedder):
+def make_kb(tmp_path, kdir, embedder, chroma_url):
+    # chroma_url: embedded Chroma, then an empty Chroma server (tests/conftest.py).
     def make() -> KnowledgeBase:
-        return KnowledgeBase(Settings(data_dir=tmp_path / "data", knowledge_dir=kdir), embedder=embedder)
+        return KnowledgeBase(
+            Settings(data_dir=tmp_path / "data", knowledge_dir=kdir, chroma_url=chroma_url), embedder=embedder
+        )
 
     return make
 
@@ -149,10 +146,8 @@ def test_a_sync_that_dies_half_way_leaves_the_previous_index_usable(make_kb, kdi
     assert "199" in survivor.search("包邮吗", top_k=1)[0].answer
 
 
-def test_sample_shop_syncs_cleanly(tmp_path, embedder):
-    kdir = tmp_path / "knowledge"
-    shutil.copytree(SHOP, kdir)
-    report = KnowledgeBase(Settings(data_dir=tmp_path / "d", knowledge_dir=kdir), embedder=embedder).sync()
+def test_sample_shop_syncs_cleanly(sample_shop):
+    report = sample_shop.report  # its first sync, run once per session by conftest
     assert report.errors == [] and report.warnings == []
     assert 36 <= len(report.added) <= 50
 
