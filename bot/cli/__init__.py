@@ -43,3 +43,4 @@ main = cli
 # Command modules register themselves on `cli`.
 from bot.cli import drafting_cmds, knowledge_cmds, memory_cmds  # noqa: E402,F401
 from bot.cli import check_cmds  # noqa: E402,F401
+from bot.cli import customers_cmds, push_cmds  # noqa: E402,F401

@@ -72,8 +72,12 @@ def get_customer(*, session: Session, customer_id: int) -> Customer | None:
 
 
 def find_customer(*, session: Session, ref: str) -> Customer | None:
-    """Find by numeric id, WeChat id, Weibo id or display name (in that order)."""
+    """Find by the merchant's own id (imported `id`), numeric row id, WeChat id, Weibo id or
+    display name (in that order)."""
     ref = ref.strip()
+    found = session.exec(select(Customer).where(Customer.ref == ref)).first()
+    if found is not None:
+        return found
     if ref.isdigit():
         found = session.get(Customer, int(ref))
         if found is not None:
@@ -85,6 +89,48 @@ def find_customer(*, session: Session, ref: str) -> Customer | None:
         if found is not None:
             return found
     return None
+
+
+def list_customers(*, session: Session, tag: str | None = None) -> list[Customer]:
+    """Every customer (with `tag`, those carrying it), in import order."""
+    rows = session.exec(select(Customer).order_by(col(Customer.id))).all()
+    return [c for c in rows if tag is None or tag in c.tags or c.tier == tag]
+
+
+def asked_entry_ids(*, session: Session, customer_id: int) -> list[str]:
+    """FAQ entries cited in replies to this customer, most recent first, each once."""
+    rows = session.exec(
+        select(Draft.cited_entry_ids)
+        .where(Draft.customer_id == customer_id, Draft.kind == "reply")
+        .order_by(col(Draft.created_at).desc(), col(Draft.id).desc())
+    ).all()
+    return list(dict.fromkeys(entry for ids in rows for entry in ids))
+
+
+def customer_messages(*, session: Session, customer_id: int, limit: int = 50) -> list[str]:
+    """What this customer wrote to us, most recent first."""
+    rows = session.exec(
+        select(Message.text)
+        .join(Conversation, col(Conversation.id) == Message.conversation_id)
+        .where(Conversation.customer_id == customer_id, Message.role == "customer")
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(limit)
+    ).all()
+    return list(rows)
+
+
+def last_contact_by_channel(*, session: Session, customer_id: int) -> dict[str, datetime]:
+    """When this customer last wrote to us on each channel."""
+    rows = session.exec(
+        select(Conversation.channel, Message.created_at)
+        .join(Conversation, col(Conversation.id) == Message.conversation_id)
+        .where(Conversation.customer_id == customer_id, Message.role == "customer")
+    ).all()
+    latest: dict[str, datetime] = {}
+    for channel, at in rows:
+        if channel not in latest or at > latest[channel]:
+            latest[channel] = at
+    return latest
 
 
 def get_or_create_customer(

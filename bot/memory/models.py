@@ -72,6 +72,10 @@ class CustomerBase(SQLModel):
     opted_out_wechat: bool = False
     opted_out_weibo: bool = False
     notes: str = ""
+    # The merchant's own customer id (the `id` column of an imported CSV): what `--customer`
+    # means first, and what a re-import updates by.
+    ref: str | None = Field(default=None, unique=True, index=True)
+    tier: str | None = None  # e.g. 金卡会员; read from the tags when not given
 
 
 class Customer(CustomerBase, table=True):

@@ -1,0 +1,102 @@
+"""Every fact in push copy must come from the brief or a cited FAQ entry.
+
+The same idea as the LLM reply check (bot/drafting/grounding.py), kept separate because push
+copy has two kinds of source — the merchant's brief and the FAQ — and because templates are
+checked with it too: a template may carry no fact of its own. Facts are normalised before they
+are compared — NFKC (full-width → half-width), Chinese numerals before a unit → digits (三天 =
+3天), discounts as discounts (八折 = 8折 = 80折) — so a rewording does not hide a number, and an
+offer or time word (包邮, 赠送, 明天, 月底…) counts as a fact as written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_VALUE = {ch: v for v, chars in enumerate(
+    ["零〇", "一", "二两", "三", "四", "五", "六", "七", "八", "九"]) for ch in chars}
+_UNIT = {"十": 10, "百": 100, "千": 1000}
+# Chinese numerals count only before a unit, so 一起 / 一定 are not figures.
+_UNITS = "个天日号周年月次件份克斤两元块折倍盒饼箱瓶杯罐包位名款小分秒%％岁期季轮单"
+_ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_FACT = re.compile(
+    rf"(?P<discount>(?:{_ARABIC}|[零〇一二两三四五六七八九十]+)\s*折)"
+    rf"|(?P<arabic>{_ARABIC})"
+    rf"|(?P<numeral>[零〇一二两三四五六七八九十百千万半]+(?=\s*[{_UNITS}]))"
+)
+
+OFFER_WORDS = tuple(
+    "免费 包邮 免运费 打折 折扣 返现 红包 赠送 赠品 送您 包退 包换 包赔 补偿 保证 承诺 立减 满减 抵扣 "
+    "特价 秒杀 会员价 免单 半价 买一送一 加送 多送 限量 限时 抽奖 试饮装 小样 优惠券".split()
+)
+TIME_WORDS = tuple("今天 明天 后天 当天 当日 次日 本周 下周 周末 月底 年底 今晚 即日起".split())
+
+
+def _chinese(text: str) -> float | None:
+    if text == "半":
+        return 0.5
+    if "半" in text:
+        return None
+    if all(ch in _VALUE for ch in text):
+        return float("".join(str(_VALUE[ch]) for ch in text))
+    total = section = digit = 0
+    for ch in text:
+        if ch in _VALUE:
+            digit = _VALUE[ch]
+        elif ch in _UNIT:
+            section += (digit or 1) * _UNIT[ch]
+            digit = 0
+        elif ch == "万":
+            total += (section + digit) * 10000
+            section = digit = 0
+        else:
+            return None
+    return float(total + section + digit)
+
+
+def _number(token: str) -> float | None:
+    token = token.replace(",", "").strip()
+    if not token:
+        return None
+    return float(token) if token[0].isdigit() else _chinese(token)
+
+
+def _key(value: float) -> str:
+    return str(int(value)) if value.is_integer() else f"{value:.4f}".rstrip("0")
+
+
+def facts(text: str) -> list[tuple[str, str]]:
+    """(as written, normalised key) for each fact in `text`, in order of the kinds above."""
+    text = unicodedata.normalize("NFKC", text)
+    found: list[tuple[str, str]] = []
+    for match in _FACT.finditer(text):
+        kind, token = match.lastgroup, match.group(0)
+        if kind == "discount":
+            value = _number(token.rstrip("折").strip())
+            if value is not None:
+                while value >= 10:  # 85折 = 8.5折
+                    value /= 10
+                found.append((token, "折" + _key(round(value, 4))))
+        else:
+            value = _number(token)
+            if value is not None:
+                found.append((token, _key(value)))
+    found.extend((word, word) for word in OFFER_WORDS + TIME_WORDS if word in text)
+    return found
+
+
+def allowed_facts(sources: Iterable[str]) -> set[str]:
+    """The keys stated by `sources`; a discount also states its bare number (8折 → 8)."""
+    keys = {key for source in sources for _, key in facts(source)}
+    return keys | {key[1:] for key in keys if key.startswith("折")}
+
+
+def unsupported(text: str, sources: Iterable[str]) -> list[str]:
+    """Facts in `text` (as written) that none of `sources` states; empty when all are traceable."""
+    allowed = allowed_facts(sources)
+    problems: list[str] = []
+    for token, key in facts(text):
+        if key not in allowed and token not in problems:
+            problems.append(token)
+    return problems

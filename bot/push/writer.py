@@ -1,0 +1,492 @@
+"""Draft push copy: personalised, checked for its surface, within the caps, every fact traceable.
+
+This is the service the CLI and the Telegram adapter call:
+
+    writer = PushWriter(settings, engine=engine, knowledge=knowledge)
+    result = writer.draft(channel="wechat", fmt="service", brief="…", customer_ref="C001")
+    result.as_json()  # {"drafts": [...], "refused": [...]}
+
+A draft is offered only when (1) the checker passes it for its channel and surface — a flagged
+draft is rewritten and checked again, and the brief itself is cleaned first, so a brief asking
+for 全网最低价 or 转发集赞 still gets compliant copy, with the findings saying what was dropped;
+(2) every fact in it (number, offer, date word) is in the brief or a cited FAQ entry; (3) it fits
+the format's limits. Customers who opted out or are over a cap get a reason and the next allowed
+time instead. Templates (prompts/push/) write the copy offline; with an LLM configured it writes
+first and the templates take over whenever its draft fails any of the three.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.compliance.checker import CheckResult, Finding, check_text
+from bot.compliance.push_policy import push_decision
+from bot.compliance.rewrite import _must_fix
+from bot.config import Settings
+from bot.errors import DianxiaoerError
+from bot.knowledge.entries import Hit
+from bot.memory import crud
+from bot.memory.models import Customer, utcnow
+from bot.push import templates as T
+from bot.push.facts import unsupported
+from bot.push.formats import PushFormat, push_format
+from bot.push.profile import Profile, build_profile, tier_benefit, tier_of
+
+logger = logging.getLogger(__name__)
+
+MAX_VARIANTS = 5
+MAX_BRIEF_CHARS = 2000
+HEADLINE_CHARS = 40
+SUMMARY_CHARS = 100
+# "Soften": the checker's threshold is halved, so copy that merely leans promotional is rewritten.
+SOFT_THRESHOLD_FACTOR = 0.5
+_TOPIC = re.compile(r"#([^#\n]{1,30})#")
+_SENTENCE_END = "。！？!?…~～）)】」”"
+
+
+@dataclass
+class PushDraft:
+    text: str
+    title: str | None
+    digest: str | None
+    channel: str
+    format: str
+    customer: str | None
+    check: CheckResult
+    dropped: list[Finding]  # what the checker found in the brief or a first draft, now rewritten away
+    sources: list[Hit]
+    changed: bool
+    draft_id: int | None = None
+    via: str = "template"  # or "llm"
+    note: str | None = None  # e.g. why an LLM draft was replaced by a template one
+
+    def as_json(self) -> dict[str, object]:
+        findings = [f.as_json() for f in self.check.findings]
+        findings += [{**f.as_json(), "dropped": True} for f in self.dropped]
+        return {
+            "text": self.text,
+            "title": self.title,
+            "digest": self.digest,
+            "channel": self.channel,
+            "format": self.format,
+            "customer": self.customer,
+            "check": {"flagged": self.check.flagged, "score": self.check.score, "findings": findings},
+            "sources": [{"id": h.id, "question": h.question} for h in self.sources],
+            "changed": self.changed,
+            "draft_id": self.draft_id,
+            "via": self.via,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Refusal:
+    customer: str
+    reason: str
+    next_allowed_at: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        when = self.next_allowed_at.isoformat() if self.next_allowed_at else None
+        return {"customer": self.customer, "reason": self.reason, "next_allowed_at": when}
+
+
+@dataclass
+class PushResult:
+    drafts: list[PushDraft] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"drafts": [d.as_json() for d in self.drafts], "refused": [r.as_json() for r in self.refused]}
+
+
+@dataclass(frozen=True)
+class _Brief:
+    text: str  # cleaned for the surface
+    dropped: list[Finding]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.dropped)
+
+
+def customer_label(customer: Customer) -> str:
+    return customer.ref or customer.display_name
+
+
+class PushWriter:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        knowledge: Any | None = None,  # anything with .search(query, top_k) -> list[Hit]
+        chat_model: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.knowledge = knowledge
+        self.chat_model = chat_model
+        self.templates_dir = settings.prompts_dir / "push"
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def draft(
+        self,
+        *,
+        channel: str,
+        fmt: str,
+        brief: str,
+        customer_ref: str | None = None,
+        segment: str | None = None,
+        variants: int = 1,
+        soften: bool = False,
+        seed: int = 0,
+        now: datetime | None = None,
+        store: bool = True,
+    ) -> PushResult:
+        """Draft `variants` pushes for `brief`; `seed` picks other templates ("regenerate"),
+        `soften` uses the lower-key templates and a stricter check."""
+        spec = push_format(channel, fmt)
+        brief = (brief or "").strip()
+        if not brief:
+            raise DianxiaoerError("简报是空的：请写明这次要告诉客户什么（商品、活动、时间、条件）")
+        if len(brief) > MAX_BRIEF_CHARS:
+            raise DianxiaoerError(f"简报太长（{len(brief)} 字），最多 {MAX_BRIEF_CHARS} 字")
+        if not 1 <= variants <= MAX_VARIANTS:
+            raise DianxiaoerError(f"--variants 应在 1 到 {MAX_VARIANTS} 之间")
+        if customer_ref and segment:
+            raise DianxiaoerError("--customer 和 --segment 只能选一个")
+        now = now or utcnow()
+        templates = T.load_templates(self.templates_dir, spec.key)
+        tset = templates.soft if soften else templates.normal
+        threshold = self._threshold(channel, soften)
+        result = PushResult()
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            targets = self._targets(session, spec, customer_ref, segment)
+            allowed: list[Customer] = []
+            for person in targets:
+                decision = push_decision(session=session, customer=person, channel=spec.cap,
+                                         settings=self.settings, now=now)
+                if decision.allowed:
+                    allowed.append(person)
+                else:
+                    result.refused.append(Refusal(customer_label(person), decision.reason, decision.next_allowed_at))
+            if targets and not allowed:
+                return result
+            clean = self._clean_brief(brief, spec, threshold, soften)
+            entry_question = self._entry_question()
+            if spec.per_customer:
+                for person in allowed:
+                    profile = build_profile(session=session, customer=person, entry_question=entry_question)
+                    drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold)
+                    if not drafts:
+                        result.refused.append(Refusal(customer_label(person), "没有能通过合规检查的草稿，请改写简报", None))
+                    for d in drafts:
+                        d.customer = customer_label(person)
+                    result.drafts.extend(drafts)
+            else:
+                person = allowed[0] if customer_ref and allowed else None
+                profile = (build_profile(session=session, customer=person, entry_question=entry_question)
+                           if person is not None else None)
+                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold)
+                for d in drafts:
+                    d.customer = customer_label(person) if person is not None else None
+                result.drafts.extend(drafts)
+            if store and result.drafts:
+                self._store(session, spec, result.drafts, {customer_label(p): p for p in allowed})
+                session.commit()
+        return result
+
+    # -- targets and brief -----------------------------------------------------------------
+
+    def _targets(self, session: Session, spec: PushFormat, customer_ref: str | None,
+                 segment: str | None) -> list[Customer]:
+        if customer_ref:
+            person = crud.find_customer(session=session, ref=customer_ref)
+            if person is None:
+                raise DianxiaoerError(f"找不到客户：{customer_ref}（先用 dianxiaoer customers import 导入）")
+            return [person]
+        if segment:
+            people = crud.list_customers(session=session, tag=segment)
+            if not people:
+                raise DianxiaoerError(f"没有带标签「{segment}」的客户")
+            return people
+        if spec.per_customer:
+            raise DianxiaoerError(f"{spec.label}是一对一消息，需要 --customer 或 --segment")
+        return []
+
+    def _threshold(self, channel: str, soften: bool) -> int:
+        base = int(getattr(self.settings, f"check_threshold_{channel}"))
+        return int(base * SOFT_THRESHOLD_FACTOR) if soften else base
+
+    def _check(self, text: str, spec: PushFormat, threshold: int) -> CheckResult:
+        return check_text(text, channel=spec.channel, surface=spec.surface,  # type: ignore[arg-type]
+                          threshold=threshold, settings=self.settings)
+
+    def _clean_brief(self, brief: str, spec: PushFormat, threshold: int, soften: bool) -> _Brief:
+        if soften:
+            brief = re.sub(r"[！!]+", "。", brief)
+        found = self._check(brief, spec, threshold)
+        if found.flagged or any(_must_fix(f) for f in found.findings):
+            return _Brief(found.rewrite, list(found.findings))
+        return _Brief(brief, [])
+
+    def _entry_question(self) -> Any:
+        lexical = getattr(self.knowledge, "lexical", None) if self.knowledge is not None else None
+        entries = getattr(lexical, "entries", None) if lexical is not None else None
+        if not entries:
+            return None
+        return lambda entry_id: (entries.get(entry_id) or {}).get("question")
+
+    # -- composing -------------------------------------------------------------------------
+
+    def _variants(self, spec: PushFormat, tset: T.TemplateSet, brief: _Brief, profile: Profile | None,
+                  segment: str | None, variants: int, seed: int, threshold: int) -> list[PushDraft]:
+        values, sources = self._values(spec, brief.text, profile, segment)
+        fact_sources = [brief.text, *(h.answer for h in sources), self.settings.shop_name,
+                        values["name"], values["topics"], *(profile.tags if profile else [])]
+        drafts: list[PushDraft] = []
+        seen: set[str] = set()
+        llm_note: str | None = None
+        for n in range(variants):
+            if self.chat_model is not None:
+                drafted, llm_note = self._from_llm(spec, values, brief, sources, fact_sources, threshold, n)
+                if drafted is not None and drafted.text not in seen:
+                    seen.add(drafted.text)
+                    drafts.append(drafted)
+                    continue
+            # Try the n-th combination first, then the others, until one passes every check.
+            for attempt in range(max(tset.size, 1) * 2):
+                offset = seed + n + attempt * variants
+                drafted = self._from_templates(spec, tset, values, brief, sources, fact_sources,
+                                               threshold, offset)
+                if drafted is not None and drafted.text not in seen:
+                    drafted.note = llm_note
+                    seen.add(drafted.text)
+                    drafts.append(drafted)
+                    break
+        return drafts
+
+    def _values(self, spec: PushFormat, brief: str, profile: Profile | None,
+                segment: str | None) -> tuple[dict[str, str], list[Hit]]:
+        name = profile.name if profile else None
+        one_to_one = spec.per_customer
+        hello = f"{name}，您好" if name else ("您好" if one_to_one else "大家好")
+        interests = list(profile.interests) if profile else []
+        if segment:
+            interests.append(re.sub(r"(爱好者|控|粉丝|粉|迷|党)$", "", segment))
+        # Name an interest only when this push is about it: the customer is the subject.
+        interest = next((i for i in interests if i and i in brief), "")
+        tier = (profile.tier if profile else None) or (segment if segment and tier_of_tag(segment) else None)
+        sources: list[Hit] = []
+        benefit = ""
+        if tier:
+            found = tier_benefit(tier, getattr(self.knowledge, "search", None))
+            if found is not None:
+                benefit, hit = found
+                sources.append(hit)
+        text = _end(brief)
+        topics_in_brief = _TOPIC.findall(brief)
+        topics = ""
+        if spec.topics is not None and not topics_in_brief:
+            names = [self.settings.shop_name, interest or _product(brief)]
+            topics = " ".join(f"#{t}#" for t in dict.fromkeys(t for t in names if t))
+        return {
+            "hello": hello,
+            "name": name or "",
+            "shop": self.settings.shop_name,
+            "brief": text,
+            "headline": _headline(brief),
+            "summary": _summary(brief),
+            "interest": interest,
+            "tier": tier or "",
+            "benefit": benefit,
+            "interest_line": "",
+            "benefit_line": "",
+            "topics": topics,
+        }, sources
+
+    def _from_templates(self, spec: PushFormat, tset: T.TemplateSet, values: dict[str, str], brief: _Brief,
+                        sources: list[Hit], fact_sources: list[str], threshold: int, n: int) -> PushDraft | None:
+        filled = dict(values)
+        # Optional lines go first when the text is too long: the brief is what must be said.
+        for keep_interest, keep_benefit in ((True, True), (False, True), (False, False)):
+            filled["interest_line"] = (T.render(tset.pick("interest_lines", n), values)
+                                       if keep_interest and values["interest"] else "")
+            filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
+                                      if keep_benefit and values["benefit"] else "")
+            body = _join(T.render(tset.pick(p, n), filled) for p in ("openings", "bodies", "closings"))
+            if len(body) <= spec.max_chars:
+                break
+        else:
+            raise DianxiaoerError(
+                f"简报太长：{spec.label}最多 {spec.max_chars} 字，加上称呼和结尾后有 {len(body)} 字；请缩短简报"
+            )
+        title = T.render(tset.pick("titles", n), filled) if spec.title_chars else None
+        digest = T.render(tset.pick("digests", n), filled) if spec.digest_chars else None
+        used = sources if filled["benefit_line"] else []
+        return self._finish(spec, body, title, digest, brief, used, fact_sources, threshold, "template")
+
+    def _from_llm(self, spec: PushFormat, values: dict[str, str], brief: _Brief, sources: list[Hit],
+                  fact_sources: list[str], threshold: int, n: int) -> tuple[PushDraft | None, str | None]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        from bot.drafting.prompts import load_prompt
+
+        prompt = load_prompt(self.templates_dir, "llm")
+        system, user = prompt.render(
+            shop_name=values["shop"], format_label=spec.label, max_chars=spec.max_chars,
+            hello=values["hello"], brief=values["brief"], interest=values["interest"] or "（无）",
+            benefit=(f"{values['tier']}：{values['benefit']}" if values["benefit"] else "（无）"),
+            topics=values["topics"] or "（无）", variant=n + 1,
+        )
+        try:
+            reply = self.chat_model.invoke([SystemMessage(system), HumanMessage(user)])  # type: ignore[union-attr]
+        except Exception as exc:  # a network or provider failure must not cost the merchant a draft
+            logger.info("LLM push draft failed: %s", type(exc).__name__)
+            return None, f"大模型不可用（{type(exc).__name__}），改用模板"
+        text = str(getattr(reply, "content", "")).strip()
+        title = digest = None
+        if spec.title_chars:
+            title, digest = values["headline"], values["summary"]
+        if len(text) > spec.max_chars or not text:
+            return None, f"大模型草稿超出{spec.label}的 {spec.max_chars} 字上限，改用模板"
+        used = sources if values["benefit"] and values["benefit"] in text else []
+        drafted = self._finish(spec, text, title, digest, brief, used, fact_sources, threshold, "llm")
+        if drafted is None:
+            return None, "大模型草稿含有简报和知识库之外的事实或未通过合规检查，改用模板"
+        return drafted, None
+
+    def _finish(self, spec: PushFormat, body: str, title: str | None, digest: str | None, brief: _Brief,
+                sources: list[Hit], fact_sources: list[str], threshold: int, via: str) -> PushDraft | None:
+        """Check, rewrite if flagged, check again; None unless the result passes every check."""
+        dropped = list(brief.dropped)
+        changed = brief.changed
+        parts: dict[str, str | None] = {"body": body, "title": title, "digest": digest}
+        final: CheckResult | None = None
+        for key, text in parts.items():
+            if text is None:
+                continue
+            found = self._check(text, spec, threshold)
+            if found.flagged or any(_must_fix(f) for f in found.findings):
+                dropped.extend(found.findings)
+                text = found.rewrite
+                changed = True
+                found = self._check(text, spec, threshold)
+                if found.flagged:
+                    return None
+            parts[key] = text
+            if key == "body":
+                final = found
+        assert final is not None
+        body, title, digest = parts["body"] or "", parts["title"], parts["digest"]
+        if unsupported("\n".join(t for t in (body, title, digest) if t), fact_sources):
+            return None
+        if len(body) > spec.max_chars:
+            return None
+        if spec.title_chars and (not title or len(title) > spec.title_chars):
+            return None
+        if spec.digest_chars and digest and len(digest) > spec.digest_chars:
+            return None
+        if spec.topics is not None and not spec.topics[0] <= len(_TOPIC.findall(body)) <= spec.topics[1]:
+            return None
+        return PushDraft(
+            text=body, title=title, digest=digest, channel=spec.channel, format=spec.name, customer=None,
+            check=final, dropped=_unique(dropped), sources=sources, changed=changed, via=via,
+        )
+
+    def _store(self, session: Session, spec: PushFormat, drafts: Sequence[PushDraft],
+               people: dict[str, Customer]) -> None:
+        for d in drafts:
+            person = people.get(d.customer) if d.customer else None
+            note = f"标题：{d.title}\n摘要：{d.digest}" if d.title else None
+            row = crud.create_draft(
+                session=session, kind="push", channel=spec.cap,
+                customer_id=person.id if person is not None else None,
+                text=d.text, cited_entry_ids=[h.id for h in d.sources], note=note or d.note,
+            )
+            d.draft_id = row.id
+
+
+def tier_of_tag(tag: str) -> bool:
+    from bot.push.profile import TIER
+
+    return bool(TIER.search(tag))
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        seen.setdefault((f.rule, f.span.text), f)
+    return list(seen.values())
+
+
+def _end(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in _SENTENCE_END else text + "。"
+
+
+def _join(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        part = part.strip(" ")
+        if not part:
+            continue
+        if out and not out.endswith("\n") and not part.startswith("\n"):
+            out = _end(out) if out[-1] not in "，,：:#" else out + (" " if out[-1] == "#" else "")
+        out += part
+    return re.sub(r"\n{3,}", "\n\n", out).strip()
+
+
+def _headline(brief: str) -> str:
+    plain = _TOPIC.sub(lambda m: m.group(1), brief).strip()
+    first = re.split(r"[。！？!?\n]", plain, maxsplit=1)[0].strip()
+    if len(first) > HEADLINE_CHARS:
+        first = re.split(r"[，,；;]", first, maxsplit=1)[0]
+    if len(first) > HEADLINE_CHARS:
+        # Never cut inside a number: 「满200」 cut to 「满2」 would state a figure nobody wrote.
+        first = re.sub(r"[\w.%]+$", "", first[:HEADLINE_CHARS], flags=re.ASCII) or first[:HEADLINE_CHARS]
+    return first.strip(" ，,")
+
+
+def _summary(brief: str) -> str:
+    plain = _TOPIC.sub(lambda m: m.group(1), brief).strip().replace("\n", " ")
+    if len(plain) <= SUMMARY_CHARS:
+        return _end(plain)
+    out = ""
+    for sentence in re.findall(r"[^。！？!?]+[。！？!?]?", plain):
+        if len(out) + len(sentence) > SUMMARY_CHARS:
+            break
+        out += sentence
+    return _end(out) if out else _headline(brief) + "。"
+
+
+def _product(brief: str) -> str:
+    from bot.drafting.followup import topic_of
+
+    return topic_of(_TOPIC.sub("", brief)) or ""
+
+
+def build_push_writer(settings: Settings, *, knowledge: Any | None = None) -> PushWriter:
+    """A writer on the configured database, knowledge base and chat model (the CLI's entry).
+
+    The Telegram adapter, which already holds an `Assistant`, builds one from its parts instead:
+    `PushWriter(settings, engine=a.engine, knowledge=a.knowledge, chat_model=a.chat_model)`.
+    """
+    from bot.drafting.llm import make_chat_model
+    from bot.knowledge.base import KnowledgeBase
+    from bot.memory.db import init_db, make_engine
+
+    engine = make_engine(settings)
+    init_db(engine)
+    return PushWriter(settings, engine=engine, knowledge=knowledge or KnowledgeBase(settings),
+                      chat_model=make_chat_model(settings))
