@@ -49,6 +49,36 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr | None = None
     admin_chat_id: int | None = None
+    # A self-hosted Bot API server (the tests use a fake one); the token is appended to these.
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    # Comma-separated Telegram user ids per role; anyone in none of them is refused.
+    telegram_admins: str = Field("", description="Merchant: may do everything.")
+    telegram_staff: str = Field("", description="Support staff: serve customers, check copy.")
+    telegram_maintainers: str = Field("", description="FAQ maintainers: manage the knowledge.")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token)."
+    )
+
+    @field_validator("telegram_admins", "telegram_staff", "telegram_maintainers")
+    @classmethod
+    def _user_ids(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip() and not part.strip().lstrip("-").isdigit():
+                raise ValueError(f"Telegram user ids must be numbers separated by commas, not {part.strip()!r}")
+        return value
+
+    # Compliance: a draft is flagged when its score reaches the channel's threshold.
+    check_threshold_wechat: int = Field(40, ge=0, le=100)
+    check_threshold_weibo: int = Field(50, ge=0, le=100)
+    check_brand_terms: str = Field(
+        "", description="Comma-separated brand/shop names that may contain 最/第一 etc. lawfully."
+    )
+    check_model_weight: float = Field(
+        0.8, ge=0.0, le=1.0, description="Weight of a trained checker model against the rule score."
+    )
+    quiet_hours_start: int = Field(22, ge=0, le=23)
+    quiet_hours_end: int = Field(8, ge=0, le=23)
 
     # Compliance: a draft is flagged when its score reaches the channel's threshold.
     check_threshold_wechat: int = Field(40, ge=0, le=100)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -147,4 +147,58 @@ class UnansweredQuestionBase(SQLModel):
 class UnansweredQuestion(UnansweredQuestionBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     resolved: bool = Field(default=False, index=True)
+    created_at: datetime = _created()
+
+
+# Telegram staff: what each staff member is doing, and where each draft's card is. Kept in the
+# database, not in the bot's memory, so a restart loses no one's customer or half-done edit.
+# Telegram ids exceed 32 bits, hence BigInteger.
+
+
+class StaffStateBase(SQLModel):
+    user_id: int = Field(sa_type=BigInteger, primary_key=True)  # Telegram user id
+    customer_ref: str | None = None  # the customer being served (what /customer was given)
+    channel: str = "wechat"  # where that customer wrote
+    editing_draft_id: int | None = Field(default=None, foreign_key="draft.id")
+    editing_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    editing_message_id: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class StaffState(StaffStateBase, table=True):
+    updated_at: datetime = _created()
+
+
+class StaffCardBase(SQLModel):
+    draft_id: int = Field(foreign_key="draft.id", primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    question: str  # the customer's message as staff pasted it
+    customer_ref: str | None = None
+    nearest_entry_ids: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    reason: str = ""  # why the draft answered or was handed off, shown to staff
+    escalated: bool = False  # staff pressed 转人工 on a draft that had answered
+    chosen_entry_id: str | None = None  # "this entry answers it" on a handed-off card
+
+
+class StaffCard(StaffCardBase, table=True):
+    created_at: datetime = _created()
+
+
+FaqCandidateStatus = Literal["pending", "accepted", "dismissed"]
+
+
+class FaqCandidateBase(SQLModel):
+    """An answer staff wrote themselves, offered to maintainers as a new FAQ entry."""
+
+    draft_id: int | None = Field(default=None, foreign_key="draft.id", index=True)
+    question: str
+    answer: str
+    proposed_by: str = ""
+
+
+class FaqCandidate(FaqCandidateBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="pending", index=True)  # FaqCandidateStatus
+    decided_by: str | None = None
+    decided_at: datetime | None = _optional_time()
     created_at: datetime = _created()

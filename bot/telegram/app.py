@@ -1,0 +1,193 @@
+"""Build the python-telegram-bot Application and run it by long polling or by webhook."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+from bot.drafting.assistant import Assistant
+from bot.errors import ConfigError
+from bot.telegram import copywriting, general, maintain, serve
+from bot.telegram.roles import Roles
+
+logger = logging.getLogger(__name__)
+
+# The menu users see (Telegram shows it for "/"); each command checks the caller's role itself.
+COMMANDS = [
+    ("start", "开始使用店小二"),
+    ("help", "我能做什么"),
+    ("customer", "设置正在接待的客户：/customer 客户编号 [wechat|weibo]"),
+    ("cancel", "取消正在进行的修改"),
+    ("check", "检查文案是否过度营销：/check 文案"),
+    ("push", "起草推送：/push 渠道 格式 要点… [客户编号|#分组]"),
+    ("kb", "知识库概况"),
+    ("reindex", "重新同步知识库"),
+    ("candidates", "待采纳的 FAQ 候选"),
+    ("gaps", "知识库没答上的问题"),
+    ("stats", "回复与审核统计：/stats [天数]"),
+]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+@dataclass
+class TelegramServices:
+    """The long-lived core services the handlers call; built once by the composition root."""
+
+    assistant: Assistant
+    checker_model: Any = None  # bot.compliance.model's trained checker, when there is one
+    push_writer: Any = None  # bot.push's writer, when that package exists
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.assistant.settings
+
+    @property
+    def knowledge(self) -> Any:
+        return self.assistant.knowledge
+
+    @property
+    def engine(self) -> Any:
+        return self.assistant.engine
+
+
+class TokenRedactor(logging.Filter):
+    """Replace the bot token wherever a log record would show it (httpx logs /bot<token>/ URLs)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def install_token_redaction(token: str) -> None:
+    """Redact the token from every record of the loggers that see request URLs.
+
+    A filter on a logger only sees that logger's own records, so it goes on each one that logs
+    URLs or errors carrying them; bot.logs's filter is used when it exists (it covers handlers).
+    """
+    try:
+        from bot.logs import install_redaction  # type: ignore[attr-defined]
+    except ImportError:
+        install_redaction = None
+    if install_redaction is not None:
+        install_redaction(token)
+    for name in ("httpx", "httpcore", "telegram", "telegram.ext", "telegram.ext.Updater",
+                 "telegram.ext.Application", "telegram._bot", "telegram.ext.ExtBot", __name__):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedactor) and f.token == token for f in target.filters):
+            target.addFilter(TokenRedactor(token))
+
+
+def build_application(
+    services: TelegramServices,
+    *,
+    settings: Settings | None = None,
+    rate_limit_retries: int = 3,
+    trust_env: bool = True,
+    updater: bool = True,
+) -> Application:
+    """The Application with every handler, talking to `settings.telegram_base_url`.
+
+    `trust_env=False` keeps HTTP(S)_PROXY away from a loopback Bot API server (tests).
+    """
+    settings = settings or services.settings
+    if settings.telegram_token is None:
+        raise ConfigError("DIANXIAOER_TELEGRAM_TOKEN 未设置：先在 @BotFather 创建机器人并设置令牌")
+    token = settings.telegram_token.get_secret_value()
+    install_token_redaction(token)
+    httpx_kwargs = {"trust_env": trust_env}
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .request(HTTPXRequest(connection_pool_size=16, httpx_kwargs=httpx_kwargs))
+        .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .post_init(_post_init)
+    )
+    if not updater:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data["services"] = services
+    application.bot_data["roles"] = Roles.from_settings(settings)
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:
+    application.add_handler(TypeHandler(Update, general.gate), group=-1)
+    application.add_handler(CommandHandler("start", general.start))
+    application.add_handler(CommandHandler("help", general.help_command))
+    application.add_handler(CommandHandler("stats", general.stats))
+    application.add_handler(CommandHandler("customer", serve.set_customer))
+    application.add_handler(CommandHandler("cancel", serve.cancel))
+    application.add_handler(CommandHandler("check", copywriting.check))
+    application.add_handler(CommandHandler("push", copywriting.push))
+    application.add_handler(CommandHandler("kb", maintain.kb))
+    application.add_handler(CommandHandler("reindex", maintain.reindex))
+    application.add_handler(CommandHandler("candidates", maintain.candidates))
+    application.add_handler(CommandHandler("gaps", maintain.gaps))
+    application.add_handler(MessageHandler(filters.Document.ALL, maintain.document))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, serve.message))
+    application.add_handler(CallbackQueryHandler(serve.card_button, pattern=r"^(ok|ed|ho|no|pk):"))
+    application.add_handler(CallbackQueryHandler(maintain.candidate_button, pattern=r"^(ca|cd):"))
+    application.add_handler(CallbackQueryHandler(copywriting.push_button, pattern=r"^(pa|pr|ps):"))
+    application.add_handler(MessageHandler(filters.COMMAND, general.unknown_command))
+    application.add_error_handler(general.on_error)
+
+
+async def _post_init(application: Application) -> None:
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+
+def run_polling(services: TelegramServices) -> None:
+    """Long polling until Ctrl-C; pending updates from while the bot was down are processed."""
+    application = build_application(services)
+    logger.info("Telegram: long polling")
+    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+
+
+def run_webhook(services: TelegramServices, *, webhook_url: str, port: int, listen: str = "0.0.0.0") -> None:
+    """Serve Telegram's webhook on `port`; Telegram must send the secret token with each update."""
+    settings = services.settings
+    if settings.telegram_webhook_secret is None:
+        raise ConfigError("webhook 模式需要 DIANXIAOER_TELEGRAM_WEBHOOK_SECRET（A-Z a-z 0-9 _ -，1–256 个字符）")
+    parts = urlsplit(webhook_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ConfigError(f"--webhook-url 应为 https://域名/路径，而不是 {webhook_url!r}")
+    application = build_application(services)
+    logger.info("Telegram: webhook on port %d", port)
+    application.run_webhook(
+        listen=listen,
+        port=port,
+        url_path=parts.path.lstrip("/"),
+        webhook_url=webhook_url,
+        secret_token=settings.telegram_webhook_secret.get_secret_value(),
+        allowed_updates=ALLOWED_UPDATES,
+    )

@@ -1,0 +1,170 @@
+"""Cards and keyboards: what staff see for a draft, rendered as Telegram HTML.
+
+Every piece of text that came from a customer, staff, the FAQ or a model goes through
+`html.escape`. Callback data is `<action>:<id>[:<n>]`, well under Telegram's 64 bytes; the draft
+itself stays in the database, so a button still works after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.memory.models import Draft, StaffCard, utcnow
+
+MAX_CALLBACK_BYTES = 64
+# Telegram refuses messages over 4096 characters; leave room for the card's frame.
+MAX_SHOWN_QUESTION = 600
+MAX_SHOWN_REPLY = 2800
+MAX_MESSAGE = 4096
+
+ACTIONS = {
+    "ok": "approve",
+    "ed": "edit",
+    "ho": "handoff",
+    "no": "reject",
+    "pk": "pick",  # pk:<draft>:<n>  the n-th nearest entry answers it
+    "ca": "accept_candidate",
+    "cd": "dismiss_candidate",
+    "pa": "push_approve",
+    "pr": "push_regenerate",
+    "ps": "push_soften",
+}
+CODES = {name: code for code, name in ACTIONS.items()}
+CHANNEL_NAMES = {"wechat": "微信", "weibo": "微博", "cli": "终端", "telegram": "Telegram"}
+STATUS_LINES = {"approved": "✅ 已通过", "edited": "✏️ 已修改", "rejected": "❌ 已拒绝", "sent": "📤 已发送"}
+
+
+def callback(action: str, *numbers: int) -> str:
+    data = ":".join([CODES[action], *map(str, numbers)])
+    if len(data.encode()) > MAX_CALLBACK_BYTES:  # cannot happen with ids, but never send one
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse_callback(data: str | None) -> tuple[str, list[int]] | None:
+    """(action, numbers) from callback data, or None for anything this bot did not make."""
+    if not data:
+        return None
+    code, *rest = data.split(":")
+    if code not in ACTIONS or not rest or not all(p.isdigit() for p in rest):
+        return None
+    return ACTIONS[code], [int(p) for p in rest]
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"…（共 {len(text)} 字，已截断）"
+
+
+def wait_text(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} 秒"
+    if seconds < 3600:
+        return f"{seconds // 60} 分 {seconds % 60} 秒"
+    return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分"
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    id: str
+    question: str
+    source: str
+
+
+def entry_refs(ids: Sequence[str], entries: Mapping[str, Mapping[str, object]]) -> list[EntryRef]:
+    """Look entry ids up in the knowledge base; entries removed since are skipped."""
+    return [
+        EntryRef(i, str(entries[i].get("question", "")), str(entries[i].get("source", "")))
+        for i in ids
+        if i in entries
+    ]
+
+
+def reply_card(
+    draft: Draft,
+    card: StaffCard,
+    *,
+    entries: Mapping[str, Mapping[str, object]],
+    channel: str | None = None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card for a reply draft in its current state, with the buttons that state allows."""
+    assert draft.id is not None
+    who = f"客户 {escape(card.customer_ref)}" if card.customer_ref else "客户"
+    where = f"（{CHANNEL_NAMES.get(channel or '', channel)}）" if channel else ""
+    lines = [f"🧾 <b>草稿 #{draft.id}</b> · {who}{where}", f"<b>客户说：</b>{escape(clip(card.question, MAX_SHOWN_QUESTION))}", ""]
+    handoff = draft.needs_human or card.escalated
+    decided = draft.status != "pending"
+    if decided:
+        lines.append(f"<b>{STATUS_LINES.get(draft.status, draft.status)}</b>" + _decided_by(draft))
+        if draft.status == "rejected":
+            lines.append(f"<s>{escape(clip(draft.text, MAX_SHOWN_REPLY))}</s>")
+        else:
+            lines += ["可直接复制发送：", f"<pre>{escape(clip(draft.final_text, MAX_SHOWN_REPLY))}</pre>"]
+    else:
+        lines += ["<b>建议回复：</b>", escape(clip(draft.text, MAX_SHOWN_REPLY)), ""]
+    sources = entry_refs(draft.cited_entry_ids, entries)
+    if sources and not (handoff and not decided):
+        lines.append("<b>依据：</b>")
+        lines += [f"{n}. {escape(s.question)} — <i>{escape(s.source)}</i>" for n, s in enumerate(sources, 1)]
+    confidence = f"{draft.confidence:.2f}" if draft.confidence is not None else "—"
+    if card.chosen_entry_id:
+        chosen = entry_refs([card.chosen_entry_id], entries)
+        name = escape(chosen[0].question) if chosen else escape(card.chosen_entry_id)
+        lines.append(f"📌 由人工选定条目：{name}")
+    elif draft.needs_human:
+        lines.append(f"🙋 <b>需要人工</b>（把握 {confidence}）：{escape(card.reason or '知识库里没有可靠的答案')}")
+    elif card.escalated:
+        lines.append(f"🙋 <b>已转人工</b>（原把握 {confidence}）")
+    else:
+        lines.append(f"✓ 可以回复（把握 {confidence}）")
+    if draft.note:
+        lines.append(f"注：{escape(draft.note)}")
+    text = "\n".join(lines)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 1] + "…"
+    if decided:
+        return text, None
+    return text, reply_keyboard(draft.id, handoff=handoff, nearest=entry_refs(card.nearest_entry_ids, entries))
+
+
+def _decided_by(draft: Draft) -> str:
+    if not draft.decided_by:
+        return ""
+    waited = f"，问题后 {wait_text(draft.decided_at - draft.created_at)}" if draft.decided_at else ""
+    return f" · {escape(draft.decided_by)}{waited}"
+
+
+def reply_keyboard(draft_id: int, *, handoff: bool, nearest: Sequence[EntryRef]) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if handoff:
+        rows += [
+            [InlineKeyboardButton(f"📌 {clip(e.question, 28)}", callback_data=callback("pick", draft_id, n))]
+            for n, e in enumerate(nearest[:3])
+        ]
+    actions = [
+        InlineKeyboardButton("发送 ✅", callback_data=callback("approve", draft_id)),
+        InlineKeyboardButton("修改 ✏️", callback_data=callback("edit", draft_id)),
+    ]
+    if not handoff:
+        actions.append(InlineKeyboardButton("转人工 🙋", callback_data=callback("handoff", draft_id)))
+    actions.append(InlineKeyboardButton("拒绝 ❌", callback_data=callback("reject", draft_id)))
+    rows.append(actions)
+    return InlineKeyboardMarkup(rows)
+
+
+def candidate_keyboard(candidate_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[
+            InlineKeyboardButton("采纳入库 ✅", callback_data=callback("accept_candidate", candidate_id)),
+            InlineKeyboardButton("忽略 🗑", callback_data=callback("dismiss_candidate", candidate_id)),
+        ]]
+    )
+
+
+def since_question(draft: Draft) -> timedelta:
+    return utcnow() - draft.created_at

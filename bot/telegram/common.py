@@ -1,0 +1,95 @@
+"""What every handler needs: the services, the caller's role, a worker thread, a typing action."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from telegram import Message, Update, User
+from telegram.constants import ChatAction
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.telegram.roles import ROLE_NAMES, Permission, Roles
+
+T = TypeVar("T")
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+# Telegram shows "typing…" for at most 5 seconds; renew it a little before.
+TYPING_RENEW_SECONDS = 4.5
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Any:
+    return context.application.bot_data["services"]
+
+
+def roles(context: ContextTypes.DEFAULT_TYPE) -> Roles:
+    return context.application.bot_data["roles"]
+
+
+def session(context: ContextTypes.DEFAULT_TYPE) -> Session:
+    return Session(services(context).engine, expire_on_commit=False)
+
+
+def actor(user: User) -> str:
+    """How a decision's author is recorded: name and Telegram id."""
+    return f"{user.full_name} (tg {user.id})"
+
+
+async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run slow core work (search, sync, checking) off the event loop."""
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None = None) -> AsyncIterator[None]:
+    """Show "typing…" in the chat until the block ends."""
+
+    async def renew() -> None:
+        while True:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+            await asyncio.sleep(TYPING_RENEW_SECONDS)
+
+    task = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def requires(permission: Permission) -> Callable[[Handler], Handler]:
+    """Refuse, with the reason, a known user whose role does not allow this."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            if roles(context).may(user.id if user else None, permission):
+                await handler(update, context)
+                return
+            have = "、".join(ROLE_NAMES[r] for r in sorted(roles(context).of(user.id if user else None)))
+            text = f"你的角色（{have}）不能使用这个功能。"
+            if update.callback_query is not None:
+                await update.callback_query.answer(text, show_alert=True)
+            elif update.effective_message is not None:
+                await update.effective_message.reply_text(text)
+
+        return checked
+
+    return wrap
+
+
+async def edit_quietly(message: Message | None, text: str, **kwargs: Any) -> None:
+    """Edit a message, ignoring Telegram's "message is not modified" (two presses at once)."""
+    if message is None:
+        return
+    try:
+        await message.edit_text(text, **kwargs)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise

@@ -1,0 +1,193 @@
+"""Maintaining the knowledge: /kb, /reindex, uploading a knowledge file, /candidates, /gaps."""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.errors import DianxiaoerError
+from bot.knowledge.readers import SUPPORTED_SUFFIXES, is_knowledge_file, iter_knowledge_files, read_file
+from bot.knowledge.sync import SyncReport
+from bot.memory import crud, faq_candidates
+from bot.memory.gaps import cluster_questions
+from bot.telegram.cards import candidate_keyboard, clip, parse_callback
+from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
+
+# Telegram bots may download files up to 20 MB; a FAQ file is far smaller.
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+UPLOAD_SUFFIXES = {".csv", ".tsv", ".xlsx", ".md", ".txt", ".json", ".jsonl"} & SUPPORTED_SUFFIXES
+SHOWN_ERRORS = 5
+
+
+def report_text(report: SyncReport) -> str:
+    lines = [
+        f"已同步：{report.files} 个文件 · 新增 {len(report.added)} · 更新 {len(report.updated)} · "
+        f"删除 {len(report.removed)} · 未变 {report.unchanged} · 错误 {len(report.errors)}"
+    ]
+    if report.kept_despite_errors:
+        lines.append(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
+    lines += [f"❗ {html.escape(str(e))}" for e in report.errors[:SHOWN_ERRORS]]
+    lines += [f"⚠️ {html.escape(w)}" for w in report.warnings[:SHOWN_ERRORS]]
+    return "\n".join(lines)
+
+
+def _last_index_update(context: ContextTypes.DEFAULT_TYPE) -> str:
+    kb = services(context).knowledge
+    folder = getattr(kb, "_lexical_dir", None)
+    stamps = [p.stat().st_mtime for p in folder.iterdir()] if folder is not None and folder.is_dir() else []
+    recorded = context.application.bot_data.get("last_sync")
+    if recorded is not None:
+        stamps.append(recorded.timestamp())
+    if not stamps:
+        return "尚未同步"
+    return datetime.fromtimestamp(max(stamps), UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@requires("knowledge")
+async def kb(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    knowledge = services(context).knowledge
+    root = services(context).settings.knowledge_dir
+    files = await blocking(lambda: list(iter_knowledge_files(root)) if root.is_dir() else [])
+    count = await blocking(knowledge.entry_count)
+    names = "、".join(html.escape(p.relative_to(root).as_posix()) for p in files[:10])
+    more = f" 等 {len(files)} 个" if len(files) > 10 else ""
+    await update.effective_message.reply_text(
+        f"📚 知识库：{count} 条，{len(files)} 个文件（{names}{more}）\n最近一次索引更新：{_last_index_update(context)}"
+    )
+
+
+async def _sync(context: ContextTypes.DEFAULT_TYPE) -> SyncReport:
+    report = await blocking(services(context).knowledge.sync)
+    context.application.bot_data["last_sync"] = datetime.now(UTC)
+    return report
+
+
+@requires("knowledge")
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    msg = update.effective_message
+    assert msg is not None
+    async with typing(context, msg.chat_id):
+        report = await _sync(context)
+    await msg.reply_text(report_text(report))
+
+
+@requires("knowledge")
+async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A knowledge file sent as a document: check it, save it into the folder, sync.
+
+    The file is read in a scratch folder first; if any row is bad it is refused with the reasons
+    and the knowledge folder is not touched.
+    """
+    msg = update.effective_message
+    assert msg is not None and msg.document is not None
+    name = Path(msg.document.file_name or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES or not is_knowledge_file(Path(name)):
+        allowed = "、".join(sorted(s.lstrip(".") for s in UPLOAD_SUFFIXES))
+        raise DianxiaoerError(f"不能导入「{name or '无名文件'}」：知识库文件应为 {allowed}（文件名不能以 . 或 _ 开头，也不能叫 README）")
+    if (msg.document.file_size or 0) > MAX_UPLOAD_BYTES:
+        raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
+    root = services(context).settings.knowledge_dir
+    async with typing(context, msg.chat_id):
+        telegram_file = await msg.document.get_file()
+        with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
+            staged = Path(scratch) / name
+            await telegram_file.download_to_drive(staged)
+            if staged.stat().st_size > MAX_UPLOAD_BYTES:
+                raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
+            read = await blocking(read_file, staged, Path(scratch))
+            if read.errors or not read.entries:
+                reasons = "\n".join(f"❗ {html.escape(str(e))}" for e in read.errors[:SHOWN_ERRORS])
+                await msg.reply_text(
+                    f"「{html.escape(name)}」没有导入，知识库未改动：\n"
+                    + (reasons or "文件里没有读到任何问答或段落。")
+                )
+                return
+            root.mkdir(parents=True, exist_ok=True)
+            # Copy next to the target, then rename over it: the folder never holds half a file.
+            target = root / name
+            fd, partial = tempfile.mkstemp(dir=root, prefix=".upload-", suffix=".part")
+            with os.fdopen(fd, "wb") as out:
+                out.write(staged.read_bytes())
+            os.replace(partial, target)
+        report = await _sync(context)
+    await msg.reply_text(f"已导入「{html.escape(name)}」（{len(read.entries)} 条）。\n" + report_text(report))
+
+
+@requires("knowledge")
+async def candidates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    msg = update.effective_message
+    assert msg is not None
+    with session(context) as db:
+        pending = faq_candidates.list_candidates(session=db, limit=10)
+    if not pending:
+        await msg.reply_text("没有待处理的 FAQ 候选。")
+        return
+    await msg.reply_text(f"{len(pending)} 条待处理的 FAQ 候选（店员修改过的答案）：")
+    for candidate in pending:
+        assert candidate.id is not None
+        await msg.reply_text(_candidate_text(candidate), reply_markup=candidate_keyboard(candidate.id))
+
+
+def _candidate_text(candidate: faq_candidates.FaqCandidate, status: str = "") -> str:
+    head = f"💡 <b>候选 #{candidate.id}</b>{status}"
+    return (
+        f"{head}\n<b>问：</b>{html.escape(clip(candidate.question, 500))}\n"
+        f"<b>答：</b>{html.escape(clip(candidate.answer, 2500))}\n<i>提出：{html.escape(candidate.proposed_by)}</i>"
+    )
+
+
+@requires("knowledge")
+async def candidate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    parsed = parse_callback(query.data)
+    if parsed is None:
+        await query.answer("这个按钮已失效。")
+        return
+    action, (candidate_id, *_) = parsed
+    root = services(context).settings.knowledge_dir
+    with session(context) as db:
+        if action == "accept_candidate":
+            path = faq_candidates.accept_candidate(session=db, candidate_id=candidate_id, knowledge_dir=root, by=actor(user))
+        else:
+            faq_candidates.dismiss_candidate(session=db, candidate_id=candidate_id, by=actor(user))
+        db.commit()
+        candidate = db.get(faq_candidates.FaqCandidate, candidate_id)
+        assert candidate is not None
+    if action == "accept_candidate":
+        await query.answer("已采纳，正在同步知识库")
+        report = await _sync(context)
+        status = f" · ✅ 已写入 {html.escape(path.name)}"
+        await edit_quietly(query.message, _candidate_text(candidate, status))  # type: ignore[arg-type]
+        await context.bot.send_message(query.message.chat_id, report_text(report))  # type: ignore[union-attr]
+    else:
+        await query.answer("已忽略")
+        await edit_quietly(query.message, _candidate_text(candidate, " · 🗑 已忽略"))  # type: ignore[arg-type]
+
+
+@requires("knowledge")
+async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    msg = update.effective_message
+    assert msg is not None
+    with session(context) as db:
+        texts = [q.text for q in crud.list_unanswered(session=db)]
+    if not texts:
+        await msg.reply_text("还没有未解答的问题。")
+        return
+    embed = getattr(services(context).knowledge.embedder, "encode_queries", None)
+    async with typing(context, msg.chat_id):
+        clusters = (await blocking(cluster_questions, texts, embed))[:15]
+    lines = [f"{len(texts)} 个未解答的问题；最常见的 {len(clusters)} 类："]
+    for n, cluster in enumerate(clusters, start=1):
+        lines.append(f"{n}. ×{cluster.count} {html.escape(clip(cluster.representative, 120))}")
+        others = [e for e in cluster.examples if e != cluster.representative][:2]
+        lines += [f"    · {html.escape(clip(o, 80))}" for o in others]
+    await msg.reply_text("\n".join(lines)[:4000])
