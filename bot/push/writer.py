@@ -278,9 +278,9 @@ class PushWriter:
 
     def _values(self, spec: PushFormat, brief: str, profile: Profile | None,
                 segment: str | None) -> tuple[dict[str, str], list[Hit]]:
-        name = profile.name if profile else None
-        one_to_one = spec.per_customer
-        hello = f"{name}，您好" if name else ("您好" if one_to_one else "大家好")
+        # A broadcast is read by many, so it greets them all even when drafted for one customer.
+        name = profile.name if profile and spec.per_customer else None
+        hello = f"{name}，您好" if name else ("您好" if spec.per_customer else "大家好")
         interests = list(profile.interests) if profile else []
         if segment:
             interests.append(re.sub(r"(爱好者|控|粉丝|粉|迷|党)$", "", segment))
@@ -317,24 +317,35 @@ class PushWriter:
 
     def _from_templates(self, spec: PushFormat, tset: T.TemplateSet, values: dict[str, str], brief: _Brief,
                         sources: list[Hit], fact_sources: list[str], threshold: int, n: int) -> PushDraft | None:
-        filled = dict(values)
-        # Optional lines go first when the text is too long: the brief is what must be said.
-        for keep_interest, keep_benefit in ((True, True), (False, True), (False, False)):
+        # With the optional lines, then without: they go first when the text is too long or reads
+        # as too much selling, because the brief is what must be said.
+        candidates: list[dict[str, str]] = []
+        shortest = 0
+        for keep_interest, keep_benefit in ((True, True), (True, False), (False, False)):
+            filled = dict(values)
             filled["interest_line"] = (T.render(tset.pick("interest_lines", n), values)
                                        if keep_interest and values["interest"] else "")
             filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
                                       if keep_benefit and values["benefit"] else "")
-            body = _join(T.render(tset.pick(p, n), filled) for p in ("openings", "bodies", "closings"))
-            if len(body) <= spec.max_chars:
-                break
-        else:
+            filled["body"] = _join(T.render(tset.pick(p, n), filled) for p in ("openings", "bodies", "closings"))
+            shortest = len(filled["body"])
+            if shortest <= spec.max_chars and filled["body"] not in (c["body"] for c in candidates):
+                candidates.append(filled)
+        if not candidates:
             raise DianxiaoerError(
-                f"简报太长：{spec.label}最多 {spec.max_chars} 字，加上称呼和结尾后有 {len(body)} 字；请缩短简报"
+                f"简报太长：{spec.label}最多 {spec.max_chars} 字，加上称呼和结尾后有 {shortest} 字；请缩短简报"
             )
-        title = T.render(tset.pick("titles", n), filled) if spec.title_chars else None
-        digest = T.render(tset.pick("digests", n), filled) if spec.digest_chars else None
-        used = sources if filled["benefit_line"] else []
-        return self._finish(spec, body, title, digest, brief, used, fact_sources, threshold, "template")
+        # A draft that passes as composed beats one the checker has to cut.
+        for allow_rewrite in (False, True):
+            for filled in candidates:
+                title = T.render(tset.pick("titles", n), filled) if spec.title_chars else None
+                digest = T.render(tset.pick("digests", n), filled) if spec.digest_chars else None
+                used = sources if filled["benefit_line"] else []
+                drafted = self._finish(spec, filled["body"], title, digest, brief, used, fact_sources,
+                                       threshold, "template", allow_rewrite=allow_rewrite)
+                if drafted is not None:
+                    return drafted
+        return None
 
     def _from_llm(self, spec: PushFormat, values: dict[str, str], brief: _Brief, sources: list[Hit],
                   fact_sources: list[str], threshold: int, n: int) -> tuple[PushDraft | None, str | None]:
@@ -367,8 +378,11 @@ class PushWriter:
         return drafted, None
 
     def _finish(self, spec: PushFormat, body: str, title: str | None, digest: str | None, brief: _Brief,
-                sources: list[Hit], fact_sources: list[str], threshold: int, via: str) -> PushDraft | None:
-        """Check, rewrite if flagged, check again; None unless the result passes every check."""
+                sources: list[Hit], fact_sources: list[str], threshold: int, via: str,
+                allow_rewrite: bool = True) -> PushDraft | None:
+        """Check, rewrite if flagged, check again; None unless the result passes every check and
+        still states every fact of the (cleaned) brief — a rewrite that cut the offer's deadline
+        or condition would mislead."""
         dropped = list(brief.dropped)
         changed = brief.changed
         parts: dict[str, str | None] = {"body": body, "title": title, "digest": digest}
@@ -378,6 +392,8 @@ class PushWriter:
                 continue
             found = self._check(text, spec, threshold)
             if found.flagged or any(_must_fix(f) for f in found.findings):
+                if not allow_rewrite:
+                    return None
                 dropped.extend(found.findings)
                 text = found.rewrite
                 changed = True
@@ -390,6 +406,8 @@ class PushWriter:
         assert final is not None
         body, title, digest = parts["body"] or "", parts["title"], parts["digest"]
         if unsupported("\n".join(t for t in (body, title, digest) if t), fact_sources):
+            return None
+        if unsupported(brief.text, [body]):
             return None
         if len(body) > spec.max_chars:
             return None

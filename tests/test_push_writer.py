@@ -1,0 +1,255 @@
+"""PushWriter: caps and opt-out honoured, every offered draft passes the checker, every number is
+traceable, limits held, variants differ, LLM drafts checked the same way."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from bot.compliance.checker import check_text
+from bot.drafting.llm import FakeChatModel
+from bot.errors import DianxiaoerError
+from bot.knowledge.entries import Hit
+from bot.memory import crud
+from bot.memory.models import Draft
+from bot.push.facts import facts, unsupported
+from bot.push.formats import FORMATS
+from bot.push.writer import PushWriter
+
+# 11:00 in Shanghai: outside quiet hours.
+NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+BENEFITS = Hit(
+    id="tiers", question="会员有什么权益？", source="会员与活动.md", score=1.0,
+    answer="普通会员每消费 1 元积 1 分，生日当月可领一份试饮装；金卡会员积分加倍，每季度可免费领取一次新茶试饮装。",
+)
+OTHER = Hit(id="ship", question="包邮吗？", answer="满 99 元包邮，偏远地区除外。", source="售后与物流.csv", score=0.5)
+BRIEF = "明前龙井到货，3月20日前下单满200减20。"
+TASTING = "明前龙井到货了，3月20日前可以来店里试饮。"
+
+
+class FakeKnowledge:
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def search(self, query: str, top_k: int = 5) -> list[Hit]:
+        self.queries.append(query)
+        return [OTHER, BENEFITS][:top_k]
+
+
+@pytest.fixture
+def engine():
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def add_customer(engine, ref, name, tags=(), *, wrote=None, channel="wechat", opted_out=False, tier=None):
+    with Session(engine) as session:
+        person = crud.create_customer(session=session, display_name=name, tags=tags)
+        person.ref, person.tier = ref, tier
+        person.opted_out_wechat = person.opted_out_weibo = opted_out
+        if wrote is not None:
+            conv = crud.start_conversation(session=session, customer_id=person.id, channel=channel, now=wrote)
+            crud.add_message(session=session, conversation_id=conv.id, role="customer", text="龙井怎么泡？", now=wrote)
+        session.commit()
+        return person.id
+
+
+@pytest.fixture
+def writer(engine, settings):
+    return PushWriter(settings, engine=engine, knowledge=FakeKnowledge())
+
+
+def draft(writer, **kwargs):
+    kwargs.setdefault("now", NOW)
+    return writer.draft(**kwargs)
+
+
+def assert_offerable(d, brief, sources=()):
+    """What every offered draft must be: clean for its surface, facts traceable, within limits."""
+    spec = FORMATS[(d.channel, d.format)]
+    again = check_text(d.text, channel=d.channel, surface=spec.surface)
+    assert not again.flagged and not d.check.flagged, (d.text, again.findings)
+    assert unsupported(d.text + (d.title or "") + (d.digest or ""), [brief, *(h.answer for h in sources)]) == []
+    assert len(d.text) <= spec.max_chars
+    if spec.title_chars:
+        assert d.title and len(d.title) <= spec.title_chars and len(d.digest) <= spec.digest_chars
+    if spec.topics:
+        assert spec.topics[0] <= len(re.findall(r"#[^#\n]+#", d.text)) <= spec.topics[1]
+
+
+def test_service_draft_is_personal_and_cites_the_tier_benefit(engine, writer):
+    add_customer(engine, "C001", "王芳", ["金卡会员", "龙井爱好者"], wrote=NOW - timedelta(hours=2))
+    result = draft(writer, channel="wechat", fmt="service", brief=TASTING, customer_ref="C001")
+    assert result.refused == [] and len(result.drafts) == 1
+    d = result.drafts[0]
+    assert d.customer == "C001" and d.text.startswith("王芳，您好")
+    assert "您之前问过龙井" in d.text and "积分加倍" in d.text and "退订" in d.text
+    assert [h.id for h in d.sources] == ["tiers"]
+    assert_offerable(d, TASTING, d.sources)
+    payload = result.as_json()
+    assert set(payload) == {"drafts", "refused"}
+    first = payload["drafts"][0]
+    assert {"text", "title", "channel", "format", "customer", "check", "sources", "changed"} <= set(first)
+    assert set(first["check"]) == {"flagged", "score", "findings"}
+    assert first["sources"] == [{"id": "tiers", "question": "会员有什么权益？"}]
+    assert first["title"] is None and first["changed"] is False
+
+
+def test_a_benefit_that_would_make_a_service_message_a_sales_push_is_left_out(engine, writer):
+    add_customer(engine, "C001", "王芳", ["金卡会员"], wrote=NOW - timedelta(hours=2))
+    [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
+    assert "积分加倍" not in d.text and d.sources == [] and not d.changed
+    assert "明前龙井到货，3月20日前下单满200减20" in d.text
+
+
+def test_drafts_are_stored_as_pending_push_drafts(engine, writer):
+    person = add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=2))
+    result = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001", variants=2)
+    with Session(engine) as session:
+        rows = session.exec(select(Draft).where(Draft.kind == "push")).all()
+    assert sorted(r.id for r in rows) == sorted(d.draft_id for d in result.drafts)
+    assert {(r.status, r.channel, r.customer_id) for r in rows} == {("pending", "wechat_customer_service", person)}
+
+
+def test_opted_out_and_closed_windows_are_refused_with_reason_and_time(engine, writer):
+    add_customer(engine, "C001", "王芳", ["金卡会员"], wrote=NOW - timedelta(hours=2))
+    add_customer(engine, "C002", "李哥", ["金卡会员"], wrote=NOW - timedelta(hours=2), opted_out=True)
+    add_customer(engine, "C003", "赵姐", ["金卡会员"], wrote=NOW - timedelta(hours=60))
+    add_customer(engine, "C004", "钱叔", ["金卡会员"])
+    result = draft(writer, channel="wechat", fmt="service", brief=BRIEF, segment="金卡会员")
+    assert {d.customer for d in result.drafts} == {"C001"}
+    refused = {r.customer: r for r in result.refused}
+    assert set(refused) == {"C002", "C003", "C004"}
+    assert "退订" in refused["C002"].reason and "48 小时" in refused["C003"].reason
+    assert all(r.next_allowed_at is None for r in refused.values())
+
+
+def test_a_cap_reached_gives_the_next_allowed_time(engine, writer):
+    person = add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1), channel="weibo")
+    with Session(engine) as session:
+        sent = crud.create_draft(session=session, kind="push", channel="weibo_dm", customer_id=person, text="x")
+        crud.decide_draft(session=session, draft_id=sent.id, status="approved", by="t")
+        crud.mark_sent(session=session, draft_id=sent.id, now=NOW - timedelta(minutes=30))
+        session.commit()
+    result = draft(writer, channel="weibo", fmt="dm", brief=BRIEF, customer_ref="C001")
+    assert result.drafts == []
+    [refusal] = result.refused
+    assert "每天最多" in refusal.reason and refusal.next_allowed_at is not None
+    assert refusal.next_allowed_at > NOW
+    assert result.as_json()["refused"][0]["next_allowed_at"] == refusal.next_allowed_at.isoformat()
+
+
+def test_quiet_hours_refuse_a_broadcast_segment(engine, writer):
+    add_customer(engine, "C001", "王芳", ["普洱爱好者"])
+    night = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    result = writer.draft(channel="weibo", fmt="post", brief=BRIEF, segment="普洱爱好者", now=night)
+    assert result.drafts == [] and "免打扰" in result.refused[0].reason
+    assert result.refused[0].next_allowed_at == datetime(2026, 3, 11, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+
+
+@pytest.mark.parametrize("channel,fmt", sorted(FORMATS))
+def test_every_format_passes_its_checker_and_limits_even_from_a_pushy_brief(engine, writer, channel, fmt):
+    add_customer(engine, "C001", "王芳", ["金卡会员", "龙井爱好者"], wrote=NOW - timedelta(hours=1), channel=channel)
+    brief = "明前龙井全网最低价！3月20日前下单满200减20，转发集赞再送茶饼，手慢无！！！"
+    result = draft(writer, channel=channel, fmt=fmt, brief=brief, customer_ref="C001", variants=3)
+    assert len(result.drafts) == 3
+    for d in result.drafts:
+        assert_offerable(d, brief, d.sources)
+        assert d.changed
+        assert "全网最低价" not in d.text and "集赞" not in d.text
+        dropped = {f["span"]["text"] for f in d.as_json()["check"]["findings"] if f.get("dropped")}
+        assert "全网最低价" in dropped and any("集赞" in t for t in dropped)
+        assert "满200减20" in d.text  # the offer itself survives
+
+
+def test_variants_differ_in_more_than_a_word(engine, writer):
+    add_customer(engine, "C001", "王芳", ["金卡会员", "龙井爱好者"], wrote=NOW - timedelta(hours=1))
+    result = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001", variants=3)
+    texts = [d.text for d in result.drafts]
+    assert len(set(texts)) == 3
+    for a in texts:
+        for b in texts:
+            if a != b:
+                assert a[:8] != b[:8] and a[-8:] != b[-8:]  # opening and closing both differ
+
+
+def test_regenerate_with_another_seed_and_soften_change_the_copy(engine, writer):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    first = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts[0]
+    again = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts[0]
+    other = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001", seed=1).drafts[0]
+    soft = draft(writer, channel="wechat", fmt="service", brief="新茶到了！欢迎选购！", customer_ref="C001",
+                 soften=True).drafts[0]
+    assert first.text == again.text and other.text != first.text
+    assert "！" not in soft.text and soft.check.threshold == 20
+
+
+def test_segment_broadcast_is_one_text_with_no_customer(engine, writer):
+    add_customer(engine, "C001", "王芳", ["龙井爱好者"])
+    add_customer(engine, "C002", "李哥", ["龙井爱好者"], opted_out=True)
+    result = draft(writer, channel="wechat", fmt="article", brief=BRIEF, segment="龙井爱好者", variants=2)
+    assert [d.customer for d in result.drafts] == [None, None]
+    assert [r.customer for r in result.refused] == ["C002"]
+    assert all("龙井" in d.text for d in result.drafts)
+    assert result.drafts[0].title != result.drafts[1].title
+
+
+def test_weibo_post_keeps_the_briefs_own_topics(engine, writer):
+    brief = "#明前龙井# #春茶# 今年的明前龙井到了，3月20日前下单满200减20。"
+    [d] = draft(writer, channel="weibo", fmt="post", brief=brief).drafts
+    assert re.findall(r"#[^#\n]+#", d.text) == ["#明前龙井#", "#春茶#"]
+
+
+def test_no_number_outside_the_brief_and_cited_entries(engine, writer):
+    add_customer(engine, "C001", "王芳", ["金卡会员"], wrote=NOW - timedelta(hours=1))
+    for channel, fmt in FORMATS:
+        for d in draft(writer, channel=channel, fmt=fmt, brief=BRIEF, customer_ref="C001", variants=4).drafts:
+            numbers = {key for _, key in facts(d.text)}
+            allowed = {key for text in (BRIEF, BENEFITS.answer) for _, key in facts(text)}
+            assert numbers <= allowed, (d.text, numbers - allowed)
+
+
+def test_unknown_customer_missing_target_and_long_brief_are_clear_errors(engine, writer):
+    with pytest.raises(DianxiaoerError, match="找不到客户"):
+        draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="nobody")
+    with pytest.raises(DianxiaoerError, match="--customer 或 --segment"):
+        draft(writer, channel="weibo", fmt="dm", brief=BRIEF)
+    with pytest.raises(DianxiaoerError, match="没有格式"):
+        draft(writer, channel="weibo", fmt="article", brief=BRIEF)
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    with pytest.raises(DianxiaoerError, match="300"):
+        draft(writer, channel="wechat", fmt="service", brief="好茶。" * 200, customer_ref="C001")
+
+
+def test_llm_draft_with_an_invented_number_falls_back_to_templates(engine, settings):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    model = FakeChatModel().enqueue("王芳您好，明前龙井到货，3月20日前下单满200减50！")
+    writer = PushWriter(settings, engine=engine, knowledge=FakeKnowledge(), chat_model=model)
+    [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
+    assert d.via == "template" and "减50" not in d.text and "简报和知识库之外" in d.note
+
+
+def test_llm_draft_that_passes_is_offered_and_a_pushy_one_is_rewritten(engine, settings):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    good = "王芳您好，明前龙井到货了，3月20日前下单满200减20。不想收到此类消息回复「退订」。"
+    model = FakeChatModel().enqueue(good, "王芳您好，全网最低价！明前龙井3月20日前满200减20。")
+    writer = PushWriter(settings, engine=engine, knowledge=FakeKnowledge(), chat_model=model)
+    first, second = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001",
+                          variants=2).drafts
+    assert first.via == "llm" and first.text == good and not first.changed
+    assert second.via == "llm" and second.changed and "全网最低价" not in second.text
+    assert "全网最低价" in model.seen[0][1].content or "满200减20" in model.seen[0][1].content
+
+
+def test_llm_failure_falls_back_to_templates(engine, settings):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    model = FakeChatModel().enqueue(TimeoutError())
+    writer = PushWriter(settings, engine=engine, knowledge=FakeKnowledge(), chat_model=model)
+    [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
+    assert d.via == "template" and "TimeoutError" in d.note
