@@ -202,3 +202,23 @@ class FaqCandidate(FaqCandidateBase, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = _optional_time()
     created_at: datetime = _created()
+
+
+class LearnedPhrasingBase(SQLModel):
+    """A customer's message labelled by staff: a phrasing of the FAQ entry that answers it, or,
+    with no entry, a question the FAQ does not answer (what staff rejected).
+
+    Kept here rather than in the index so that a re-sync, a new embedding model or a wiped data
+    dir does not lose what staff taught; the index holds each one as a vector `<entry_id>:L<id>`.
+    """
+
+    text: str  # the customer's message as written
+    entry_id: str | None = Field(default=None, index=True)  # None: the FAQ does not answer it
+    decision: str = "chosen"  # approved / edited / rejected (a draft) or chosen (an entry picked)
+    draft_id: int | None = Field(default=None, foreign_key="draft.id", index=True)
+    decided_by: str = "staff"
+
+
+class LearnedPhrasing(LearnedPhrasingBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()

@@ -1,0 +1,70 @@
+"""Phrasings staff taught, as more vectors of their entries in the index.
+
+The database keeps them (bot/memory/learned.py); the index holds each as a vector
+`<entry id>:L<n>` with `phrasing = -1` (bot/knowledge/store.py), searched like any phrasing and
+in the lexical index too. An entry's own vectors are counted, checked and replaced without them,
+and deleting the entry deletes them. Every sync puts back what the index lacks (a wiped data
+dir, a new embedding model, a crash between the database and the index) and drops what staff
+withdrew or what belonged to a removed entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.knowledge.base import KnowledgeBase
+    from bot.knowledge.store import VectorStore
+
+
+class LearnedSource(Protocol):
+    """Where learned phrasings are kept (the database), so a sync can put them back."""
+
+    def wanted(self) -> dict[str, tuple[str, str]] | None:
+        """Vector id → (entry id, text) of every learned phrasing; None when they cannot be read
+        (the index is then left as it is)."""
+        ...
+
+    def forget(self, entry_ids: Collection[str]) -> None:
+        """Drop the phrasings learned for entries that no longer exist."""
+        ...
+
+
+def reconcile(store: VectorStore, source: LearnedSource, known: Collection[str]) -> bool:
+    """Bring the learned vectors in line with `source` for the entries in `known`; whether
+    anything in the index changed. The caller holds the writer lock."""
+    wanted = source.wanted()
+    if wanted is None:
+        return False
+    stored = store.learned_vectors()
+    gone = {entry_id for entry_id, _ in wanted.values() if entry_id not in known}
+    surplus = [vid for vid in stored if vid not in wanted or wanted[vid][0] in gone]
+    missing = [(vid, entry_id, text) for vid, (entry_id, text) in wanted.items()
+               if entry_id in known and stored.get(vid) != text]
+    if surplus:
+        store.delete_vectors(surplus)
+    if missing:
+        store.upsert_learned(missing)
+    if gone:
+        source.forget(gone)
+    return bool(surplus or missing)
+
+
+def add(knowledge: KnowledgeBase, phrasings: Mapping[str, tuple[str, str]]) -> None:
+    """Make learned phrasings (vector id → (entry id, text)) searchable at once; those of
+    entries not in the index are skipped."""
+    known = knowledge.lexical.entries
+    items = [(vid, entry_id, text) for vid, (entry_id, text) in phrasings.items() if entry_id in known]
+    if items:
+        with knowledge.writing():
+            knowledge.store.upsert_learned(items)
+            knowledge._rebuild_lexical()
+
+
+def remove(knowledge: KnowledgeBase, vector_ids: Iterable[str]) -> None:
+    ids = list(vector_ids)
+    if ids:
+        with knowledge.writing():
+            knowledge.store.delete_vectors(ids)
+            knowledge._rebuild_lexical()

@@ -1,0 +1,191 @@
+"""Learned phrasings: what staff decide becomes one more vector of the entry, kept in the database,
+put back by every sync and dropped with its entry."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session
+
+from bot.cli import cli
+from bot.drafting.assistant import Assistant
+from bot.drafting.learning import DatabaseLearned, learn, record_decision, unlearn
+from bot.errors import DianxiaoerError
+from bot.knowledge.base import KnowledgeBase
+from bot.memory import crud
+from bot.memory.db import init_db, make_engine
+from bot.memory.learned import labelled_questions, list_learned, record_label, vector_id
+
+# Words no entry of the sample shop is about, so only a learned phrasing can lead to one.
+ODD = "兔子跳跳糖怎么弄"
+FREE_SHIPPING = "包邮吗？"
+
+
+@pytest.fixture
+def shop(tmp_path, sample_shop):
+    settings = sample_shop.copy_to(tmp_path)
+    engine = make_engine(settings)
+    init_db(engine)
+
+    def open_kb():
+        return KnowledgeBase(settings, embedder=sample_shop.embedder, learned=DatabaseLearned(engine))
+
+    return settings, engine, open_kb
+
+
+def _entry_id(kb: KnowledgeBase, question: str) -> str:
+    return next(eid for eid, meta in kb.lexical.entries.items() if meta["question"] == question)
+
+
+def test_a_learned_phrasing_is_searchable_at_once_and_after_reopening(shop):
+    _, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, FREE_SHIPPING)
+    assert kb.search(ODD)[0].id != target
+    with Session(engine) as session:
+        row = learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    assert kb.search(ODD)[0].id == target  # same process, no re-sync
+    assert f"{target}:L{row.id}" in kb.lexical.by_vector
+    assert open_kb().search(ODD)[0].id == target  # another process, after reopening
+
+
+def test_a_learned_phrasing_survives_resync_edits_and_a_wiped_index(shop):
+    settings, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, FREE_SHIPPING)
+    with Session(engine) as session:
+        learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    assert not kb.sync().changed
+    assert kb.search(ODD)[0].id == target
+    csv = settings.knowledge_dir / "售后与物流.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("单笔订单满 99 元", "单笔订单满 88 元"), encoding="utf-8")
+    report = kb.sync()
+    assert [e.id for e in report.updated] == [target]
+    assert kb.search(ODD)[0].id == target
+    # A new data dir (or a new embedding model) starts empty: the database puts it back.
+    del kb
+    shutil.rmtree(settings.data_dir / "chroma")
+    shutil.rmtree(settings.data_dir / "lexical")
+    kb = open_kb()
+    kb.sync()
+    assert kb.search(ODD)[0].id == target
+    assert kb.store.count() == len(kb.lexical.docs)
+
+
+def test_a_learned_phrasing_disappears_with_its_entry(shop):
+    settings, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, FREE_SHIPPING)
+    with Session(engine) as session:
+        row = learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    csv = settings.knowledge_dir / "售后与物流.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv.write_text("".join(line for line in lines if not line.startswith(FREE_SHIPPING)), encoding="utf-8")
+    assert kb.sync().removed == [target]
+    assert vector_id(row) not in kb.store.learned_vectors()
+    assert vector_id(row) not in kb.lexical.by_vector
+    with Session(engine) as session:
+        assert list_learned(session=session) == []
+
+
+def test_learning_an_unknown_entry_is_a_clear_error(shop):
+    _, engine, open_kb = shop
+    with Session(engine) as session, pytest.raises(DianxiaoerError, match="条目 nope 不存在"):
+        learn(session=session, knowledge=open_kb(), text=ODD, entry_id="nope")
+
+
+def test_relearning_the_same_words_moves_them_and_unlearning_removes_the_vector(shop):
+    _, engine, open_kb = shop
+    kb = open_kb()
+    first, second = _entry_id(kb, FREE_SHIPPING), _entry_id(kb, "能开发票吗？")
+    with Session(engine) as session:
+        a = learn(session=session, knowledge=kb, text=ODD, entry_id=first)
+        old = vector_id(a)
+        b = learn(session=session, knowledge=kb, text=ODD, entry_id=second)
+        assert a.id == b.id and kb.search(ODD)[0].id == second
+        assert old not in kb.store.learned_vectors()
+        unlearn(session=session, knowledge=kb, learned_id=b.id)
+        assert list_learned(session=session) == []
+    assert kb.store.learned_vectors() == {}
+
+
+def test_staff_decisions_teach_the_next_ask(shop):
+    settings, engine, open_kb = shop
+    assistant = Assistant(settings, knowledge=open_kb(), engine=engine)
+    kb = assistant.knowledge
+    target = _entry_id(kb, FREE_SHIPPING)
+    first = assistant.ask(ODD)
+    assert first.handoff
+    with Session(engine) as session:
+        decision = record_decision(
+            session=session, knowledge=kb, draft_id=first.draft_id, status="approved", entry_id=target
+        )
+        assert decision.learned is not None and decision.learned.text == ODD
+    again = assistant.ask(ODD)
+    assert again.nearest[0].id == target and not again.handoff
+    # Without --entry the draft's first source is the one taught; a rejection labels the FAQ as
+    # not answering.
+    answered = assistant.ask("能开发票吗")
+    rejected = assistant.ask("你们卖咖啡豆吗")
+    with Session(engine) as session:
+        approved = record_decision(session=session, knowledge=kb, draft_id=answered.draft_id, status="approved")
+        assert approved.learned.entry_id == answered.sources[0].id
+        record_decision(session=session, knowledge=kb, draft_id=rejected.draft_id, status="rejected")
+        labels = labelled_questions(session=session)
+    assert [(x.text, x.entry_id, x.decision) for x in labels] == [
+        (ODD, target, "approved"),
+        ("能开发票吗", answered.sources[0].id, "approved"),
+        ("你们卖咖啡豆吗", None, "rejected"),
+    ]
+
+
+def test_an_entry_only_goes_with_approve_or_edit(shop):
+    settings, engine, open_kb = shop
+    kb = open_kb()
+    with Session(engine) as session:
+        draft = crud.create_draft(session=session, text="x")
+        session.commit()
+        with pytest.raises(DianxiaoerError, match="--entry"):
+            record_decision(session=session, knowledge=kb, draft_id=draft.id, status="rejected",
+                            entry_id=_entry_id(kb, FREE_SHIPPING))
+
+
+def test_labels_round_trip_and_reject_bad_input(session):
+    row = record_label(session=session, text="  顺丰能到吗 ", entry_id="e1", decision="chosen")
+    assert row.text == "顺丰能到吗" and vector_id(row) == f"e1:L{row.id}"
+    record_label(session=session, text="有咖啡吗", entry_id=None, decision="rejected")
+    assert [r.text for r in list_learned(session=session)] == ["顺丰能到吗"]
+    assert [r.text for r in list_learned(session=session, entry_id="e2")] == []
+    with pytest.raises(DianxiaoerError, match="空"):
+        record_label(session=session, text="  ", entry_id="e1", decision="chosen")
+    with pytest.raises(DianxiaoerError, match="太长"):
+        record_label(session=session, text="问" * 600, entry_id="e1", decision="chosen")
+    with pytest.raises(DianxiaoerError, match="未知决定"):
+        record_label(session=session, text="x", entry_id="e1", decision="maybe")
+
+
+def test_cli_decide_with_entry_and_learned_list_and_remove(shop):
+    settings, engine, open_kb = shop
+    env = {"DIANXIAOER_DATA_DIR": str(settings.data_dir), "DIANXIAOER_KNOWLEDGE_DIR": str(settings.knowledge_dir)}
+    runner = CliRunner()
+    asked = runner.invoke(cli, ["ask", ODD, "--json"], env=env)
+    assert asked.exit_code == 0, asked.output
+    draft_id = json.loads(asked.output)["draft_id"]
+    target = _entry_id(open_kb(), FREE_SHIPPING)
+    decided = runner.invoke(cli, ["decide", str(draft_id), "approve", "--entry", target], env=env)
+    assert decided.exit_code == 0, decided.output
+    assert "已学习" in decided.output
+    listed = runner.invoke(cli, ["learned", "list", "--json", "--entry", target], env=env)
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert [(r["text"], r["entry_id"], r["decision"], r["entry_question"]) for r in rows] == [
+        (ODD, target, "approved", FREE_SHIPPING)
+    ]
+    again = json.loads(runner.invoke(cli, ["ask", ODD, "--json"], env=env).output)
+    assert again["sources"] and again["sources"][0]["id"] == target
+    removed = runner.invoke(cli, ["learned", "remove", str(rows[0]["id"])], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert json.loads(runner.invoke(cli, ["learned", "list", "--json"], env=env).output) == []
+    missing = runner.invoke(cli, ["learned", "remove", "999"], env=env)
+    assert missing.exit_code == 1 and "不存在" in missing.output
