@@ -8,6 +8,9 @@ from pathlib import Path
 import click
 
 from bot.cli import cli
+
+# Where the customer wrote: recorded on the conversation, which the push windows count.
+CHANNELS = ("wechat", "weibo", "cli")
 from bot.config import load_settings
 from bot.drafting.assistant import AskResult, Assistant
 from bot.services import build_assistant
@@ -33,9 +36,11 @@ def _render(result: AskResult) -> str:
 @cli.command()
 @click.argument("question", required=False)
 @click.option("-c", "--customer", help="Customer id, WeChat/Weibo id or name; keeps a conversation.")
+@click.option("--channel", type=click.Choice(CHANNELS), default="cli", show_default=True,
+              help="Where the customer wrote (counts for the 48-hour and Weibo DM windows).")
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="One message per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always on with --batch).")
-def ask(question: str | None, customer: str | None, batch: Path | None, as_json: bool) -> None:
+def ask(question: str | None, customer: str | None, channel: str, batch: Path | None, as_json: bool) -> None:
     """Draft a reply to a customer's QUESTION from the FAQ, or hand it off to a human."""
     if (question is None) == (batch is None):
         raise click.UsageError("Give either QUESTION or --batch FILE.")
@@ -46,11 +51,11 @@ def ask(question: str | None, customer: str | None, batch: Path | None, as_json:
             if not line.strip():
                 click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None}))
                 continue
-            result = assistant.ask(line, customer=customer)
+            result = assistant.ask(line, customer=customer, channel=channel)
             click.echo(json.dumps(result.as_json(), ensure_ascii=False))
         return
     assert question is not None
-    result = assistant.ask(question, customer=customer)
+    result = assistant.ask(question, customer=customer, channel=channel)
     click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))
 
 
@@ -60,7 +65,7 @@ def _warn_if_empty(assistant: Assistant) -> None:
         click.echo("知识库是空的：先运行 dianxiaoer index，否则每条消息都会转人工。", err=True)
 
 
-def _chat(assistant: Assistant, customer: str | None) -> None:
+def _chat(assistant: Assistant, customer: str | None, channel: str = "cli") -> None:
     who = customer or "访客"
     click.echo(f"店小二 · {assistant.settings.shop_name}：以「{who}」的身份输入客户消息，回车获取回复草稿；输入 /q 退出。")
     while True:
@@ -72,17 +77,19 @@ def _chat(assistant: Assistant, customer: str | None) -> None:
         if message.strip() in ("/q", "/quit", "/exit"):
             return
         if message.strip():
-            click.echo(_render(assistant.ask(message, customer=customer or "访客")))
+            click.echo(_render(assistant.ask(message, customer=customer or "访客", channel=channel)))
             click.echo()
 
 
 @cli.command()
 @click.option("-c", "--customer", help="Customer id, WeChat/Weibo id or name.")
-def chat(customer: str | None) -> None:
+@click.option("--channel", type=click.Choice(CHANNELS), default="cli", show_default=True,
+              help="Where the customer writes (counts for the 48-hour and Weibo DM windows).")
+def chat(customer: str | None, channel: str) -> None:
     """Talk to 店小二 in the terminal as a customer would; it remembers the conversation."""
     assistant = build_assistant(load_settings())
     _warn_if_empty(assistant)
-    _chat(assistant, customer)
+    _chat(assistant, customer, channel)
 
 
 @cli.command()

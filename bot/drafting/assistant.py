@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.compliance.checker import CheckResult, check_text
 from bot.config import Settings
 from bot.drafting.composer import compose_answer, compose_handoff
 from bot.drafting.gate import Gate, default_gate
@@ -22,6 +23,22 @@ from bot.memory import crud
 from bot.memory.models import Customer, utcnow
 
 logger = logging.getLogger(__name__)
+
+# Where a reply goes on each channel the customer wrote on; the terminal and Telegram stand in
+# for a WeChat customer-service message, the strictest one-to-one reading.
+REPLY_SURFACES = {"wechat": ("wechat", "customer_service"), "weibo": ("weibo", "dm")}
+
+
+def check_reply(reply: str, *, channel: str, settings: Settings) -> tuple[str, CheckResult, bool]:
+    """Check a reply for its surface before it is offered; a flagged one becomes the checker's
+    rewrite when that passes. Returns (text to offer, its check, whether it was rewritten)."""
+    platform, surface = REPLY_SURFACES.get(channel, REPLY_SURFACES["wechat"])
+    found = check_text(reply, channel=platform, surface=surface, settings=settings)  # type: ignore[arg-type]
+    if found.flagged and found.rewrite.strip():
+        again = check_text(found.rewrite, channel=platform, surface=surface, settings=settings)  # type: ignore[arg-type]
+        if not again.flagged:
+            return found.rewrite, again, True
+    return reply, found, False
 
 HISTORY_TURNS = 6
 
@@ -37,6 +54,8 @@ class AskResult:
     queries: list[str] = field(default_factory=list)  # what was searched, after follow-up resolution
     note: str | None = None  # e.g. why an LLM draft was replaced by the FAQ's own words
     nearest: list[Hit] = field(default_factory=list)  # closest entries, shown to staff on hand-off
+    check: CheckResult | None = None  # the promotional checker on the reply, for its surface
+    check_changed: bool = False  # the checker's rewrite replaced the first wording
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -48,6 +67,9 @@ class AskResult:
             "confidence": round(self.confidence, 4),
             "handoff": self.handoff,
             "draft_id": self.draft_id,
+            **({"check": {"flagged": self.check.flagged, "score": self.check.score,
+                          "findings": [f.as_json() for f in self.check.findings],
+                          "changed": self.check_changed}} if self.check is not None else {}),
         }
 
 
@@ -105,6 +127,7 @@ class Assistant:
 
         plan = self.plan(message, history)
         reply, note = self._word(plan, message, history, person)
+        reply, check, changed = check_reply(reply, channel=channel, settings=self.settings)
 
         # One timestamp for the whole write: a new conversation then starts, and is last active,
         # at the time of its messages, with no UPDATE of its row per message.
@@ -147,6 +170,8 @@ class Assistant:
             queries=[p.query for p in parts],
             note=note,
             nearest=plan.best_hits,
+            check=check,
+            check_changed=changed,
         )
 
     def _word(
