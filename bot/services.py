@@ -1,33 +1,107 @@
-"""Build the long-lived services once: the CLI per command, the Telegram adapter at start-up."""
+"""The one composition root: every long-lived object is built here, once, from one Settings.
+
+The CLI builds a `Services` per command, the Telegram adapter one at start-up. Each object is
+built on first use (a `check` never loads the embedding model), and they share what they share:
+one embedder for the knowledge base and the gaps clustering, one database engine for the
+assistant and the memory commands, so a server URL or backend set once applies everywhere.
+"""
 
 from __future__ import annotations
 
 import gc
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from bot.config import Settings
 from bot.drafting.assistant import Assistant
 from bot.knowledge.base import KnowledgeBase
 
 
-def build_assistant(settings: Settings, knowledge: KnowledgeBase | None = None) -> Assistant:
-    from bot.drafting.llm import make_chat_model
-    from bot.memory.db import init_db, make_engine
+class Services:
+    def __init__(self, settings: Settings, *, knowledge: KnowledgeBase | None = None) -> None:
+        self.settings = settings
+        # Set when the memory database could not be read and answers go on without it.
+        self.memory_warning: str | None = None
+        if knowledge is not None:
+            self.__dict__["knowledge"] = knowledge
 
-    engine = make_engine(settings)
-    init_db(engine)
-    assistant = Assistant(
-        settings,
-        knowledge=knowledge or KnowledgeBase(settings),
-        engine=engine,
-        chat_model=make_chat_model(settings),
-    )
-    # Load the lexical index now rather than on the first message, then move everything loaded
-    # so far (model, indexes, ~200k objects at 10k entries) out of the garbage collector's reach:
-    # it lives as long as the process, and a full collection that walks it takes ~90 ms, which
-    # would otherwise land inside some customer's reply.
-    # Collect first, so that start-up garbage is freed rather than frozen for good.
-    assistant.knowledge.lexical  # noqa: B018
-    assistant.knowledge.passages  # noqa: B018
-    gc.collect()
-    gc.freeze()
-    return assistant
+    @cached_property
+    def embedder(self) -> Any:
+        from bot.knowledge.embeddings import make_embeddings
+
+        return make_embeddings(self.settings)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeBase:
+        from bot.memory.db import private_dir
+
+        private_dir(self.settings.data_dir)
+        return KnowledgeBase(self.settings, embedder=self.embedder)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The memory database, migrated to the current schema; a MemoryDatabaseError if unreadable."""
+        from bot.memory.db import open_db, private_dir
+
+        private_dir(self.settings.data_dir)
+        return open_db(self.settings)
+
+    def memory_engine(self) -> Engine:
+        """`engine`, or when it cannot be read an empty in-memory stand-in (see `memory_warning`).
+
+        A broken memory file must not stop answers the FAQ can give.
+        """
+        from bot.memory.db import MemoryDatabaseError, open_db
+
+        try:
+            return self.engine
+        except MemoryDatabaseError as error:
+            self.memory_warning = f"{error} 这次先不带对话记忆回答（不读取也不保存）。"
+            standin = open_db(self.settings.model_copy(update={"database_url": "sqlite://"}))
+            self.__dict__["engine"] = standin
+            return standin
+
+    @cached_property
+    def chat_model(self) -> Any:
+        from bot.drafting.llm import make_chat_model
+
+        return make_chat_model(self.settings)
+
+    @cached_property
+    def assistant(self) -> Assistant:
+        assistant = Assistant(
+            self.settings, knowledge=self.knowledge, engine=self.memory_engine(), chat_model=self.chat_model
+        )
+        # Load the lexical index now rather than on the first message, then move everything loaded
+        # so far (model, indexes, ~200k objects at 10k entries) out of the garbage collector's reach:
+        # it lives as long as the process, and a full collection that walks it takes ~90 ms, which
+        # would otherwise land inside some customer's reply.
+        # Collect first, so that start-up garbage is freed rather than frozen for good.
+        assistant.knowledge.lexical  # noqa: B018
+        assistant.knowledge.passages  # noqa: B018
+        gc.collect()
+        gc.freeze()
+        return assistant
+
+    @cached_property
+    def push_writer(self) -> Any:
+        from bot.push.writer import PushWriter
+
+        return PushWriter(
+            self.settings, engine=self.engine, knowledge=self.knowledge, chat_model=self.chat_model
+        )
+
+    def close(self) -> None:
+        """Checkpoint and close the database (a SQLite .db file is then complete on its own)."""
+        engine = self.__dict__.pop("engine", None)
+        if engine is not None:
+            from bot.memory.db import close_engine
+
+            close_engine(engine)
+
+
+def build_assistant(settings: Settings, knowledge: KnowledgeBase | None = None) -> Assistant:
+    """The assistant alone, for callers that hold no `Services` (kept for existing callers)."""
+    return Services(settings, knowledge=knowledge).assistant

@@ -44,3 +44,4 @@ main = cli
 from bot.cli import drafting_cmds, knowledge_cmds, memory_cmds  # noqa: E402,F401
 from bot.cli import check_cmds  # noqa: E402,F401
 from bot.cli import customers_cmds, push_cmds  # noqa: E402,F401
+from bot.cli import db_cmds  # noqa: E402,F401

@@ -9,16 +9,14 @@ import click
 from sqlmodel import Session
 
 from bot.cli import cli
+from bot.cli.wiring import command_services
 from bot.config import Settings, load_settings
 from bot.memory import crud
 from bot.memory.customers import import_customers
-from bot.memory.db import init_db, make_engine
 
 
 def _session(settings: Settings) -> Session:
-    engine = make_engine(settings)
-    init_db(engine)
-    return Session(engine, expire_on_commit=False)
+    return Session(command_services(settings).engine, expire_on_commit=False)
 
 
 @cli.group()

@@ -11,9 +11,8 @@ from bot.cli import cli
 
 # Where the customer wrote: recorded on the conversation, which the push windows count.
 CHANNELS = ("wechat", "weibo", "cli")
-from bot.config import load_settings
+from bot.cli.wiring import command_services, warn_without_memory
 from bot.drafting.assistant import AskResult, Assistant
-from bot.services import build_assistant
 
 
 def _render(result: AskResult) -> str:
@@ -44,7 +43,9 @@ def ask(question: str | None, customer: str | None, channel: str, batch: Path | 
     """Draft a reply to a customer's QUESTION from the FAQ, or hand it off to a human."""
     if (question is None) == (batch is None):
         raise click.UsageError("Give either QUESTION or --batch FILE.")
-    assistant = build_assistant(load_settings())
+    services = command_services()
+    assistant = services.assistant
+    warn_without_memory(services)
     _warn_if_empty(assistant)
     if batch is not None:
         for line in batch.read_text(encoding="utf-8-sig").splitlines():
@@ -87,7 +88,9 @@ def _chat(assistant: Assistant, customer: str | None, channel: str = "cli") -> N
               help="Where the customer writes (counts for the 48-hour and Weibo DM windows).")
 def chat(customer: str | None, channel: str) -> None:
     """Talk to 店小二 in the terminal as a customer would; it remembers the conversation."""
-    assistant = build_assistant(load_settings())
+    services = command_services()
+    assistant = services.assistant
+    warn_without_memory(services)
     _warn_if_empty(assistant)
     _chat(assistant, customer, channel)
 
@@ -96,11 +99,12 @@ def chat(customer: str | None, channel: str) -> None:
 def run() -> None:
     """Sync the knowledge dir, then start the assistant (terminal chat when no Telegram token is set)."""
     from bot.cli.knowledge_cmds import _print_report, _progress
-    from bot.knowledge.base import KnowledgeBase
 
-    settings = load_settings()
-    knowledge = KnowledgeBase(settings)
-    _print_report(knowledge.sync(progress=_progress))
+    services = command_services()
+    settings = services.settings
+    _print_report(services.knowledge.sync(progress=_progress))
     if settings.telegram_token is not None:
         click.secho("已设置 DIANXIAOER_TELEGRAM_TOKEN，但 Telegram 适配器还没有上线；先启动终端对话。", fg="yellow")
-    _chat(build_assistant(settings, knowledge), None)
+    assistant = services.assistant
+    warn_without_memory(services)
+    _chat(assistant, None)

@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 
 from bot.cli import cli
-from bot.config import load_settings
-from bot.knowledge.base import KnowledgeBase
+from bot.cli.wiring import command_services
 from bot.knowledge.sync import SyncReport
 
 # Below this many vectors a progress bar is noise.
@@ -32,8 +31,7 @@ def _progress(total: int) -> Callable[[int], None]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def index(dry_run: bool, as_json: bool) -> None:
     """Sync the knowledge dir into the index: embed only what was added or changed."""
-    settings = load_settings()
-    report = KnowledgeBase(settings).sync(dry_run=dry_run, progress=_progress)
+    report = command_services().knowledge.sync(dry_run=dry_run, progress=_progress)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False))
     else:
@@ -71,7 +69,7 @@ def search(query: str | None, top_k: int, batch: Path | None, as_json: bool) -> 
     """Find the FAQ entries that match QUERY."""
     if (query is None) == (batch is None):
         raise click.UsageError("Give either QUERY or --batch FILE.")
-    kb = KnowledgeBase(load_settings())
+    kb = command_services().knowledge
     if batch is not None:
         for line in batch.read_text(encoding="utf-8-sig").splitlines():
             hits = kb.search(line, top_k=top_k)

@@ -10,16 +10,14 @@ from sqlmodel import Session
 
 from bot.cli import cli
 from bot.compliance.frequency import PushChannel
-from bot.config import Settings, load_settings
+from bot.cli.wiring import command_services
 from bot.memory import crud
-from bot.memory.db import init_db, make_engine
 from bot.memory.gaps import cluster_questions
+from bot.services import Services
 
 
-def _open_session(settings: Settings) -> Session:
-    engine = make_engine(settings)
-    init_db(engine)
-    return Session(engine)
+def _open_session(services: Services) -> Session:
+    return Session(services.engine)
 
 
 @cli.command()
@@ -42,16 +40,12 @@ def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
     Example:
         dianxiaoer gaps --limit 10
     """
-    settings = load_settings()
-    with _open_session(settings) as session:
+    services = command_services()
+    with _open_session(services) as session:
         texts = [
             q.text for q in crud.list_unanswered(session=session, include_resolved=include_resolved)
         ]
-    embed = None
-    if texts:
-        from bot.knowledge.embeddings import make_embeddings
-
-        embed = make_embeddings(settings).encode_queries
+    embed = services.embedder.encode_queries if texts else None
     clusters = cluster_questions(texts, embed)[:limit]
     if as_json:
         payload = [
@@ -74,18 +68,33 @@ def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
 @click.argument("draft_id", type=int)
 @click.argument("decision", type=click.Choice(["approve", "edit", "reject", "sent"]))
 @click.option("--text", help="The edited text (with `edit`).")
+@click.option("--entry", "entry_id", help="The FAQ entry that answers the message (approve/edit; default: the draft's first source).")
 @click.option("--by", default="staff", show_default=True, help="Who decided.")
-def decide(draft_id: int, decision: str, text: str | None, by: str) -> None:
-    """Record a decision on a draft: approve, edit (with --text), reject, or mark it sent."""
+def decide(draft_id: int, decision: str, text: str | None, entry_id: str | None, by: str) -> None:
+    """Record a decision on a draft: approve, edit (with --text), reject, or mark it sent.
+
+    Approving or editing a reply teaches the FAQ the customer's wording (as a phrasing of
+    --entry, or of the draft's first source); rejecting it records that the FAQ does not answer it.
+    """
     status = {"approve": "approved", "edit": "edited", "reject": "rejected", "sent": "sent"}[
         decision
     ]
-    with _open_session(load_settings()) as session:
-        draft = crud.decide_draft(
-            session=session, draft_id=draft_id, status=status, by=by, edited_text=text
+    services = command_services()
+    with _open_session(services) as session:
+        if status == "sent":
+            draft = crud.decide_draft(session=session, draft_id=draft_id, status=status, by=by)
+            session.commit()
+            click.echo(f"草稿 #{draft.id}：{crud.STATUS_NAMES[draft.status]}")
+            return
+        from bot.drafting.learning import record_decision
+
+        outcome = record_decision(
+            session=session, knowledge=services.knowledge, draft_id=draft_id, status=status,
+            by=by, entry_id=entry_id, edited_text=text,
         )
-        session.commit()
-        click.echo(f"草稿 #{draft.id}：{crud.STATUS_NAMES[draft.status]}")
+        click.echo(f"草稿 #{outcome.draft.id}：{crud.STATUS_NAMES[outcome.draft.status]}")
+        if outcome.note:
+            click.echo(outcome.note)
 
 
 @cli.command("can-push")
@@ -101,8 +110,9 @@ def can_push(customer: str, channel: str, as_json: bool) -> None:
     from bot.compliance.push_policy import push_decision
     from bot.errors import DianxiaoerError
 
-    settings = load_settings()
-    with _open_session(settings) as session:
+    services = command_services()
+    settings = services.settings
+    with _open_session(services) as session:
         person = crud.find_customer(session=session, ref=customer)
         if person is None:
             raise DianxiaoerError(f"找不到客户：{customer}")

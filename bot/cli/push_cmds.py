@@ -7,9 +7,9 @@ import json
 import click
 
 from bot.cli import cli
-from bot.config import load_settings
+from bot.cli.wiring import command_services
 from bot.push.formats import FORMATS
-from bot.push.writer import MAX_VARIANTS, PushDraft, PushResult, build_push_writer
+from bot.push.writer import MAX_VARIANTS, PushDraft, PushResult
 
 _FORMAT_NAMES = sorted({name for _, name in FORMATS})
 
@@ -67,7 +67,7 @@ def push(channel: str, fmt: str, brief: str, customer: str | None, segment: str 
         dianxiaoer push --channel wechat --format service --customer C001 \\
             --brief "明前龙井到货，3月20日前下单满200减20"
     """
-    writer = build_push_writer(load_settings())
+    writer = command_services().push_writer
     result = writer.draft(channel=channel, fmt=fmt, brief=brief, customer_ref=customer, segment=segment,
                           variants=variants, soften=soften, seed=seed)
     click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))

@@ -1,21 +1,63 @@
-"""The database engine: SQLite in DATA_DIR by default, any SQLAlchemy URL via DATABASE_URL."""
+"""The database engine: SQLite in DATA_DIR by default, any SQLAlchemy URL via DATABASE_URL.
+
+Customer messages live here, so a SQLite file and its folder are created private to the user
+(0600 / 0700). A file that cannot be read as a database is a `MemoryDatabaseError` naming it
+and saying what to do; `close_engine` checkpoints the WAL so the .db file alone is complete.
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel, create_engine
 
 from bot.config import Settings
+from bot.errors import DianxiaoerError
 from bot.memory import models  # noqa: F401  (registers the tables)
 
 
+class MemoryDatabaseError(DianxiaoerError):
+    """The memory database cannot be opened or read; the message names it and what to do."""
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The file behind a SQLite engine, or None (another database, or SQLite in memory)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def describe(engine: Engine) -> str:
+    """Where the database is, for messages: the file, or the URL without its password."""
+    path = sqlite_path(engine)
+    return str(path) if path else engine.url.render_as_string(hide_password=True)
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) readable by this user only; existing ones are left as they are."""
+    if path.is_dir():
+        return
+    if not path.parent.exists():
+        private_dir(path.parent)
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)  # mkdir's mode passes through the umask
+
+
+def _private_file(path: Path) -> None:
+    # SQLite creates -wal and -shm with the database file's mode, so this covers all three.
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(settings: Settings) -> Engine:
-    """Connect to `settings.sqlalchemy_url`, creating a SQLite file's folder when needed."""
+    """Connect to `settings.sqlalchemy_url`, creating a SQLite file (0600) and its folder (0700)."""
     url = make_url(settings.sqlalchemy_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -24,7 +66,9 @@ def make_engine(settings: Settings) -> Engine:
         # One shared connection, or every session would see its own empty database.
         engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
     else:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        path = Path(url.database)  # type: ignore[arg-type]
+        private_dir(path.parent)
+        _private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -43,4 +87,99 @@ def make_engine(settings: Settings) -> Engine:
 
 def init_db(engine: Engine) -> None:
     """Create any missing tables (existing ones are left as they are)."""
-    SQLModel.metadata.create_all(engine)
+    with unreadable_as_error(engine):
+        SQLModel.metadata.create_all(engine)
+
+
+class unreadable_as_error:  # noqa: N801  (used as `with unreadable_as_error(engine):`)
+    """Turn "not a database" / "malformed" / "cannot connect" into a MemoryDatabaseError."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> bool:
+        if not isinstance(error, exc.DBAPIError | sqlite3.DatabaseError):
+            return False
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        where = describe(self.engine)
+        path = sqlite_path(self.engine)
+        if path is not None:
+            raise MemoryDatabaseError(
+                f"记忆数据库 {where} 无法读取（{reason}），可能已损坏。"
+                f"请把它移走（mv {path} {path}.broken，连同同名的 -wal/-shm 文件），"
+                "再运行会新建一个空库；要找回记录，用 dianxiaoer backup 做的备份覆盖它。"
+            ) from error
+        raise MemoryDatabaseError(
+            f"连不上记忆数据库 {where}（{reason}）：检查 DIANXIAOER_DATABASE_URL 和数据库服务。"
+        ) from error
+
+
+def open_db(settings: Settings) -> Engine:
+    """make_engine + init_db, with an unreadable database reported as a MemoryDatabaseError."""
+    engine = make_engine(settings)
+    try:
+        init_db(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def close_engine(engine: Engine) -> None:
+    """Checkpoint a SQLite WAL into the .db file (so copying that file copies everything), then close."""
+    if sqlite_path(engine) is not None:
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except exc.DBAPIError:
+            pass  # another process holds the database; its own close checkpoints
+    engine.dispose()
+
+
+def backup(engine: Engine, target: Path) -> Path:
+    """Copy a SQLite memory database to `target` (a file, or a folder to put a dated file in).
+
+    SQLite's backup API reads a consistent snapshot, WAL included, while the bot keeps running.
+    """
+    from datetime import datetime
+
+    source = sqlite_path(engine)
+    if source is None:
+        if engine.url.get_backend_name() == "postgresql":
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
+            raise MemoryDatabaseError(
+                "记忆数据库在 PostgreSQL 上，请用它自己的工具备份："
+                f"pg_dump --format=custom --file {target} '{url}'"
+                "（密码放在 PGPASSWORD 或 ~/.pgpass 里；恢复用 pg_restore）。"
+            )
+        raise MemoryDatabaseError(f"{describe(engine)} 不是文件数据库，无法备份。")
+    if not source.exists():
+        raise MemoryDatabaseError(f"记忆数据库 {source} 还不存在：没有可备份的内容。")
+    if target.is_dir():
+        target = target / f"dianxiaoer-{datetime.now():%Y%m%d-%H%M%S}.db"
+    if target.exists():
+        raise MemoryDatabaseError(f"{target} 已存在：换一个文件名，或先把它移走。")
+    if not target.parent.is_dir():
+        raise MemoryDatabaseError(f"{target.parent} 不是已存在的文件夹。")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    _private_file(partial)
+    try:
+        with unreadable_as_error(engine):
+            src = sqlite3.connect(source)
+            try:
+                dst = sqlite3.connect(partial)
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+        # Written under another name first, so a killed backup never leaves a file that looks whole.
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
