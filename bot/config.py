@@ -92,6 +92,18 @@ class Settings(BaseSettings):
     quiet_hours_start: int = Field(22, ge=0, le=23)
     quiet_hours_end: int = Field(8, ge=0, le=23)
 
+    # Knowledge sync: bounded input, one writer at a time.
+    knowledge_max_file_mb: float = Field(
+        5.0, gt=0, description="A knowledge file larger than this is refused (its old entries are kept)."
+    )
+    sync_lock_timeout: float = Field(
+        300.0, ge=0, description="Seconds a sync waits for another one to finish before giving up."
+    )
+    # Fault injection for the crash tests (tests/test_sync_faults.py): the sync process exits at
+    # once, as if killed, after this many written batches or at this named phase (bot/knowledge/faults.py).
+    fault_after_batches: int | None = Field(None, ge=0)
+    fault_at_phase: str | None = None
+
     @field_validator("embedding")
     @classmethod
     def _known_embedding(cls, value: str) -> str:

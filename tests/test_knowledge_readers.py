@@ -100,7 +100,6 @@ def test_markdown_without_question_headings_is_a_passage(tmp_path):
         ("empty.csv", b"", None, "空"),
         ("broken.json", '[{"question": "a", "answer": }]'.encode(), 1, "JSON"),
         ("fake.xlsx", b"this is not a spreadsheet", None, "Excel"),
-        ("quote.csv", 'question,answer\n"unterminated,oops\n'.encode(), 2, "CSV"),
     ],
 )
 def test_bad_files_name_file_line_and_reason(tmp_path, name, data, line, reason):
@@ -140,3 +139,15 @@ def test_entry_id_is_stable_across_answer_edits_and_hash_is_not(tmp_path):
     after = read_file(write(tmp_path, "faq.csv", "问题,答案\n包邮吗？,满 199 包邮\n"), tmp_path).entries[0]
     assert before.id == after.id
     assert before.content_hash != after.content_hash
+
+
+def test_unclosed_quote_is_reported_where_it_opened_and_other_rows_are_kept(tmp_path):
+    rows = [f"问题{n},答案{n}" for n in range(2, 22)]
+    rows[2] = '问题4,"答案4没有闭合的引号'  # line 4 of 21
+    text = "问题,答案\n" + "\n".join(rows) + "\n"
+    result = read_file(write(tmp_path, "quote.csv", text), tmp_path)
+    [error] = result.errors
+    assert (error.path, error.line) == ("quote.csv", 4)
+    assert "第 4 行的引号没有闭合" in error.reason and "21" in error.reason
+    assert [e.question for e in result.entries] == [f"问题{n}" for n in range(2, 22) if n != 4]
+    assert [e.line for e in result.entries][:3] == [2, 3, 5]

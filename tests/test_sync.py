@@ -35,7 +35,7 @@ def make_kb(tmp_path, kdir, embedder, chroma_url):
 
 
 def stored(kb: KnowledgeBase) -> dict[str, str]:
-    return {entry_id: content_hash for entry_id, (content_hash, _) in kb.store.stored_entries().items()}
+    return {entry_id: stored.hash for entry_id, stored in kb.store.stored_entries().items()}
 
 
 def test_first_sync_adds_everything_then_nothing_changes(make_kb):

@@ -29,14 +29,33 @@ def _progress(total: int) -> Callable[[int], None]:
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Print the plan without writing anything.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def index(dry_run: bool, as_json: bool) -> None:
+@click.option("--check", is_flag=True, help="Verify the index against the files and itself; change nothing.")
+@click.option("--repair", is_flag=True, help="Sync, then verify every vector and fix what is broken.")
+@click.option("--allow-mass-delete", is_flag=True, help="Allow a sync that deletes more than half the entries.")
+def index(dry_run: bool, as_json: bool, check: bool, repair: bool, allow_mass_delete: bool) -> None:
     """Sync the knowledge dir into the index: embed only what was added or changed."""
-    report = command_services().knowledge.sync(dry_run=dry_run, progress=_progress)
+    if check + repair + dry_run > 1:
+        raise click.UsageError("--check, --repair and --dry-run exclude each other.")
+    knowledge = command_services().knowledge
+    if check:
+        problems = knowledge.check()
+        if as_json:
+            click.echo(json.dumps({"problems": problems}, ensure_ascii=False))
+        for problem in [] if as_json else problems:
+            click.secho(f"问题 {problem}", fg="red", err=True)
+        if problems:
+            click.echo(f"发现 {len(problems)} 个问题；运行 dianxiaoer index --repair 修复。", err=as_json)
+            sys.exit(1)
+        click.echo("索引完好：与知识文件一致，每个向量都有嵌入，词法索引与向量库一致。", err=as_json)
+        return
+    report = knowledge.sync(
+        dry_run=dry_run, progress=_progress, allow_mass_delete=allow_mass_delete, repair_all=repair
+    )
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False))
     else:
         _print_report(report)
-    if report.errors and not (report.added or report.updated or report.unchanged):
+    if report.unrepaired or (report.errors and not (report.added or report.updated or report.unchanged)):
         sys.exit(1)
 
 
@@ -54,6 +73,12 @@ def _print_report(report: SyncReport) -> None:
             click.echo(f"  - {entry_id}")
     if report.kept_despite_errors:
         click.echo(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
+    for problem in report.problems:
+        click.secho(f"问题 {problem}", fg="yellow", err=True)
+    for done in report.repaired:
+        click.echo(f"已修复：{done}")
+    for left in report.unrepaired:
+        click.secho(f"未能修复 {left}", fg="red", err=True)
     for error in report.errors:
         click.secho(f"错误 {error}", fg="red", err=True)
     for warning in report.warnings:

@@ -1,67 +1,183 @@
-"""The knowledge base as the rest of the product sees it: sync the files, search the entries."""
+"""The knowledge base as the rest of the product sees it: sync the files, search the entries.
+
+A sync holds the writer lock (bot/knowledge/lock.py) from reading what is stored to recording
+the new generation (bot/knowledge/freshness.py), so two never interleave; any crash inside it
+is finished by the next sync, because every step is judged by content, not by counts.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
 
 from bot.config import Settings
+from bot.knowledge.doctor import counts_agree, diagnose, repair
 from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
+from bot.knowledge.faults import Faults
+from bot.knowledge.freshness import SyncState, content_generation
+from bot.knowledge import learned_phrasings
+from bot.knowledge.learned_phrasings import LearnedSource
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
+from bot.knowledge.lock import say_waiting, writer_lock
 from bot.knowledge.normalize import normalize_message
 from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
-from bot.knowledge.store import Embedder, VectorStore, collection_name
-from bot.knowledge.sync import SyncReport, plan, scan
+from bot.knowledge.store import Embedder, StoredEntry, VectorStore, collection_name
+from bot.knowledge.sync import MassDeleteRefused, SyncReport, plan, refuse_mass_delete, scan
 
 logger = logging.getLogger(__name__)
 
 ENTRY_FIELDS = ("question", "answer", "source", "line", "category", "tags", "kind")
+Progress = Callable[[int], Callable[[int], None]]
 
 
 class KnowledgeBase:
     """Chroma plus the lexical index built from it, for one embedding model."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, learned: LearnedSource | None = None
+    ) -> None:
         self.settings = settings
+        self.learned = learned  # phrasings staff taught, which every sync puts back
         self.embedder = embedder or make_embeddings(settings)
-        self.store = VectorStore(settings, self.embedder)
         self.weights = FusionWeights()
-        self._lexical_dir = settings.data_dir / "lexical" / collection_name(self.embedder)
+        self.faults = Faults(settings)
+        name = collection_name(self.embedder)
+        self._lexical_dir = settings.data_dir / "lexical" / name
+        self._state_path = settings.data_dir / "sync_state" / f"{name}.json"
         self._lexical: LexicalIndex | None = None
         self._passages: Passages | None = None
 
+    @cached_property
+    def store(self) -> VectorStore:
+        # Opened on first use, so that a sync opens Chroma only once it holds the writer lock
+        # (two processes creating the same new store at once collide on its tables).
+        store = VectorStore(self.settings, self.embedder)
+        store.after_write = self.faults.batch_written
+        return store
+
+    def generation(self) -> str | None:
+        """The content generation the last completed sync left (None: never synced by this
+        version). The lexical index in use was built from exactly this content."""
+        state = SyncState.read(self._state_path)
+        return state.generation if state else None
+
+    @contextmanager
+    def writing(self, waiting: Callable[[str], None] = say_waiting) -> Iterator[None]:
+        """Hold the writer lock; a second writer waits up to `sync_lock_timeout` seconds."""
+        lock = writer_lock(self.settings)
+        lock.acquire(self.settings.sync_lock_timeout, waiting)
+        try:
+            yield
+        finally:
+            lock.release()
+
     def sync(
-        self, *, dry_run: bool = False, progress: Callable[[int], Callable[[int], None]] | None = None
+        self,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        allow_mass_delete: bool = False,
+        repair_all: bool = False,
     ) -> SyncReport:
-        """Bring the store in line with the knowledge dir; `progress(total)` returns a tick callback."""
-        found = scan(self.settings.knowledge_dir)
-        report = plan(found, self.store.stored_entries())
-        report.dry_run = dry_run
+        """Bring the store in line with the knowledge dir; `progress(total)` returns a tick callback.
+
+        `repair_all` also reads every embedding and rebuilds whatever is broken (`index --repair`).
+        """
+        found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
         if dry_run:
+            with self.writing():
+                stored = self.store.stored_entries()
+            report = plan(found, stored)
+            report.dry_run = True
+            try:
+                refuse_mass_delete(report, len(stored), self.settings.knowledge_dir)
+            except MassDeleteRefused as refused:
+                report.warnings.append(str(refused))
             return report
-        to_embed = report.added + report.updated
-        # Entries whose passage vector is missing or stale (a store written before passages
-        # existed, or a crash between the two upserts) get one without re-embedding phrasings.
-        passages = self.store.stored_passages()
-        fresh = {e.id for e in to_embed}
-        behind = [e for e in found.entries.values()
-                  if e.id not in fresh and passages.get(e.id) != e.content_hash]
-        if to_embed or behind:
+        with self.writing():
+            stored = self.store.stored_entries()
+            report = plan(found, stored)
+            if not allow_mass_delete:
+                refuse_mass_delete(report, len(stored), self.settings.knowledge_dir)
+            self.faults.phase("locked")
+            to_embed = report.added + report.updated
+            # Entries whose passage vector is stale (a store written before an entry's passage
+            # was part of its commit) get one without re-embedding phrasings.
+            passages = self.store.stored_passages()
+            fresh = {e.id for e in to_embed}
+            behind = [e for e in found.entries.values()
+                      if e.id not in fresh and e.id in stored and passages.get(e.id) != e.content_hash]
             total = sum(len(e.phrasings) if e.kind == "faq" else 1 for e in to_embed) + len(to_embed) + len(behind)
-            tick = progress(total) if progress else None
+            tick = progress(total) if progress and total else None
             if to_embed:
                 self.store.upsert(to_embed, tick)
             if behind:
                 self.store.upsert_passages(behind, tick)
-        if report.removed:
-            self.store.delete(report.removed)
-        if to_embed or behind or report.removed:
-            self._passages = None
-        if report.changed or not self._lexical_is_current():
-            self._rebuild_lexical()
+            self.faults.phase("embedded")
+            if report.removed:
+                self.store.delete(report.removed)
+            self.faults.phase("deleted")
+            now = {k: v for k, v in stored.items() if k not in set(report.removed)}
+            now.update({e.id: StoredEntry(e.content_hash, e.source, None) for e in to_embed})
+            learned = self.learned is not None and learned_phrasings.reconcile(self.store, self.learned, now.keys())
+            repaired = False
+            if repair_all or not counts_agree(self.store, now, found.entries):
+                diagnosis = diagnose(self.store, found.entries, embeddings=repair_all)
+                if not diagnosis.ok:
+                    report.problems = diagnosis.problems
+                    report.repaired, report.unrepaired = repair(self.store, diagnosis, found.entries, None)
+                    repaired = True
+            self.faults.phase("checked")
+            generation = content_generation({k: v.hash for k, v in now.items()})
+            if to_embed or behind or report.removed or repaired:
+                self._passages = None
+            if (report.changed or repaired or repair_all or learned
+                    or LexicalIndex.saved_stamp(self._lexical_dir) != generation):
+                generation = self._rebuild_lexical().stamp
+            self.faults.phase("lexical")
+            SyncState.now(generation, len(now), self.store.count()).write(self._state_path)
+            self.faults.phase("done")
         return report
+
+    def add_learned(self, phrasings: Mapping[str, tuple[str, str]]) -> None:
+        """Learned phrasings (vector id → (entry id, text)), searchable at once."""
+        learned_phrasings.add(self, phrasings)
+
+    def remove_learned(self, vector_ids: Iterable[str]) -> None:
+        learned_phrasings.remove(self, vector_ids)
+
+    def check(self) -> list[str]:
+        """Everything wrong with the store, read-only: entries out of date with the files,
+        vectors missing, stale, surplus or without embeddings, a stale lexical index."""
+        found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
+        with self.writing():
+            stored = self.store.stored_entries()
+            report = plan(found, stored)
+            problems = [f"文件里有、索引里没有：{e.source}:{e.line}「{e.question}」" for e in report.added]
+            problems += [f"文件里已修改、索引里还是旧的：{e.source}:{e.line}「{e.question}」" for e in report.updated]
+            problems += [f"文件里已删除、索引里还在：{stored[e].source} 的条目 {e}" for e in report.removed]
+            problems += diagnose(self.store, found.entries, embeddings=True).problems
+            generation = content_generation({k: v.hash for k, v in stored.items()})
+            lexical = LexicalIndex.load(self._lexical_dir)
+            if lexical is None:
+                problems.append("词法索引不存在或无法读取")
+            else:
+                if lexical.stamp != generation:
+                    problems.append("词法索引与向量库内容不一致（建于旧内容）")
+                vectors = {v.vector_id: v.text for v in self.store.all_vectors()}
+                docs = {d.vector_id: d.text for d in lexical.docs}
+                if docs != vectors:
+                    problems.append(
+                        f"词法索引与向量库的问法不一致（缺 {len(vectors.keys() - docs.keys())}，"
+                        f"多 {len(docs.keys() - vectors.keys())}，"
+                        f"文字不同 {sum(1 for k in docs.keys() & vectors.keys() if docs[k] != vectors[k])}）"
+                    )
+            if self.generation() != generation:
+                problems.append("上一次同步没有完成（同步状态与内容不符）")
+        return problems
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         return hybrid_search(
@@ -83,22 +199,28 @@ class KnowledgeBase:
     def lexical(self) -> LexicalIndex:
         if self._lexical is None:
             loaded = LexicalIndex.load(self._lexical_dir)
-            if loaded is not None and len(loaded.docs) == self.store.count():
+            recorded = self.generation()
+            if (loaded is not None and (recorded is None or loaded.stamp == recorded)
+                    and len(loaded.docs) == self.store.count()):
                 self._lexical = loaded
             else:
-                self._rebuild_lexical()
+                # A sync is running or died: serve what Chroma holds now. Save it only if no
+                # writer is at work; the sync's own rebuild is the one that counts.
+                lock = writer_lock(self.settings)
+                if lock.try_acquire():
+                    try:
+                        self._rebuild_lexical()
+                    finally:
+                        lock.release()
+                else:
+                    self._lexical = self._build_lexical()
         assert self._lexical is not None
         return self._lexical
 
     def entry_count(self) -> int:
         return len(self.lexical.entries)
 
-    def _lexical_is_current(self) -> bool:
-        loaded = self._lexical or LexicalIndex.load(self._lexical_dir)
-        return loaded is not None and len(loaded.docs) == self.store.count()
-
-    def _rebuild_lexical(self) -> None:
-        """Rebuild the lexical index from what Chroma holds, so the two never disagree for long."""
+    def _build_lexical(self) -> LexicalIndex:
         vectors = sorted(self.store.all_vectors(), key=lambda v: v.vector_id)
         docs = [LexicalDoc(v.entry_id, v.text, v.vector_id) for v in vectors]
         entries = {
@@ -106,7 +228,12 @@ class KnowledgeBase:
             for v in vectors
             if v.metadata.get("phrasing") == 0
         }
-        stamp = hashlib.sha1("".join(f"{v.vector_id}{v.metadata.get('hash')}" for v in vectors).encode()).hexdigest()
-        self._lexical = LexicalIndex(docs, entries, stamp=stamp)
+        stamp = content_generation({v.entry_id: str(v.metadata.get("hash")) for v in vectors if v.metadata.get("phrasing") == 0})
+        return LexicalIndex(docs, entries, stamp=stamp)
+
+    def _rebuild_lexical(self) -> LexicalIndex:
+        """Rebuild the lexical index from what Chroma holds, so the two never disagree for long."""
+        self._lexical = self._build_lexical()
         self._lexical.save(self._lexical_dir)
-        logger.info("lexical index rebuilt: %d phrasings of %d entries", len(docs), len(entries))
+        logger.info("lexical index rebuilt: %d phrasings of %d entries", len(self._lexical.docs), len(self._lexical.entries))
+        return self._lexical

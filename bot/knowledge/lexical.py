@@ -25,6 +25,7 @@ from bot.knowledge.normalize import to_simplified
 
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9\W_]", re.UNICODE)
 FORMAT_VERSION = 3  # 3: Traditional characters are indexed as Simplified
+STAMP_FILE = "stamp.txt"
 
 
 def tokenize(text: str) -> list[str]:
@@ -110,7 +111,7 @@ class LexicalIndex:
     def save(self, directory: Path) -> None:
         """Write atomically: a crash mid-write leaves the previous index in place."""
         directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = directory.with_name(directory.name + ".tmp")
+        tmp = directory.with_name(f"{directory.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         payload = {
@@ -120,15 +121,26 @@ class LexicalIndex:
             "entries": self.entries,
         }
         (tmp / "docs.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        # The stamp alone, so that a sync can tell whether the index is current without loading it.
+        (tmp / STAMP_FILE).write_text(f"{FORMAT_VERSION} {self.stamp}", encoding="utf-8")
         if self.docs:
             # Saved too, so that loading does not re-tokenise every phrasing (about a second at 10k entries).
             self._bm25.save(str(tmp / "bm25"), show_progress=False)
-        old = directory.with_name(directory.name + ".old")
+        old = directory.with_name(f"{directory.name}.old{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
             os.replace(directory, old)
         os.replace(tmp, directory)
         shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def saved_stamp(directory: Path) -> str | None:
+        """The stamp of the index saved in `directory` (None: none, or another format)."""
+        try:
+            version, _, stamp = (directory / STAMP_FILE).read_text(encoding="utf-8").partition(" ")
+        except OSError:
+            return None
+        return stamp if version == str(FORMAT_VERSION) else None
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +64,79 @@ def is_knowledge_file(path: Path) -> bool:
     )
 
 
+@dataclass
+class Walk:
+    """What is in the knowledge dir: the files to read and what could not be looked at."""
+
+    files: list[tuple[Path, int]] = field(default_factory=list)  # (path, size in bytes)
+    errors: list[KnowledgeFileError] = field(default_factory=list)  # unreachable: their entries are kept
+    refused: list[KnowledgeFileError] = field(default_factory=list)  # links out of the folder: not read
+    warnings: list[str] = field(default_factory=list)
+
+
+def walk_knowledge_dir(root: Path) -> Walk:
+    """Find the knowledge files under root without following links out of it.
+
+    A link whose target is gone or loops (an unmounted share) is an error, not a deletion: its
+    entries stay until the target is back. A link out of the folder is not read (a link to
+    /etc/passwd must not become searchable). Links to folders are not descended; only regular
+    files are read (a named pipe would block the sync for ever).
+    """
+    real_root = root.resolve()
+    walk = Walk()
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as found:
+                children = sorted(found, key=lambda child: child.name)
+        except OSError as exc:
+            where = directory.relative_to(root).as_posix()
+            walk.errors.append(KnowledgeFileError(where or ".", None, f"无法读取目录：{exc.strerror or exc}"))
+            continue
+        for child in reversed(children):  # popped from the end: keeps the walk in name order
+            path = Path(child.path)
+            relative = path.relative_to(root)
+            source = relative.as_posix()
+            if child.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    if is_knowledge_file(relative) or not relative.suffix:
+                        walk.errors.append(KnowledgeFileError(
+                            source, None, "链接指向的位置不存在或成环（共享盘没挂载？），已同步的旧条目保留"
+                        ))
+                    continue
+                if not target.is_relative_to(real_root):
+                    if target.is_dir() or is_knowledge_file(relative):
+                        walk.refused.append(KnowledgeFileError(
+                            source, None, f"链接指向知识库目录之外（{target}），不读取"
+                        ))
+                    continue
+                if target.is_dir():
+                    walk.warnings.append(f"{source}：不跟随指向文件夹的链接（它指向的内容已在知识库目录里）")
+                    continue
+            elif child.is_dir(follow_symlinks=False):
+                pending.append(path)
+                continue
+            if not is_knowledge_file(relative):
+                continue
+            try:
+                info = path.stat()
+            except OSError as exc:
+                walk.errors.append(KnowledgeFileError(source, None, f"无法读取：{exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                if not stat.S_ISDIR(info.st_mode):
+                    walk.errors.append(KnowledgeFileError(source, None, "不是普通文件（管道或设备），不读取"))
+                continue
+            walk.files.append((path, info.st_size))
+    return walk
+
+
 def iter_knowledge_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and is_knowledge_file(path.relative_to(root)):
-            yield path
+    for path, _ in walk_knowledge_dir(root).files:
+        yield path
 
 
 def read_file(path: Path, root: Path) -> FileResult:
@@ -93,7 +164,10 @@ def decode(data: bytes, source: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _strict(data, "utf-16", source)
     if b"\x00" in data[:8192]:
-        raise KnowledgeFileError(source, None, "看起来是二进制文件，不是文本（含 NUL 字节）")
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise KnowledgeFileError(source, None, "看起来是二进制文件，不是文本（含 NUL 字节）")
+        return text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -109,6 +183,23 @@ def decode(data: bytes, source: str) -> str:
             return text
     line = data[: _first_bad_utf8_offset(data)].count(b"\n") + 1
     raise KnowledgeFileError(source, line, "无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、GBK）")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a BOM (some Windows exports): ASCII characters (digits,
+    punctuation, line breaks) then put their NUL byte all on the same side of each pair."""
+    if len(data) % 2:
+        return None
+    sample = data[:8192]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    encoding = "utf-16-le" if odd > even else "utf-16-be"
+    if min(even, odd) * 10 > max(even, odd):
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return text if _looks_like_text(text) and "\x00" not in text else None
 
 
 def _looks_like_text(text: str) -> bool:
@@ -137,37 +228,58 @@ def _first_bad_utf8_offset(data: bytes) -> int:
 # --- tables -------------------------------------------------------------------------------
 
 
-def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    start = 1
-    try:
-        for row in reader:
-            yield start, row
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise KnowledgeFileError(source, reader.line_num or start, f"CSV 格式错误：{exc}") from exc
+def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, list[str] | KnowledgeFileError]]:
+    """Rows with the line each starts on. A malformed record (an unclosed quote swallows the
+    rest of the file) is reported at the line where it began, and reading starts again on the
+    line after it, so rows before and after it are kept."""
+    lines = io.StringIO(text, newline="").readlines()
+    resume = 0  # index of the first line the current reader reads
+    while resume < len(lines):
+        reader = csv.reader((lines[i] for i in range(resume, len(lines))), delimiter=delimiter, strict=True)
+        start = resume + 1
+        try:
+            for row in reader:
+                yield start, row
+                start = resume + reader.line_num + 1
+            return
+        except csv.Error as exc:
+            reached = resume + reader.line_num
+            if "unexpected end of data" in str(exc):
+                reason = f"第 {start} 行的引号没有闭合（一直读到第 {reached} 行文件末尾），这条记录未导入"
+            else:
+                reason = f"{exc}（第 {reached} 行），这条记录未导入"
+            yield start, KnowledgeFileError(source, start, f"CSV 格式错误：{reason}")
+            resume = start
 
 
-def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str] | KnowledgeFileError]]:
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a corrupt or mislabelled file
         raise KnowledgeFileError(source, None, f"无法打开 Excel 文件：{exc}") from exc
+    number = 0
     try:
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, ["" if cell is None else str(cell) for cell in row]
+    except Exception as exc:  # a truncated sheet fails part-way (ParseError, BadZipFile…): keep what was read
+        yield number + 1, KnowledgeFileError(
+            source, number + 1, f"Excel 文件已损坏，从这一行起无法读取：{type(exc).__name__}: {exc}"
+        )
     finally:
         workbook.close()
 
 
-def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str]]]) -> FileResult:
+def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | KnowledgeFileError]]) -> FileResult:
     result = FileResult()
     columns: dict[str, int] | None = None
     width = 0
     for line, row in rows:
+        if isinstance(row, KnowledgeFileError):
+            result.errors.append(row)
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if columns is None:
@@ -181,6 +293,8 @@ def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str]]]) -> File
         record = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
         _add_record(result, source, line, record)
     if columns is None:
+        if result.errors:
+            raise result.errors[0]
         raise KnowledgeFileError(source, None, "文件是空的，没有表头")
     return result
 
@@ -206,15 +320,65 @@ def _json_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KnowledgeFileError(source, exc.lineno, f"JSON 格式错误：{exc.msg}") from exc
+    except RecursionError as exc:
+        raise KnowledgeFileError(source, None, "JSON 嵌套层数太多，无法解析") from exc
+    key = None
     if isinstance(data, dict):
-        data = data.get("entries", data.get("faq", [data]))
+        key = next((k for k in ("entries", "faq") if k in data), None)
+        data = data[key] if key else [data]
     if not isinstance(data, list):
         raise KnowledgeFileError(source, 1, "JSON 顶层应是对象数组，或含 entries 数组的对象")
-    # json.loads loses positions; find where each object starts so errors can still say a line.
-    starts = [m.start() for m in re.finditer(r"\{", text)]
+    # json.loads loses positions; find where each item starts so errors can still say a line.
+    offsets = _item_offsets(text, key) if key or text.lstrip().startswith("[") else []
+    line, counted = 1, 0
     for index, item in enumerate(data):
-        line = text.count("\n", 0, starts[index]) + 1 if index < len(starts) else 0
+        if index < len(offsets):
+            line += text.count("\n", counted, offsets[index])
+            counted = offsets[index]
         yield line, item
+
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]')
+_NON_SPACE = re.compile(r"\S")
+
+
+def _item_offsets(text: str, key: str | None) -> list[int]:
+    """Offsets where the items of the top-level array (or of the top-level object's `key`
+    array) begin, in one pass over the text's strings and brackets."""
+    offsets: list[int] = []
+    depth = 0
+    target: int | None = None
+    last_string = last_key = ""
+
+    def item_after(position: int) -> None:
+        found = _NON_SPACE.search(text, position)
+        if found and text[found.start()] != "]":
+            offsets.append(found.start())
+
+    for token in _JSON_TOKEN.finditer(text):
+        char = text[token.start()]
+        if char in "[{":
+            if char == "[" and target is None and (
+                (key is None and depth == 0) or (key is not None and depth == 1 and last_key == key)
+            ):
+                target = depth + 1
+                item_after(token.end())
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if target is not None and depth < target:
+                break
+        elif char == ",":
+            if depth == target:
+                item_after(token.end())
+            elif depth == 1:
+                last_key = ""
+        elif char == ":":
+            if depth == 1:
+                last_key = json.loads(last_string)
+        else:
+            last_string = token.group()
+    return offsets
 
 
 def _jsonl_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
@@ -229,12 +393,15 @@ def _jsonl_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
 
 def _objects_to_entries(source: str, objects: Iterable[tuple[int, object]]) -> FileResult:
     result = FileResult()
-    for line, item in objects:
+    for index, (line, item) in enumerate(objects, start=1):
         if isinstance(item, KnowledgeFileError):
             result.errors.append(item)
             continue
         if not isinstance(item, dict):
-            result.errors.append(KnowledgeFileError(source, line, "这一项不是对象（应有 question 和 answer）"))
+            kind = {list: "数组", str: "字符串", int: "数字", float: "数字", bool: "布尔值"}.get(type(item), "空值")
+            result.errors.append(
+                KnowledgeFileError(source, line, f"第 {index} 项是{kind}，不是对象（应有 question 和 answer）")
+            )
             continue
         record: dict[str, str] = {}
         for key, value in item.items():
@@ -329,14 +496,15 @@ def _passages(text: str, source: str) -> list[Entry]:
     title = Path(source).stem
     entries = []
     offset = 0
+    line = 1  # of `offset`, counted on as chunks advance: recounting from the start is quadratic
     for chunk in splitter.split_text(text):
         chunk = chunk.strip()
         if not chunk:
             continue
         position = text.find(chunk[:20], offset)
         if position >= 0:
+            line += text.count("\n", offset, position)
             offset = position
-        line = text.count("\n", 0, max(position, 0)) + 1
         heading = next((h.lstrip("# ").strip() for h in chunk.splitlines() if h.startswith("#")), "")
         first = chunk.lstrip("# ").splitlines()[0][:40]
         entries.append(

@@ -5,6 +5,16 @@ an entry's vectors can be replaced by upserting the new ones and deleting the su
 crash between the two leaves every entry searchable, either as it was or as it is now.
 Metadata carries everything a hit needs, so search never goes back to the files.
 
+The question vector (n = 0) carries the content hash that sync compares with the files, so it
+is what commits an entry: it is written after the entry's passage and similar questions and
+after its surplus vectors are gone. A crash anywhere before leaves the old hash (or none), and
+the next sync writes the entry again; a hash never vouches for vectors that were not written.
+Entries are written a group at a time, so a crash loses at most one group's work.
+
+Phrasings staff taught (bot/memory/learned.py) are more vectors of their entry, `<entry id>:L<n>`,
+marked `phrasing = -1` and `learned = 1`: an entry's own phrasings are counted and replaced
+without them, and deleting the entry deletes them too.
+
 A second collection holds one passage vector per entry (its question and answer, embedded as
 a passage, id = entry id). Matching a question to the FAQ's phrasings finds the neighbourhood;
 matching it to the answers tells which of the close entries actually says what was asked
@@ -21,6 +31,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -35,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 Embedder = E5Embeddings | SentenceTransformerEmbeddings
 BATCH = 64
+LEARNED = -1  # the `phrasing` of a learned vector: never one of the entry's own, never surplus
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,14 @@ class StoredVector:
     entry_id: str
     text: str
     metadata: dict[str, object]
+
+
+class StoredEntry(NamedTuple):
+    """What the store says about one committed entry (from its question vector)."""
+
+    hash: str
+    source: str
+    vectors: int | None  # how many phrasing vectors it was written with (None: an older store)
 
 
 def collection_name(embedder: Embedder) -> str:
@@ -82,6 +102,7 @@ class VectorStore:
         from langchain_chroma import Chroma
 
         self.embedder = embedder
+        self.after_write: Callable[[], None] = lambda: None  # called after each batch written
         self._chroma = Chroma(
             client=make_chroma_client(settings),
             collection_name=collection_name(embedder),
@@ -98,20 +119,35 @@ class VectorStore:
     def count(self) -> int:
         return self._chroma._collection.count()
 
-    def stored_entries(self) -> dict[str, tuple[str, str]]:
-        """Entry id → (content hash, source file) of every stored entry, from its question vector."""
+    def passage_count(self) -> int:
+        return self._passages._collection.count()
+
+    def stored_entries(self) -> dict[str, StoredEntry]:
+        """Every committed entry (one whose question vector is stored), by entry id."""
         got = self._chroma.get(where={"phrasing": 0}, include=["metadatas"])
-        return {str(m["entry_id"]): (str(m["hash"]), str(m["source"])) for m in got["metadatas"] if m}
+        return {
+            str(m["entry_id"]): StoredEntry(str(m["hash"]), str(m["source"]), _int_or_none(m.get("phrasings")))
+            for m in got["metadatas"]
+            if m
+        }
 
     def upsert(self, entries: Sequence[Entry], progress: Callable[[int], None] | None = None) -> None:
         """Embed and store entries, replacing any older vectors of the same entries.
 
         `progress` is called with the number of vectors written after each batch.
         """
-        pending: list[tuple[str, str, dict[str, object], bool]] = []
-        for entry in entries:
-            for n, text in enumerate(entry.phrasings if entry.kind == "faq" else (entry.answer,)):
-                pending.append((f"{entry.id}:{n}", text, _metadata(entry, n), entry.kind == "passage"))
+        items = list(entries)
+        for start in range(0, len(items), BATCH):
+            group = items[start : start + BATCH]
+            self.upsert_passages(group, progress)
+            self._write_phrasings([p for e in group for p in _phrasings(e) if p[0] != f"{e.id}:0"], progress)
+            self._delete_surplus(group)
+            # Last: the question vectors carry the hashes that say "this entry is written".
+            self._write_phrasings([_phrasings(e)[0] for e in group], progress)
+
+    def _write_phrasings(
+        self, pending: list[tuple[str, str, dict[str, object], bool]], progress: Callable[[int], None] | None
+    ) -> None:
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             questions = [i for i, item in enumerate(batch) if not item[3]]
@@ -130,10 +166,9 @@ class VectorStore:
                 documents=[item[1] for item in batch],
                 metadatas=[item[2] for item in batch],  # type: ignore[misc]
             )
+            self.after_write()
             if progress:
                 progress(len(batch))
-        self._delete_surplus(entries)
-        self.upsert_passages(entries, progress)
 
     def upsert_passages(self, entries: Sequence[Entry], progress: Callable[[int], None] | None = None) -> None:
         """Embed and store each entry's question-and-answer passage (one vector per entry)."""
@@ -146,6 +181,7 @@ class VectorStore:
                 embeddings=[v.tolist() for v in vectors],
                 metadatas=[{"hash": e.content_hash} for e in batch],
             )
+            self.after_write()
             if progress:
                 progress(len(batch))
 
@@ -164,17 +200,117 @@ class VectorStore:
         return list(got["ids"]), vectors / np.where(norms == 0, 1, norms)
 
     def _delete_surplus(self, entries: Sequence[Entry]) -> None:
-        keep = {e.id: len(e.phrasings) if e.kind == "faq" else 1 for e in entries}
+        keep = {e.id: len(_phrasings(e)) for e in entries}
         for chunk in _chunks(list(keep), 500):
             got = self._chroma.get(where={"entry_id": {"$in": chunk}}, include=["metadatas"])
             stale = [vid for vid, m in zip(got["ids"], got["metadatas"]) if int(m["phrasing"]) >= keep[str(m["entry_id"])]]
             if stale:
                 self._chroma.delete(ids=stale)
+                self.after_write()
 
     def delete(self, entry_ids: Iterable[str]) -> None:
+        """Delete entries: question vectors first, so a crash part-way leaves no committed entry
+        with vectors missing, only uncommitted leftovers that the next check removes."""
         for chunk in _chunks(list(entry_ids), 500):
+            self._chroma._collection.delete(where={"$and": [{"entry_id": {"$in": chunk}}, {"phrasing": 0}]})
             self._chroma._collection.delete(where={"entry_id": {"$in": chunk}})
             self._passages._collection.delete(ids=chunk)
+            self.after_write()
+
+    def delete_vectors(self, vector_ids: Sequence[str], passage_ids: Sequence[str] = ()) -> None:
+        for chunk in _chunks(list(vector_ids), 500):
+            self._chroma._collection.delete(ids=chunk)
+            self.after_write()
+        for chunk in _chunks(list(passage_ids), 500):
+            self._passages._collection.delete(ids=chunk)
+            self.after_write()
+
+    def upsert_learned(self, items: Sequence[tuple[str, str, str]]) -> None:
+        """Embed and store learned phrasings, each (vector id, entry id, text), as questions are."""
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            vectors = self.embedder.encode_queries([to_simplified(text) for _, _, text in batch])
+            self._chroma._collection.upsert(
+                ids=[vid for vid, _, _ in batch],
+                embeddings=[v.tolist() for v in vectors],
+                documents=[text for _, _, text in batch],
+                metadatas=[{"entry_id": entry_id, "phrasing": LEARNED, "learned": 1} for _, entry_id, _ in batch],
+            )
+            self.after_write()
+
+    def learned_count(self) -> int:
+        return len(self._chroma.get(where={"phrasing": LEARNED}, include=[])["ids"])
+
+    def learned_vectors(self) -> dict[str, str]:
+        """Vector id → text of every learned phrasing stored."""
+        got = self._chroma.get(where={"phrasing": LEARNED}, include=["documents"])
+        return dict(zip(got["ids"], got["documents"]))
+
+    def vector_metadata(self) -> tuple[list[str], list[dict[str, object]], list[str], list[str]]:
+        """Ids and metadata of every phrasing vector, and ids and hashes of every passage vector."""
+        got = self._chroma.get(include=["metadatas"])
+        passages = self._passages.get(include=["metadatas"])
+        return (
+            list(got["ids"]),
+            [dict(m or {}) for m in got["metadatas"]],
+            list(passages["ids"]),
+            [str((m or {}).get("hash", "")) for m in passages["metadatas"]],
+        )
+
+    def without_embeddings(self, passages: bool = False) -> list[str]:
+        """Ids whose embedding Chroma cannot return (two writers at once can leave such records)."""
+        collection = (self._passages if passages else self._chroma)._collection
+        missing: list[str] = []
+
+        def probe(ids: list[str]) -> None:
+            try:
+                got = collection.get(ids=ids, include=["embeddings"])
+            except Exception:  # chromadb raises InternalError("Error getting embedding") for the batch
+                if len(ids) == 1:
+                    missing.extend(ids)
+                    return
+                probe(ids[: len(ids) // 2])
+                probe(ids[len(ids) // 2 :])
+                return
+            for vid, vector in zip(got["ids"], got["embeddings"]):
+                if vector is None or len(vector) == 0:
+                    missing.append(vid)
+
+        for chunk in _chunks(list(collection.get(include=[])["ids"]), 500):
+            probe(chunk)
+        return missing
+
+    def rebuild_collections(self, drop_vectors: set[str], drop_passages: set[str]) -> None:
+        """Recreate a collection from its healthy records, leaving out the ids given.
+
+        A record without an embedding cannot even be deleted (Chroma fails compacting its log),
+        so the collection is copied, embeddings included, and replaced. A crash part-way leaves
+        entries missing, which the next sync adds again from the files.
+        """
+        client = self._chroma._client
+        for store, drop in ((self._chroma, drop_vectors), (self._passages, drop_passages)):
+            if not drop:
+                continue
+            collection = store._collection
+            kept: dict[str, list] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
+            healthy = [vid for vid in collection.get(include=[])["ids"] if vid not in drop]
+            for chunk in _chunks(healthy, 500):
+                got = collection.get(ids=chunk, include=["embeddings", "documents", "metadatas"])
+                kept["ids"].extend(got["ids"])
+                kept["embeddings"].extend([list(map(float, v)) for v in got["embeddings"]])
+                kept["documents"].extend(got["documents"])
+                kept["metadatas"].extend(got["metadatas"])
+            name, metadata = collection.name, collection.metadata
+            client.delete_collection(name)
+            fresh = client.get_or_create_collection(name, metadata=metadata)
+            store._collection = fresh
+            for start in range(0, len(kept["ids"]), BATCH * 8):
+                fresh.add(**{
+                    key: values[start : start + BATCH * 8]
+                    for key, values in kept.items()
+                    if any(value is not None for value in values)  # the passages have no documents
+                })
+                self.after_write()
 
     def all_vectors(self) -> list[StoredVector]:
         got = self._chroma.get(include=["metadatas", "documents"])
@@ -193,10 +329,21 @@ class VectorStore:
         return [(vid, 1.0 - float(dist)) for vid, dist in zip(got["ids"][0], got["distances"][0])]
 
 
-def _metadata(entry: Entry, phrasing: int) -> dict[str, object]:
+def _phrasings(entry: Entry) -> list[tuple[str, str, dict[str, object], bool]]:
+    """(vector id, text, metadata, embedded as a passage?) of each of an entry's phrasing vectors."""
+    texts = entry.phrasings if entry.kind == "faq" else (entry.answer,)
+    return [(f"{entry.id}:{n}", text, _metadata(entry, n, len(texts)), entry.kind == "passage") for n, text in enumerate(texts)]
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _metadata(entry: Entry, phrasing: int, phrasings: int) -> dict[str, object]:
     return {
         "entry_id": entry.id,
         "phrasing": phrasing,
+        "phrasings": phrasings,
         "hash": entry.content_hash,
         "question": entry.question,
         "answer": entry.answer,

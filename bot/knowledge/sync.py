@@ -2,19 +2,23 @@
 
 Each entry has a stable id (file + question) and a content hash; a sync embeds only what was
 added or changed and deletes what was removed. Entries of a file that could not be read, or
-that has bad rows, are never deleted: a typo in one spreadsheet must not empty the shop's FAQ.
+that has bad rows, are never deleted: a typo in one spreadsheet must not empty the shop's FAQ,
+and a link to an unmounted share must not empty it either. A sync that would delete more than
+half of what is stored is refused unless asked for: an empty folder is more often a mount that
+failed than a shop that closed.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import DianxiaoerError, KnowledgeFileError
 from bot.knowledge.entries import Entry
-from bot.knowledge.readers import iter_knowledge_files, read_file
+from bot.knowledge.readers import read_file, walk_knowledge_dir
 
 
 @dataclass
@@ -39,6 +43,9 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     files: int = 0
     dry_run: bool = False
+    problems: list[str] = field(default_factory=list)  # what the store check found
+    repaired: list[str] = field(default_factory=list)  # what was done about it
+    unrepaired: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -57,6 +64,9 @@ class SyncReport:
                 {"file": e.path, "line": e.line, "reason": e.reason} for e in self.errors
             ],
             "warnings": self.warnings,
+            "problems": self.problems,
+            "repaired": self.repaired,
+            "unrepaired": self.unrepaired,
         }
 
 
@@ -64,14 +74,35 @@ def _question_key(text: str) -> str:
     return re.sub(r"[\s\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
-def scan(root: Path) -> Scan:
-    """Read every knowledge file under root, collecting entries, errors and warnings."""
+def scan(root: Path, max_bytes: int | None = None) -> Scan:
+    """Read every knowledge file under root, collecting entries, errors and warnings.
+
+    Whatever goes wrong reading one file (a parser's own exception, a RecursionError, a file that
+    vanished) becomes that file's error, and its stored entries are kept; the others still sync.
+    Files are read smallest first, so that their entries are embedded first too: one huge file
+    does not hold up every answer after it.
+    """
     if not root.is_dir():
         raise DianxiaoerError(f"知识库目录不存在：{root}（可用 DIANXIAOER_KNOWLEDGE_DIR 指定）")
     result = Scan()
     first_seen: dict[str, Entry] = {}
-    for path in iter_knowledge_files(root):
+    walked = walk_knowledge_dir(root)
+    result.warnings.extend(walked.warnings)
+    for problem in walked.errors:
+        result.errors.append(problem)
+        if problem.keep_entries:
+            result.damaged_sources.add(problem.path)
+    for path, size in sorted(walked.files, key=lambda item: (item[1], item[0])):
         result.files += 1
+        source = path.relative_to(root).as_posix()
+        if max_bytes is not None and size > max_bytes:
+            result.errors.append(KnowledgeFileError(
+                source, None,
+                f"文件太大（{size / 1e6:.1f} MB，上限 {max_bytes / 1e6:g} MB）：请拆成几个小文件，"
+                "或调大 DIANXIAOER_KNOWLEDGE_MAX_FILE_MB；已同步的旧条目保留",
+            ))
+            result.damaged_sources.add(source)
+            continue
         try:
             read = read_file(path, root)
         except KnowledgeFileError as exc:
@@ -79,13 +110,20 @@ def scan(root: Path) -> Scan:
             result.damaged_sources.add(exc.path)
             continue
         except OSError as exc:
-            source = path.relative_to(root).as_posix()
-            result.errors.append(KnowledgeFileError(source, None, f"无法读取：{exc.strerror}"))
+            result.errors.append(KnowledgeFileError(source, None, f"无法读取：{exc.strerror or exc}"))
+            result.damaged_sources.add(source)
+            continue
+        except RecursionError:
+            result.errors.append(KnowledgeFileError(source, None, "嵌套太深，无法解析"))
+            result.damaged_sources.add(source)
+            continue
+        except Exception as exc:  # a reader's bug or a parser's surprise must not stop the other files
+            result.errors.append(KnowledgeFileError(source, None, f"无法解析：{type(exc).__name__}: {exc}"))
             result.damaged_sources.add(source)
             continue
         if read.errors:
             result.errors.extend(read.errors)
-            result.damaged_sources.add(read.errors[0].path)
+            result.damaged_sources.add(source)
         for entry in read.entries:
             if entry.id in result.entries:
                 earlier = result.entries[entry.id]
@@ -107,8 +145,8 @@ def scan(root: Path) -> Scan:
     return result
 
 
-def plan(found: Scan, stored: dict[str, tuple[str, str]]) -> SyncReport:
-    """Compare what the files say with what is stored (entry id → (content hash, source))."""
+def plan(found: Scan, stored: Mapping[str, tuple[str, str] | tuple[str, str, int | None]]) -> SyncReport:
+    """Compare what the files say with what is stored (entry id → (content hash, source, …))."""
     report = SyncReport(errors=found.errors, warnings=found.warnings, files=found.files)
     for entry_id, entry in found.entries.items():
         old = stored.get(entry_id)
@@ -119,8 +157,33 @@ def plan(found: Scan, stored: dict[str, tuple[str, str]]) -> SyncReport:
         else:
             report.unchanged += 1
     for entry_id in stored.keys() - found.entries.keys():
-        if stored[entry_id][1] in found.damaged_sources:
+        if _is_damaged(stored[entry_id][1], found.damaged_sources):
             report.kept_despite_errors += 1
         else:
             report.removed.append(entry_id)
     return report
+
+
+def _is_damaged(source: str, damaged: set[str]) -> bool:
+    """A source counts as damaged if it, or a folder it lies in (a dead folder link), had an error."""
+    if source in damaged:
+        return True
+    parts = source.split("/")
+    return any("/".join(parts[:n]) in damaged for n in range(1, len(parts)))
+
+
+class MassDeleteRefused(DianxiaoerError):
+    """A sync would delete more than half of what is stored; probably the folder is not there."""
+
+
+def refuse_mass_delete(report: SyncReport, stored: int, knowledge_dir: Path) -> None:
+    """Stop a sync that would delete more than half the stored entries (an unmounted share, a
+    wrong KNOWLEDGE_DIR), unless the operator says it is meant (`--allow-mass-delete`)."""
+    if not stored or len(report.removed) * 2 <= stored:
+        return
+    seen = "没有找到任何知识文件" if report.files == 0 else f"只找到 {report.files} 个知识文件"
+    raise MassDeleteRefused(
+        f"本次同步会删除已同步的 {stored} 条中的 {len(report.removed)} 条（超过一半），已停止，什么都没改。"
+        f"知识库目录 {knowledge_dir} 里{seen}：是不是共享盘没挂载、或目录指错了？"
+        "如果确实要删除这些条目，请加 --allow-mass-delete 再运行。"
+    )
