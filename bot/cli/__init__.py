@@ -45,3 +45,4 @@ from bot.cli import drafting_cmds, knowledge_cmds, memory_cmds  # noqa: E402,F40
 from bot.cli import check_cmds  # noqa: E402,F401
 from bot.cli import customers_cmds, push_cmds  # noqa: E402,F401
 from bot.cli import db_cmds  # noqa: E402,F401
+from bot.cli import telegram_cmds  # noqa: E402,F401

@@ -104,7 +104,10 @@ def run() -> None:
     settings = services.settings
     _print_report(services.knowledge.sync(progress=_progress))
     if settings.telegram_token is not None:
-        click.secho("已设置 DIANXIAOER_TELEGRAM_TOKEN，但 Telegram 适配器还没有上线；先启动终端对话。", fg="yellow")
+        from bot.cli.telegram_cmds import serve_telegram
+
+        serve_telegram(services)
+        return
     assistant = services.assistant
     warn_without_memory(services)
     _chat(assistant, None)

@@ -11,7 +11,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.errors import DianxiaoerError
+from bot.errors import DianxiaoerError, KnowledgeFileError
 from bot.knowledge.readers import SUPPORTED_SUFFIXES, is_knowledge_file, iter_knowledge_files, read_file
 from bot.knowledge.sync import SyncReport
 from bot.memory import crud, faq_candidates
@@ -102,23 +102,37 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await telegram_file.download_to_drive(staged)
             if staged.stat().st_size > MAX_UPLOAD_BYTES:
                 raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
-            read = await blocking(read_file, staged, Path(scratch))
-            if read.errors or not read.entries:
-                reasons = "\n".join(f"❗ {html.escape(str(e))}" for e in read.errors[:SHOWN_ERRORS])
-                await msg.reply_text(
-                    f"「{html.escape(name)}」没有导入，知识库未改动：\n"
-                    + (reasons or "文件里没有读到任何问答或段落。")
-                )
+            reasons = await blocking(_problems, staged, Path(scratch))
+            if reasons:
+                shown = "\n".join(f"❗ {html.escape(r)}" for r in reasons[:SHOWN_ERRORS])
+                await msg.reply_text(f"「{html.escape(name)}」没有导入，知识库未改动：\n{shown}")
                 return
             root.mkdir(parents=True, exist_ok=True)
             # Copy next to the target, then rename over it: the folder never holds half a file.
             target = root / name
             fd, partial = tempfile.mkstemp(dir=root, prefix=".upload-", suffix=".part")
-            with os.fdopen(fd, "wb") as out:
-                out.write(staged.read_bytes())
-            os.replace(partial, target)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(staged.read_bytes())
+                os.replace(partial, target)
+            except BaseException:
+                Path(partial).unlink(missing_ok=True)
+                raise
         report = await _sync(context)
-    await msg.reply_text(f"已导入「{html.escape(name)}」（{len(read.entries)} 条）。\n" + report_text(report))
+    await msg.reply_text(f"已导入「{html.escape(name)}」。\n" + report_text(report))
+
+
+def _problems(path: Path, root: Path) -> list[str]:
+    """Why this file must not go into the knowledge folder (empty: it may)."""
+    try:
+        read = read_file(path, root)
+    except KnowledgeFileError as exc:
+        return [str(exc)]
+    except Exception as exc:  # a damaged file of any kind is refused, never half-imported
+        return [f"{path.name}: 无法读取（{type(exc).__name__}）"]
+    if read.errors:
+        return [str(e) for e in read.errors]
+    return [] if read.entries else [f"{path.name}: 文件里没有读到任何问答或段落"]
 
 
 @requires("knowledge")

@@ -13,9 +13,9 @@ from bot.drafting.composer import compose_answer
 from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
-from bot.memory.models import Draft, StaffCard, UnansweredQuestion
+from bot.memory.models import Conversation, Draft, StaffCard, UnansweredQuestion
 from bot.telegram.cards import parse_callback, reply_card
-from bot.telegram.common import actor, blocking, edit_quietly, requires, roles, services, session, typing
+from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text("已取消修改。" if had else "没有正在进行的修改。")
 
 
+@requires("serve")
 async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A staff member's text: the new text of a draft they are editing, else a customer's message."""
     user, msg = update.effective_user, update.effective_message
@@ -65,7 +66,6 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _draft_reply(update, context)
 
 
-@requires("serve")
 async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
@@ -107,101 +107,146 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=draft_id)
         card = staff.get_card(session=db, draft_id=draft_id)
-        if action == "edit":
-            if draft.status in ("rejected", "sent"):
-                await query.answer(f"草稿 #{draft_id} 已{crud.STATUS_NAMES[draft.status]}，不能再改。", show_alert=True)
-                return
-            staff.start_edit(session=db, user_id=user.id, draft_id=draft_id,
-                             chat_id=card.chat_id, message_id=card.message_id)
-            db.commit()
-            await query.answer("请发送修改后的回复")
-            await context.bot.send_message(
-                card.chat_id,
-                f"✏️ {html.escape(user.first_name)}，请发送草稿 #{draft_id} 修改后的回复（/cancel 取消）。",
-                reply_markup=ForceReply(selective=True),
-            )
-            return
-        if draft.status != "pending" and not (action == "pick" and draft.status in ("approved", "edited")):
-            # Two people pressed at once, or an old card: show what was decided instead.
-            await query.answer(f"草稿 #{draft_id} 已由 {draft.decided_by or '他人'} 处理。")
-        elif action == "approve":
-            crud.decide_draft(session=db, draft_id=draft_id, status="approved", by=by)
-            await query.answer("已通过，可以复制发送")
-        elif action == "reject":
-            crud.decide_draft(session=db, draft_id=draft_id, status="rejected", by=by)
-            await query.answer("已拒绝")
-        elif action == "handoff":
+    if action == "edit":
+        await _start_edit(query, context, draft, card, user)
+        return
+    if draft.status != "pending" and not (action == "pick" and draft.status in ("approved", "edited")):
+        # Two people pressed at once, or an old card: show what was decided instead.
+        await query.answer(f"草稿 #{draft_id} 已由 {draft.decided_by or '他人'} 处理。")
+    elif action == "approve":
+        note = await blocking(decide, services(context), draft_id=draft_id, status="approved", by=by)
+        await query.answer(_short("已通过，可以复制发送", note))
+    elif action == "reject":
+        note = await blocking(decide, services(context), draft_id=draft_id, status="rejected", by=by)
+        await query.answer(_short("已拒绝", note))
+    elif action == "handoff":
+        with session(context) as db:
             staff.escalate(session=db, draft_id=draft_id)
             if not _has_unanswered(db, draft_id):
                 crud.add_unanswered(session=db, text=card.question, customer_id=draft.customer_id, draft_id=draft_id)
-            await query.answer("已转人工：可选一个答得上的条目，或自己修改")
-        elif action == "pick":
-            await _pick_entry(query, context, db, draft, card, numbers[1:], by)
-        db.commit()
-        text, markup = reply_card(draft, card, entries=_entries(context), channel=_channel_of(db, user.id))
-    await edit_quietly(query.message, text, reply_markup=markup)  # type: ignore[arg-type]
+            db.commit()
+        await query.answer("已转人工：可选一个答得上的条目，或自己修改")
+    elif action == "pick":
+        if len(numbers) < 2 or numbers[1] >= len(card.nearest_entry_ids):
+            await query.answer("这个按钮已失效。")
+            return
+        note = await blocking(pick_entry, services(context), draft_id=draft_id,
+                              entry_id=card.nearest_entry_ids[numbers[1]], by=by)
+        await query.answer(_short("已记录：这个条目答得上", note))
+    await _refresh_card(context, draft_id, query.message)
 
 
-async def _pick_entry(query, context, db: Session, draft: Draft, card: StaffCard, rest: list[int], by: str) -> None:  # type: ignore[no-untyped-def]
-    """"This entry answers it": the draft becomes that entry's answer, and the choice is recorded."""
-    if not rest or rest[0] >= len(card.nearest_entry_ids):
-        await query.answer("这个按钮已失效。")
+def _short(text: str, note: str) -> str:
+    # A callback answer shows at most 200 characters.
+    return f"{text}。{note}"[:200] if note else text
+
+
+async def _refresh_card(context: ContextTypes.DEFAULT_TYPE, draft_id: int, message: object) -> None:
+    with session(context) as db:
+        draft = crud.get_draft(session=db, draft_id=draft_id)
+        card = staff.get_card(session=db, draft_id=draft_id)
+        channel = _conversation_channel(db, draft)
+    text, markup = reply_card(draft, card, entries=_entries(context), channel=channel)
+    if message is not None:
+        await edit_quietly(message, text, reply_markup=markup)  # type: ignore[arg-type]
+    else:
+        await context.bot.edit_message_text(text, chat_id=card.chat_id, message_id=card.message_id, reply_markup=markup)
+
+
+def _conversation_channel(db: Session, draft: Draft) -> str | None:
+    if draft.conversation_id is None:
+        return None
+    conversation = db.get(Conversation, draft.conversation_id)
+    return conversation.channel if conversation is not None else None
+
+
+async def _start_edit(query, context, draft: Draft, card: StaffCard, user) -> None:  # type: ignore[no-untyped-def]
+    if draft.status in ("rejected", "sent"):
+        await query.answer(f"草稿 #{draft.id} 已{crud.STATUS_NAMES[draft.status]}，不能再改。", show_alert=True)
         return
-    entry_id = card.nearest_entry_ids[rest[0]]
-    meta = _entries(context).get(entry_id)
+    with session(context) as db:
+        staff.start_edit(session=db, user_id=user.id, draft_id=draft.id, chat_id=card.chat_id, message_id=card.message_id)
+        db.commit()
+    await query.answer("请发送修改后的回复")
+    await context.bot.send_message(
+        card.chat_id,
+        f"✏️ {html.escape(user.first_name)}，请发送草稿 #{draft.id} 修改后的回复（/cancel 取消）。",
+        reply_markup=ForceReply(selective=True),
+    )
+
+
+def decide(services: object, *, draft_id: int, status: str, by: str,
+           entry_id: str | None = None, edited_text: str | None = None) -> str:
+    """Record a decision through the learning service (the customer's words teach the FAQ); the
+    note says what was learned. A decision that stands although learning refused (e.g. a message
+    too long to be a phrasing) is not an error for staff."""
+    from bot.drafting.learning import record_decision
+
+    with Session(services.engine, expire_on_commit=False) as db:  # type: ignore[attr-defined]
+        try:
+            outcome = record_decision(session=db, knowledge=services.knowledge, draft_id=draft_id,  # type: ignore[attr-defined]
+                                      status=status, by=by, entry_id=entry_id, edited_text=edited_text)
+        except DianxiaoerError as exc:
+            db.rollback()
+            if crud.get_draft(session=db, draft_id=draft_id).status != status:
+                raise
+            logger.info("draft %s decided, not learned: %s", draft_id, exc)
+            return f"未学习：{exc}"
+        return outcome.note
+
+
+def pick_entry(services: object, *, draft_id: int, entry_id: str, by: str) -> str:
+    """"This entry answers it": the draft becomes that entry's answer, the customer's words become
+    a learned phrasing of it, and the question leaves the unanswered list."""
+    meta = services.knowledge.lexical.entries.get(entry_id)  # type: ignore[attr-defined]
     if meta is None:
         raise DianxiaoerError("这个条目已从知识库删除，请重新选择或手动修改。")
     hit = Hit(id=entry_id, question=str(meta["question"]), answer=str(meta["answer"]),
               source=str(meta["source"]), score=0.0)
-    customer = crud.find_customer(session=db, ref=card.customer_ref) if card.customer_ref else None
-    text = compose_answer([hit], shop_name=services(context).settings.shop_name,
+    with Session(services.engine, expire_on_commit=False) as db:  # type: ignore[attr-defined]
+        card = staff.get_card(session=db, draft_id=draft_id)
+        customer = crud.find_customer(session=db, ref=card.customer_ref) if card.customer_ref else None
+    text = compose_answer([hit], shop_name=services.settings.shop_name,  # type: ignore[attr-defined]
                           customer_name=customer.display_name if customer else None)
-    crud.decide_draft(session=db, draft_id=draft.id, status="edited", by=by, edited_text=text)
-    draft.cited_entry_ids = [entry_id]
-    db.add(draft)
-    staff.choose_entry(session=db, draft_id=draft.id, entry_id=entry_id)
-    for question in db.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft.id)).all():
-        question.resolved = True
-        db.add(question)
-    _learn_phrasing(db, context, card.question, entry_id, by)
-    await query.answer("已记录：这个条目答得上")
-
-
-def _learn_phrasing(db: Session, context: ContextTypes.DEFAULT_TYPE, phrasing: str, entry_id: str, by: str) -> None:
-    """Hand the customer's wording to the learned phrasings of the gate, when that service exists."""
-    try:
-        from bot.memory import learned  # type: ignore[attr-defined]
-    except ImportError:
-        return  # the choice is kept on the card (StaffCard.chosen_entry_id) for a later import
-    add = getattr(learned, "add_learned_phrasing", None)
-    if add is not None:
-        add(session=db, entry_id=entry_id, text=phrasing, source="telegram", by=by)
+    note = decide(services, draft_id=draft_id, status="edited", by=by, entry_id=entry_id, edited_text=text)
+    with Session(services.engine, expire_on_commit=False) as db:  # type: ignore[attr-defined]
+        draft = crud.get_draft(session=db, draft_id=draft_id)
+        draft.cited_entry_ids = [entry_id]
+        db.add(draft)
+        staff.choose_entry(session=db, draft_id=draft_id, entry_id=entry_id)
+        for question in db.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft_id)).all():
+            question.resolved = True
+            db.add(question)
+        db.commit()
+    return note
 
 
 def _has_unanswered(db: Session, draft_id: int) -> bool:
     return db.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft_id)).first() is not None
 
 
-def _channel_of(db: Session, user_id: int) -> str:
-    return staff.get_state(session=db, user_id=user_id).channel
-
-
-@requires("serve")
 async def _finish_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft_id: int) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
     by = actor(user)
+    try:
+        note = await blocking(decide, services(context), draft_id=draft_id, status="edited", by=by,
+                              edited_text=msg.text)
+    finally:
+        # Whatever happened, the next message is a customer's again, not another attempt.
+        with session(context) as db:
+            staff.clear_edit(session=db, user_id=user.id)
+            db.commit()
     with session(context) as db:
-        state = staff.get_state(session=db, user_id=user.id)
-        chat_id, message_id = state.editing_chat_id, state.editing_message_id
-        draft = crud.decide_draft(session=db, draft_id=draft_id, status="edited", by=by, edited_text=msg.text)
-        staff.clear_edit(session=db, user_id=user.id)
+        draft = crud.get_draft(session=db, draft_id=draft_id)
         card = staff.get_card(session=db, draft_id=draft_id)
         candidate = faq_candidates.add_candidate(
             session=db, question=card.question, answer=draft.edited_text or msg.text,
             draft_id=draft_id, proposed_by=by,
         )
         db.commit()
-        text, markup = reply_card(draft, card, entries=_entries(context), channel=state.channel)
-    await context.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
-    await msg.reply_text(f"已保存草稿 #{draft_id} 的修改，并作为 FAQ 候选 #{candidate.id} 交给知识库维护者。")
+    await _refresh_card(context, draft_id, None)
+    learned = f"\n{html.escape(note)}" if note else ""
+    await msg.reply_text(
+        f"已保存草稿 #{draft_id} 的修改，并作为 FAQ 候选 #{candidate.id} 交给知识库维护者。{learned}"
+    )
