@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from bot.config import Settings
 from bot.errors import DianxiaoerError
@@ -85,10 +85,74 @@ def make_engine(settings: Settings) -> Engine:
     return engine
 
 
+MIGRATIONS = Path(__file__).with_name("migrations")
+# The release before migrations: a database with its tables and no alembic_version is at this one.
+BASELINE = "0001"
+# pg_advisory_xact_lock key: one process migrates at a time, the others wait and find it done.
+_MIGRATION_LOCK = 0x64786530
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None: no migration applied yet)."""
+    from alembic.migration import MigrationContext
+
+    with unreadable_as_error(engine), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory(str(MIGRATIONS)).get_current_head())
+
+
 def init_db(engine: Engine) -> None:
-    """Create any missing tables (existing ones are left as they are)."""
-    with unreadable_as_error(engine):
-        SQLModel.metadata.create_all(engine)
+    """Bring the schema up to date with the migrations in bot/memory/migrations (at every start).
+
+    A database made by the release before migrations (its tables, no version) is taken to be
+    at the baseline and migrated from there; rows are never dropped.
+    """
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    path = sqlite_path(engine)
+    with unreadable_as_error(engine), _file_lock(path), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        tables = set(inspect(connection).get_table_names())
+        config = _alembic_config(connection)
+        if "alembic_version" not in tables and "customer" in tables:
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+
+
+class _file_lock:  # noqa: N801
+    """An exclusive lock beside a SQLite file while it migrates (SQLite DDL is not transactional here)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path.with_name(path.name + ".migrate-lock") if path else None
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self.path is not None:
+            import fcntl
+
+            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
 
 
 class unreadable_as_error:  # noqa: N801  (used as `with unreadable_as_error(engine):`)
