@@ -253,3 +253,20 @@ def test_llm_failure_falls_back_to_templates(engine, settings):
     writer = PushWriter(settings, engine=engine, knowledge=FakeKnowledge(), chat_model=model)
     [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
     assert d.via == "template" and "TimeoutError" in d.note
+
+
+def test_a_brief_that_is_mostly_what_the_surface_forbids_gets_a_reason_not_a_hollow_draft(engine, writer):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    brief = "限时秒杀！仅剩3盒，手慢无，加微信tea8888抢购，点击链接 http://t.cn/abc 立即下单！"
+    result = draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001")
+    assert result.drafts == []
+    [refusal] = result.refused
+    assert refusal.customer is None and "手慢无" in refusal.reason and "群发" in refusal.reason
+    assert result.as_json()["refused"] == [{"customer": None, "reason": refusal.reason, "next_allowed_at": None}]
+
+
+def test_a_medium_etiquette_finding_alone_leaves_the_brief_as_written(engine, writer):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1), channel="weibo")
+    brief = "您预约的明前龙井到货提醒：4月12日上午10点开售。"
+    [d] = draft(writer, channel="weibo", fmt="dm", brief=brief, customer_ref="C001").drafts
+    assert brief in d.text and not d.changed

@@ -29,14 +29,13 @@ from sqlmodel import Session
 
 from bot.compliance.checker import CheckResult, Finding, check_text
 from bot.compliance.push_policy import push_decision
-from bot.compliance.rewrite import _must_fix
 from bot.config import Settings
 from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
 from bot.memory import crud
 from bot.memory.models import Customer, utcnow
 from bot.push import templates as T
-from bot.push.facts import unsupported
+from bot.push.facts import facts, unsupported
 from bot.push.formats import PushFormat, push_format
 from bot.push.profile import Profile, build_profile, tier_benefit, tier_of
 
@@ -44,7 +43,12 @@ logger = logging.getLogger(__name__)
 
 MAX_VARIANTS = 5
 MAX_BRIEF_CHARS = 2000
+# A brief the checker had to cut below this share of its characters (or of every fact it stated)
+# gets no draft but a reason:
+# a greeting around 「谢谢您上次的咨询。」 is not the message the merchant meant to send.
+HOLLOW_SHARE = 0.3
 HEADLINE_CHARS = 40
+HEADLINE_MIN = 8
 SUMMARY_CHARS = 100
 # "Soften": the checker's threshold is halved, so copy that merely leans promotional is rewritten.
 SOFT_THRESHOLD_FACTOR = 0.5
@@ -89,7 +93,7 @@ class PushDraft:
 
 @dataclass
 class Refusal:
-    customer: str
+    customer: str | None  # None: the brief itself, whoever it was for
     reason: str
     next_allowed_at: datetime | None
 
@@ -183,11 +187,19 @@ class PushWriter:
             if targets and not allowed:
                 return result
             clean = self._clean_brief(brief, spec, threshold, soften)
+            if _hollow(brief, clean.text):
+                spans = {f.span.text: f.category_label for f in clean.dropped}
+                why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
+                other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
+                result.refused.append(Refusal(None, (
+                    f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}"), None))
+                return result
+            benefits: dict[str, tuple[str, Hit] | None] = {}
             entry_question = self._entry_question()
             if spec.per_customer:
                 for person in allowed:
                     profile = build_profile(session=session, customer=person, entry_question=entry_question)
-                    drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold)
+                    drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold, benefits)
                     if not drafts:
                         result.refused.append(Refusal(customer_label(person), "没有能通过合规检查的草稿，请改写简报", None))
                     for d in drafts:
@@ -197,7 +209,7 @@ class PushWriter:
                 person = allowed[0] if customer_ref and allowed else None
                 profile = (build_profile(session=session, customer=person, entry_question=entry_question)
                            if person is not None else None)
-                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold)
+                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold, benefits)
                 for d in drafts:
                     d.customer = customer_label(person) if person is not None else None
                 result.drafts.extend(drafts)
@@ -236,7 +248,7 @@ class PushWriter:
         if soften:
             brief = re.sub(r"[！!]+", "。", brief)
         found = self._check(brief, spec, threshold)
-        if found.flagged or any(_must_fix(f) for f in found.findings):
+        if _needs_rewrite(found):
             return _Brief(found.rewrite, list(found.findings))
         return _Brief(brief, [])
 
@@ -250,8 +262,9 @@ class PushWriter:
     # -- composing -------------------------------------------------------------------------
 
     def _variants(self, spec: PushFormat, tset: T.TemplateSet, brief: _Brief, profile: Profile | None,
-                  segment: str | None, variants: int, seed: int, threshold: int) -> list[PushDraft]:
-        values, sources = self._values(spec, brief.text, profile, segment)
+                  segment: str | None, variants: int, seed: int, threshold: int,
+                  benefits: dict[str, tuple[str, Hit] | None]) -> list[PushDraft]:
+        values, sources = self._values(spec, brief.text, profile, segment, benefits)
         fact_sources = [brief.text, *(h.answer for h in sources), self.settings.shop_name,
                         values["name"], values["topics"], *(profile.tags if profile else [])]
         drafts: list[PushDraft] = []
@@ -276,13 +289,13 @@ class PushWriter:
                     break
         return drafts
 
-    def _values(self, spec: PushFormat, brief: str, profile: Profile | None,
-                segment: str | None) -> tuple[dict[str, str], list[Hit]]:
+    def _values(self, spec: PushFormat, brief: str, profile: Profile | None, segment: str | None,
+                benefits: dict[str, tuple[str, Hit] | None]) -> tuple[dict[str, str], list[Hit]]:
         # A broadcast is read by many, so it greets them all even when drafted for one customer.
         name = profile.name if profile and spec.per_customer else None
         hello = f"{name}，您好" if name else ("您好" if spec.per_customer else "大家好")
         interests = list(profile.interests) if profile else []
-        if segment:
+        if segment and not tier_of_tag(segment):
             interests.append(re.sub(r"(爱好者|控|粉丝|粉|迷|党)$", "", segment))
         # Name an interest only when this push is about it: the customer is the subject.
         interest = next((i for i in interests if i and i in brief), "")
@@ -290,7 +303,10 @@ class PushWriter:
         sources: list[Hit] = []
         benefit = ""
         if tier:
-            found = tier_benefit(tier, getattr(self.knowledge, "search", None))
+            # One search per tier per call, not per customer of a segment.
+            if tier not in benefits:
+                benefits[tier] = tier_benefit(tier, getattr(self.knowledge, "search", None))
+            found = benefits[tier]
             if found is not None:
                 benefit, hit = found
                 sources.append(hit)
@@ -323,8 +339,9 @@ class PushWriter:
         shortest = 0
         for keep_interest, keep_benefit in ((True, True), (True, False), (False, False)):
             filled = dict(values)
-            filled["interest_line"] = (T.render(tset.pick("interest_lines", n), values)
-                                       if keep_interest and values["interest"] else "")
+            line = T.render(tset.pick("interest_lines", n), values) if keep_interest and values["interest"] else ""
+            # 「聊聊普洱：」 before a brief that opens 「聊聊普洱：…」 says it twice.
+            filled["interest_line"] = "" if line and _core(line) in _core(values["brief"]) else line
             filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
                                       if keep_benefit and values["benefit"] else "")
             filled["body"] = _join(T.render(tset.pick(p, n), filled) for p in ("openings", "bodies", "closings"))
@@ -391,7 +408,7 @@ class PushWriter:
             if text is None:
                 continue
             found = self._check(text, spec, threshold)
-            if found.flagged or any(_must_fix(f) for f in found.findings):
+            if _needs_rewrite(found):
                 if not allow_rewrite:
                     return None
                 dropped.extend(found.findings)
@@ -435,6 +452,25 @@ class PushWriter:
             d.draft_id = row.id
 
 
+def _needs_rewrite(found: CheckResult) -> bool:
+    # Flagged, or a statutory finding (最/国家级/疗效/诱导分享…) even below the threshold; a
+    # medium channel-etiquette finding alone leaves the merchant's words as they are.
+    return found.flagged or any(f.severity == "high" for f in found.findings)
+
+
+def _core(text: str) -> str:
+    return re.sub(r"[\s\W_]+", "", text)
+
+
+def _hollow(original: str, cleaned: str) -> bool:
+    """True when cleaning cut most of the brief, or every fact it stated: what is left is not
+    the message any more."""
+    if len(_core(cleaned)) < HOLLOW_SHARE * len(_core(original)):
+        return True
+    stated = facts(original)
+    return bool(stated) and len(unsupported(original, [cleaned])) == len({token for token, _ in stated})
+
+
 def tier_of_tag(tag: str) -> bool:
     from bot.push.profile import TIER
 
@@ -467,7 +503,9 @@ def _join(parts: Any) -> str:
 
 def _headline(brief: str) -> str:
     plain = _TOPIC.sub(lambda m: m.group(1), brief).strip()
-    first = re.split(r"[。！？!?\n]", plain, maxsplit=1)[0].strip()
+    sentences = [s.strip() for s in re.split(r"[。！？!?\n]", plain) if s.strip()] or [plain]
+    # A short exclamation (「新品来了！」) says less than the sentence after it.
+    first = next((s for s in sentences if len(s) >= HEADLINE_MIN), sentences[0])
     if len(first) > HEADLINE_CHARS:
         first = re.split(r"[，,；;]", first, maxsplit=1)[0]
     if len(first) > HEADLINE_CHARS:
