@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# The CPU build of torch, pinned; the Dockerfile installs the same (tests/test_compose.py checks).
+TORCH := torch==2.13.0+cpu
+TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: setup run test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.
-	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet --extra-index-url $(TORCH_INDEX) $(TORCH)
 	$(PIP) install --quiet -e '.[test,postgres]'
 	touch $@
 
