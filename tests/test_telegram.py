@@ -20,6 +20,7 @@ from bot.drafting.assistant import Assistant
 from bot.knowledge.base import KnowledgeBase
 from bot.memory.db import init_db, make_engine
 from bot.memory.models import Draft, FaqCandidate, StaffCard, StaffState
+from bot.push.writer import PushWriter
 from bot.telegram import TelegramServices, build_application
 from tests.telegram_fake import TOKEN, FakeTelegram
 
@@ -455,3 +456,44 @@ def test_check_reports_findings_and_the_token_never_reaches_the_logs(world, capl
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "getUpdates" in logged or "sendMessage" in logged  # the requests were logged …
     assert TOKEN not in logged and TOKEN.split(":")[1] not in logged  # … without the token
+
+
+def test_push_drafts_checked_cards_that_can_be_regenerated_softened_and_approved(world):
+    base, knowledge, db = world
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, db), knowledge)
+            services.push_writer = PushWriter(services.settings, engine=services.engine, knowledge=knowledge)
+            async with polling(services, fake):
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STAFF), STAFF,
+                                      "/push weibo post 明前龙井到货，全网最低价！3月20日前下单满200减20")
+                card = await fake.wait_for("sendMessage", lambda p: "推送草稿 #" in p["text"], after=mark, timeout=30)
+                assert "合规检查：✅ 通过" in card["text"] and "全网最低价" in card["text"]  # what was dropped, and why
+                assert "满200减20" in card["text"].split("</pre>")[0]
+                message_id = card_id(fake, STAFF, "推送草稿 #")
+                first = card["text"]
+
+                mark = fake.mark()
+                await click(fake, STAFF, STAFF, message_id, "换一版")
+                again = await fake.wait_for("editMessageText", after=mark, timeout=30)
+                assert again["text"] != first and "推送草稿 #" in again["text"]
+                mark = fake.mark()
+                await click(fake, STAFF, STAFF, message_id, "更克制")
+                softer = await fake.wait_for("editMessageText", after=mark, timeout=30)
+                assert "推送草稿 #" in softer["text"]
+                mark = fake.mark()
+                await click(fake, ADMIN, STAFF, message_id, "通过")
+                done = await fake.wait_for("editMessageText", after=mark)
+                assert "已通过" in done["text"] and "reply_markup" not in done
+
+                reply = await send(fake, MAINTAINER, MAINTAINER, "/push wechat moments 新品上架")
+                assert "不能使用" in reply["text"]
+                reply = await send(fake, STAFF, STAFF, "/push wechat")
+                assert "用法" in reply["text"]
+            with Session(services.engine) as session:
+                pushes = session.exec(select(Draft).where(Draft.kind == "push")).all()
+                assert sorted(d.status for d in pushes) == ["approved", "rejected", "rejected"]
+
+    run(scenario())

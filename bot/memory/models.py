@@ -222,3 +222,33 @@ class LearnedPhrasingBase(SQLModel):
 class LearnedPhrasing(LearnedPhrasingBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
+
+
+class StaffPushCardBase(SQLModel):
+    """Where a push draft's card is, and what it was drafted from, so "regenerate" and "soften"
+    can draft it again after a restart."""
+
+    draft_id: int = Field(foreign_key="draft.id", primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    channel: str
+    fmt: str
+    brief: str
+    customer_ref: str | None = None
+    segment: str | None = None
+    seed: int = 0
+    soften: bool = False
+
+
+class StaffPushCard(StaffPushCardBase, table=True):
+    created_at: datetime = _created()
+
+
+class KnowledgeStamp(SQLModel, table=True):
+    """The content generation the last completed sync left in a shared store (one row per Chroma
+    collection), so replicas sharing a Chroma server notice another's sync (bot/knowledge/replica.py)."""
+
+    collection: str = Field(primary_key=True)
+    generation: str
+    entries: int = 0
+    updated_at: datetime = _created()

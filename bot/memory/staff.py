@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 
 from bot.errors import DianxiaoerError
-from bot.memory.models import CONVERSATION_CHANNELS, StaffCard, StaffState, utcnow
+from bot.memory.models import CONVERSATION_CHANNELS, StaffCard, StaffPushCard, StaffState, utcnow
 
 
 def get_state(*, session: Session, user_id: int) -> StaffState:
@@ -108,4 +108,34 @@ def choose_entry(*, session: Session, draft_id: int, entry_id: str) -> StaffCard
     card.chosen_entry_id = entry_id
     session.add(card)
     session.flush()
+    return card
+
+
+def record_push_card(
+    *,
+    session: Session,
+    draft_id: int,
+    chat_id: int,
+    message_id: int,
+    channel: str,
+    fmt: str,
+    brief: str,
+    customer_ref: str | None = None,
+    segment: str | None = None,
+    seed: int = 0,
+    soften: bool = False,
+) -> StaffPushCard:
+    card = StaffPushCard(
+        draft_id=draft_id, chat_id=chat_id, message_id=message_id, channel=channel, fmt=fmt,
+        brief=brief, customer_ref=customer_ref, segment=segment, seed=seed, soften=soften,
+    )
+    session.add(card)
+    session.flush()
+    return card
+
+
+def get_push_card(*, session: Session, draft_id: int) -> StaffPushCard:
+    card = session.get(StaffPushCard, draft_id)
+    if card is None:
+        raise DianxiaoerError(f"推送草稿 #{draft_id} 没有对应的卡片")
     return card

@@ -7,10 +7,16 @@ import html
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from collections.abc import Callable
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.compliance.checker import CheckResult, check_text
 from bot.errors import DianxiaoerError
-from bot.telegram.cards import clip
-from bot.telegram.common import blocking, requires, services
+from bot.memory import crud, staff
+from bot.telegram.cards import callback, clip, parse_callback
+from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
 
 CHANNELS = {"wechat": "wechat", "微信": "wechat", "weibo": "weibo", "微博": "weibo"}
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
@@ -49,14 +55,155 @@ async def check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await msg.reply_text(check_report(result))
 
 
+PUSH_USAGE = (
+    "用法：/push 渠道 格式 要点… [客户编号|#分组]\n"
+    "渠道与格式：wechat article|service|moments，weibo post|dm\n"
+    "例如：/push wechat service 明前龙井到货，3月20日前下单满200减20 C001"
+)
+
+
+def parse_push(args: list[str], is_customer: Callable[[str], bool]) -> tuple[str, str, str, str | None, str | None]:
+    """(channel, format, brief, customer_ref, segment) from /push's words.
+
+    The last word is the target when it is `#tag` (a segment; a Weibo topic `#…#` is part of the
+    brief) or a known customer; everything between the format and it is the brief.
+    """
+    if len(args) < 3:
+        raise DianxiaoerError(PUSH_USAGE)
+    channel, fmt, rest = CHANNELS.get(args[0].lower(), args[0].lower()), args[1].lower(), args[2:]
+    customer = segment = None
+    last = rest[-1]
+    if len(rest) > 1 and last.startswith("#") and not last.endswith("#") and len(last) > 1:
+        segment, rest = last[1:], rest[:-1]
+    elif len(rest) > 1 and is_customer(last):
+        customer, rest = last, rest[:-1]
+    return channel, fmt, " ".join(rest), customer, segment
+
+
+def push_card(draft: Any, *, status: str | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A push draft with the checker's verdict; buttons while it is undecided."""
+    who = f" · 客户 {html.escape(draft.customer)}" if draft.customer else ""
+    lines = [f"📣 <b>推送草稿 #{draft.draft_id}</b>（{html.escape(draft.channel)}/{html.escape(draft.format)}{who}）"]
+    if status:
+        lines.append(f"<b>{status}</b>")
+    if draft.title:
+        lines.append(f"<b>标题：</b>{html.escape(draft.title)}")
+    if draft.digest:
+        lines.append(f"<b>摘要：</b>{html.escape(draft.digest)}")
+    lines.append(f"<pre>{html.escape(clip(draft.text, 2500))}</pre>")
+    verdict = "⚠️ 未通过" if draft.check.flagged else "✅ 通过"
+    lines.append(f"合规检查：{verdict}（{draft.check.score} 分）" + ("，已按检查结果改写" if draft.changed else ""))
+    for finding in [*draft.check.findings, *draft.dropped][:SHOWN_FINDINGS]:
+        lines.append(f"• 「{html.escape(finding.span.text)}」{html.escape(finding.reason)}（{html.escape(finding.basis)}）")
+    if draft.sources:
+        lines.append("依据：" + "；".join(html.escape(h.question) for h in draft.sources))
+    if draft.note:
+        lines.append(f"注：{html.escape(draft.note)}")
+    if status or draft.draft_id is None:
+        return "\n".join(lines), None
+    keyboard = InlineKeyboardMarkup([[
+        InlineKeyboardButton("通过 ✅", callback_data=callback("push_approve", draft.draft_id)),
+        InlineKeyboardButton("换一版 🔄", callback_data=callback("push_regenerate", draft.draft_id)),
+        InlineKeyboardButton("更克制 🕊", callback_data=callback("push_soften", draft.draft_id)),
+    ]])
+    return "\n".join(lines), keyboard
+
+
+def _refusals(result: Any) -> str:
+    lines = []
+    for r in result.refused:
+        when = f"，最早 {r.next_allowed_at.astimezone().strftime('%m-%d %H:%M')}" if r.next_allowed_at else ""
+        lines.append(f"✗ 不发给 {html.escape(r.customer)}：{html.escape(r.reason)}{when}")
+    return "\n".join(lines)
+
+
+def _writer(context: ContextTypes.DEFAULT_TYPE) -> Any:
+    writer = services(context).push_writer
+    if writer is None:
+        raise DianxiaoerError("推送起草不可用：没有配置推送文案模块。")
+    return writer
+
+
 @requires("copy")
 async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if services(context).push_writer is None:
-        raise DianxiaoerError("推送起草还不可用：这个版本没有装上推送文案模块。")
-    raise DianxiaoerError("推送起草还不可用。")
+    msg = update.effective_message
+    assert msg is not None
+    writer = _writer(context)
+
+    def is_customer(word: str) -> bool:
+        with session(context) as db:
+            return crud.find_customer(session=db, ref=word) is not None
+
+    channel, fmt, brief, customer, segment = parse_push(list(context.args or []), is_customer)
+    async with typing(context, msg.chat_id):
+        result = await blocking(writer.draft, channel=channel, fmt=fmt, brief=brief,
+                                customer_ref=customer, segment=segment)
+    if result.refused:
+        await msg.reply_text(_refusals(result))
+    if not result.drafts:
+        if not result.refused:
+            await msg.reply_text("没有能通过合规检查的草稿，请改写要点再试。")
+        return
+    for draft in result.drafts:
+        text, markup = push_card(draft)
+        sent = await msg.reply_text(text, reply_markup=markup)
+        with session(context) as db:
+            staff.record_push_card(
+                session=db, draft_id=draft.draft_id, chat_id=sent.chat_id, message_id=sent.message_id,
+                channel=channel, fmt=fmt, brief=brief,
+                customer_ref=draft.customer, segment=None if draft.customer else segment,
+            )
+            db.commit()
 
 
 @requires("copy")
 async def push_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    assert update.callback_query is not None
-    await update.callback_query.answer("推送起草还不可用。", show_alert=True)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    parsed = parse_callback(query.data)
+    if parsed is None:
+        await query.answer("这个按钮已失效。")
+        return
+    action, (draft_id, *_) = parsed
+    with session(context) as db:
+        draft = crud.get_draft(session=db, draft_id=draft_id)
+        card = staff.get_push_card(session=db, draft_id=draft_id)
+    if draft.status != "pending":
+        await query.answer(f"推送草稿 #{draft_id} 已由 {draft.decided_by or '他人'} 处理。")
+        return
+    if action == "push_approve":
+        with session(context) as db:
+            crud.decide_draft(session=db, draft_id=draft_id, status="approved", by=actor(user))
+            db.commit()
+        await query.answer("已通过，可以复制发布")
+        who = f" · 客户 {html.escape(card.customer_ref)}" if card.customer_ref else ""
+        await edit_quietly(query.message, (  # type: ignore[arg-type]
+            f"📣 <b>推送草稿 #{draft_id}</b>（{html.escape(card.channel)}/{html.escape(card.fmt)}{who}）\n"
+            f"<b>✅ 已通过 · {html.escape(actor(user))}</b>，可直接复制发布：\n"
+            + (f"{html.escape(draft.note)}\n" if draft.note else "") +
+            f"<pre>{html.escape(clip(draft.text, 3000))}</pre>"
+        ))
+        return
+    soften = card.soften or action == "push_soften"
+    seed = card.seed + 1
+    writer = _writer(context)
+    result = await blocking(writer.draft, channel=card.channel, fmt=card.fmt, brief=card.brief,
+                            customer_ref=card.customer_ref, segment=card.segment, soften=soften, seed=seed)
+    if not result.drafts:
+        reason = _refusals(result) or "没有能通过合规检查的新草稿"
+        await query.answer(clip(reason, 190), show_alert=True)
+        return
+    fresh = result.drafts[0]
+    with session(context) as db:
+        crud.decide_draft(session=db, draft_id=draft_id, status="rejected", by=actor(user))
+        for extra in result.drafts[1:]:  # a segment broadcast gives one; keep no orphans
+            crud.decide_draft(session=db, draft_id=extra.draft_id, status="rejected", by=actor(user))
+        staff.record_push_card(
+            session=db, draft_id=fresh.draft_id, chat_id=card.chat_id, message_id=card.message_id,
+            channel=card.channel, fmt=card.fmt, brief=card.brief, customer_ref=card.customer_ref,
+            segment=card.segment, seed=seed, soften=soften,
+        )
+        db.commit()
+    await query.answer("已换一版" if action == "push_regenerate" else "已改得更克制")
+    text, markup = push_card(fresh)
+    await edit_quietly(query.message, text, reply_markup=markup)  # type: ignore[arg-type]
