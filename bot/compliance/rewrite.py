@@ -91,11 +91,12 @@ _TIDY_STEPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"([，,、：:])\s*[，,、]+"), r"\1"),
     (re.compile(r"([。！!？?；;])\s*[，,、。；;]+"), r"\1"),
     (re.compile(r"([【（(\[「“])\s*[，,、。！!？?；;：:]+"), r"\1"),
-    (re.compile(r"[，,、：:]+\s*([】）)\]」”])"), r"\1"),
+    (re.compile(r"(?<![，,、：:])[，,、：:]+\s*([】）)\]」”])"), r"\1"),
     (re.compile(r"([!！?？])\1+"), r"\1"),
     (re.compile(r"[ \t]{2,}"), " "),
     (re.compile(r"^[\s，,、。！!？?；;：:]+"), ""),
-    (re.compile(r"[\s，,、：:；;]+$"), ""),
+    # The lookbehinds keep these linear: a run is tried once from its start, not from each character.
+    (re.compile(r"(?<![\s，,、：:；;])[\s，,、：:；;]+$"), ""),
 )
 
 

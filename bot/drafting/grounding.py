@@ -29,10 +29,13 @@ _VALUE = {
 _UNIT = {"十": 10, "百": 100, "千": 1000}
 # Chinese numerals count only before a unit, so 一下 / 一定 / 五花八门 are not figures.
 _UNITS = "个天日号周年月次件份克斤两元块折倍盒饼箱瓶杯罐包小分秒%％岁期"
-_NUMERAL = rf"[{_DIGITS}十百千万半]+(?=\s*[{_UNITS}])"
+# A run of numerals is read from its first character only (or right after a weekday or 双十一,
+# which end in a numeral): trying every character of a 100,000-character run is quadratic.
+_RUN_START = rf"(?:(?<![{_DIGITS}十百千万半])|(?<=[周期拜].)|(?<=双..))"
+_NUMERAL = rf"{_RUN_START}[{_DIGITS}十百千万半]+(?=\s*[{_UNITS}])"
 _ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _FACT = re.compile(
-    rf"(?P<discount>(?:{_ARABIC}|[{_DIGITS}十]+)\s*折)"
+    rf"(?P<discount>(?:{_ARABIC}|{_RUN_START}[{_DIGITS}十]+)\s*折)"
     rf"|(?P<weekday>(?:周|星期|礼拜)[一二三四五六日天1-7])"
     rf"|(?P<double>双\s*(?:十一|十二|11|12))"
     rf"|(?P<arabic>{_ARABIC})"
