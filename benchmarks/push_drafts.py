@@ -40,7 +40,7 @@ from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from bot.push.facts import unsupported  # noqa: E402
 from bot.push.formats import FORMATS  # noqa: E402
-from bot.push.writer import PushWriter  # noqa: E402
+from bot.push.writer import PushWriter, UnusableBrief  # noqa: E402
 
 SHOP = Path(__file__).resolve().parent.parent / "knowledge"
 NOW = datetime(2026, 4, 8, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai, outside quiet hours
@@ -131,13 +131,16 @@ def main() -> None:
             rewritten = brief_flagged = hollow = 0
             for channel, fmt, segment, brief in BRIEFS:
                 start = time.perf_counter()
-                result = writer.draft(channel=channel, fmt=fmt, brief=brief, segment=segment,
-                                      variants=args.variants, now=NOW)
+                try:
+                    result = writer.draft(channel=channel, fmt=fmt, brief=brief, segment=segment,
+                                          variants=args.variants, now=NOW)
+                except UnusableBrief:
+                    elapsed += time.perf_counter() - start
+                    hollow += 1  # the brief itself: mostly what the surface forbids
+                    continue
                 elapsed += time.perf_counter() - start
                 drafts += len(result.drafts)
-                refusals += sum(1 for r in result.refused if r.customer is not None)
-                if any(r.customer is None for r in result.refused):
-                    hollow += 1  # the brief itself: mostly what the surface forbids
+                refusals += len(result.refused)
                 by_format[f"{channel}/{fmt}"] += len(result.drafts)
                 reasons.update(r.reason.split("，最早")[0] for r in result.refused)
                 if any(d.changed for d in result.drafts):
@@ -159,7 +162,7 @@ def main() -> None:
         print(f"drafts per second: {drafts / elapsed:.1f}  ({elapsed:.2f} s in draft())")
         print(f"briefs whose drafts needed a rewrite: {rewritten}/{n} = {rewritten / n:.2f}")
         print(f"  of which the brief itself was flagged for its surface: {brief_flagged}/{n}")
-        print(f"briefs refused as a whole (mostly what the surface forbids, no draft): {hollow}/{n}")
+        print(f"briefs refused as a whole (UnusableBrief: mostly what the surface forbids): {hollow}/{n}")
         print("drafts by format: " + ", ".join(f"{k} {v}" for k, v in sorted(by_format.items())))
         print("refusal reasons: " + "; ".join(f"{v}× {k[:40]}" for k, v in reasons.most_common()))
         print("re-check of offered drafts: " + (", ".join(f"{k}: {v}" for k, v in problems.items()) or "0 problems"))

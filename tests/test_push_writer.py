@@ -18,7 +18,7 @@ from bot.memory import crud
 from bot.memory.models import Draft
 from bot.push.facts import facts, unsupported
 from bot.push.formats import FORMATS
-from bot.push.writer import PushWriter
+from bot.push.writer import PushWriter, UnusableBrief
 
 # 11:00 in Shanghai: outside quiet hours.
 NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
@@ -258,11 +258,11 @@ def test_llm_failure_falls_back_to_templates(engine, settings):
 def test_a_brief_that_is_mostly_what_the_surface_forbids_gets_a_reason_not_a_hollow_draft(engine, writer):
     add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
     brief = "限时秒杀！仅剩3盒，手慢无，加微信tea8888抢购，点击链接 http://t.cn/abc 立即下单！"
-    result = draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001")
-    assert result.drafts == []
-    [refusal] = result.refused
-    assert refusal.customer is None and "手慢无" in refusal.reason and "群发" in refusal.reason
-    assert result.as_json()["refused"] == [{"customer": None, "reason": refusal.reason, "next_allowed_at": None}]
+    with pytest.raises(UnusableBrief, match="手慢无") as caught:
+        draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001")
+    assert "群发" in str(caught.value) and {f.span.text for f in caught.value.findings} >= {"手慢无"}
+    with Session(engine) as session:
+        assert session.exec(select(Draft)).all() == []
 
 
 def test_a_medium_etiquette_finding_alone_leaves_the_brief_as_written(engine, writer):

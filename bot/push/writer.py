@@ -11,7 +11,8 @@ draft is rewritten and checked again, and the brief itself is cleaned first, so 
 for 全网最低价 or 转发集赞 still gets compliant copy, with the findings saying what was dropped;
 (2) every fact in it (number, offer, date word) is in the brief or a cited FAQ entry; (3) it fits
 the format's limits. Customers who opted out or are over a cap get a reason and the next allowed
-time instead. Templates (prompts/push/) write the copy offline; with an LLM configured it writes
+time instead; a brief the checker would have to cut to almost nothing raises `UnusableBrief` (a
+`DianxiaoerError`, one line at the edge). Templates (prompts/push/) write the copy offline; with an LLM configured it writes
 first and the templates take over whenever its draft fails any of the three.
 """
 
@@ -93,13 +94,21 @@ class PushDraft:
 
 @dataclass
 class Refusal:
-    customer: str | None  # None: the brief itself, whoever it was for
+    customer: str
     reason: str
     next_allowed_at: datetime | None
 
     def as_json(self) -> dict[str, object]:
         when = self.next_allowed_at.isoformat() if self.next_allowed_at else None
         return {"customer": self.customer, "reason": self.reason, "next_allowed_at": when}
+
+
+class UnusableBrief(DianxiaoerError):
+    """The checker had to cut most of the brief for this surface: no draft would say it."""
+
+    def __init__(self, message: str, findings: list[Finding]) -> None:
+        super().__init__(message)
+        self.findings = findings
 
 
 @dataclass
@@ -191,9 +200,10 @@ class PushWriter:
                 spans = {f.span.text: f.category_label for f in clean.dropped}
                 why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
                 other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
-                result.refused.append(Refusal(None, (
-                    f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}"), None))
-                return result
+                raise UnusableBrief(
+                    f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}",
+                    clean.dropped,
+                )
             benefits: dict[str, tuple[str, Hit] | None] = {}
             entry_question = self._entry_question()
             if spec.per_customer:
