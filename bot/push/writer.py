@@ -540,19 +540,3 @@ def _product(brief: str) -> str:
     from bot.drafting.followup import topic_of
 
     return topic_of(_TOPIC.sub("", brief)) or ""
-
-
-def build_push_writer(settings: Settings, *, knowledge: Any | None = None) -> PushWriter:
-    """A writer on the configured database, knowledge base and chat model (the CLI's entry).
-
-    The Telegram adapter, which already holds an `Assistant`, builds one from its parts instead:
-    `PushWriter(settings, engine=a.engine, knowledge=a.knowledge, chat_model=a.chat_model)`.
-    """
-    from bot.drafting.llm import make_chat_model
-    from bot.knowledge.base import KnowledgeBase
-    from bot.memory.db import init_db, make_engine
-
-    engine = make_engine(settings)
-    init_db(engine)
-    return PushWriter(settings, engine=engine, knowledge=knowledge or KnowledgeBase(settings),
-                      chat_model=make_chat_model(settings))
