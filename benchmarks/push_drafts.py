@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=60)
     parser.add_argument("--variants", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1, help="Run the 30 briefs this many times (timing).")
+    parser.add_argument("--list", action="store_true", help="Say what happened to each brief.")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="push_bench_"))
@@ -120,7 +121,8 @@ def main() -> None:
         init_db(engine)
         make_customers(engine, args.customers, random.Random(17))
         writer = PushWriter(settings, engine=engine, knowledge=knowledge)
-        writer.draft(channel="wechat", fmt="moments", brief="春茶到了。", now=NOW, store=False)  # warm-up
+        # Warm-up: jieba loads its dictionary (about 2 s) on first use, once per process.
+        writer.draft(channel="weibo", fmt="post", brief="春茶到了。", now=NOW, store=False)
 
         drafts = refusals = rewritten = brief_flagged = hollow = 0
         problems: Counter[str] = Counter()
@@ -137,6 +139,8 @@ def main() -> None:
                 except UnusableBrief:
                     elapsed += time.perf_counter() - start
                     hollow += 1  # the brief itself: mostly what the surface forbids
+                    if args.list:
+                        print(f"refused   {channel}/{fmt}: {brief}")
                     continue
                 elapsed += time.perf_counter() - start
                 drafts += len(result.drafts)
@@ -145,6 +149,9 @@ def main() -> None:
                 reasons.update(r.reason.split("，最早")[0] for r in result.refused)
                 if any(d.changed for d in result.drafts):
                     rewritten += 1
+                if args.list:
+                    state = "rewritten" if any(d.changed for d in result.drafts) else "as is"
+                    print(f"{state:<9} {channel}/{fmt}: {brief}")
                 if any(d.dropped and d.changed for d in result.drafts) and _brief_flagged(writer, channel, fmt, brief):
                     brief_flagged += 1
                 spec = FORMATS[(channel, fmt)]
