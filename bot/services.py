@@ -37,8 +37,15 @@ class Services:
     def knowledge(self) -> KnowledgeBase:
         from bot.memory.db import private_dir
 
+        from bot.drafting.learning import DatabaseLearned
+        from bot.policy.loader import use_shop_rules
+
         private_dir(self.settings.data_dir)
-        return KnowledgeBase(self.settings, embedder=self.embedder)
+        # The shop's own hand-off rules (店小二规则.yaml in its knowledge folder), checked now.
+        use_shop_rules(self.settings.knowledge_dir)
+        # Every sync puts back what staff taught; not from a stand-in for an unreadable database.
+        learned = DatabaseLearned(lambda: None if self.memory_warning else self.engine)
+        return KnowledgeBase(self.settings, embedder=self.embedder, learned=learned)
 
     @cached_property
     def engine(self) -> Engine:

@@ -1,4 +1,6 @@
-from bot.drafting.subjects import swapped_subject
+from bot.knowledge.entries import Hit
+from bot.policy.evaluate import evaluate
+from bot.policy.subjects import swapped_subject
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
 
 ENTRIES = {
@@ -15,14 +17,13 @@ def _index() -> LexicalIndex:
     return LexicalIndex(docs, entries)
 
 
-def _swapped(query: str, entry: str) -> str | None:
+def _swapped(query: str, entry: str) -> tuple[str, str] | None:
     question, answer, similar = ENTRIES[entry]
     return swapped_subject(query, question, [question, *similar, answer], _index())
 
 
 def test_the_same_question_about_another_product_is_not_answered_by_this_entry() -> None:
-    reason = _swapped("白茶的保质期是多久", "longjing")
-    assert reason and "白茶" in reason and "龙井" in reason
+    assert _swapped("白茶的保质期是多久", "longjing") == ("白茶", "龙井")
     assert _swapped("普洱能放多久", "longjing")
     assert _swapped("姐妹们 白茶开封后能放多久", "longjing")  # whom they address is not the subject
     assert _swapped("你们的白茶保质期是多久", "longjing")
@@ -46,3 +47,10 @@ def test_a_service_is_not_a_product() -> None:
                             "track": {"question": "怎么查物流？", "answer": entries["track"][1]}})
     question, answer, similar = entries["track"]
     assert swapped_subject("上周买的龙井，快递单号在哪看", question, [question, *similar, answer], lexical) is None
+
+
+def test_the_evaluator_names_the_subject_rule_and_the_words_it_fired_on() -> None:
+    question, answer, _ = ENTRIES["longjing"]
+    hit = evaluate("你们的白茶保质期是多久", Hit(id="longjing", question=question, answer=answer, source="x", score=1.0), _index())
+    assert hit.rule == "swapped_subject" and hit.text == "白茶"
+    assert hit.reason == "顾客问的是「白茶」，匹配到的条目讲的是「龙井」"

@@ -46,3 +46,4 @@ from bot.cli import check_cmds  # noqa: E402,F401
 from bot.cli import customers_cmds, push_cmds  # noqa: E402,F401
 from bot.cli import db_cmds  # noqa: E402,F401
 from bot.cli import telegram_cmds  # noqa: E402,F401
+from bot.cli import gate_cmds  # noqa: E402,F401

@@ -50,7 +50,8 @@ def ask(question: str | None, customer: str | None, channel: str, batch: Path | 
     if batch is not None:
         for line in batch.read_text(encoding="utf-8-sig").splitlines():
             if not line.strip():
-                click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None}))
+                click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None,
+                                       "reason": "空行：没有消息", "rule": None}, ensure_ascii=False))
                 continue
             result = assistant.ask(line, customer=customer, channel=channel)
             click.echo(json.dumps(result.as_json(), ensure_ascii=False))

@@ -61,3 +61,45 @@ def learned_remove(learned_id: int) -> None:
     with Session(services.engine) as session:
         row = unlearn(session=session, knowledge=services.knowledge, learned_id=learned_id)
     click.echo(f"已删除学到的问法 #{learned_id}：「{row.text}」")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def explain(question: str, as_json: bool) -> None:
+    """Show why QUESTION would be answered or handed off: candidates, signals, rule, probability.
+
+    Nothing is stored: no draft, no conversation.
+    """
+    from bot.drafting.explain import explain as trace_of
+
+    trace = trace_of(command_services().assistant, question)
+    if as_json:
+        click.echo(json.dumps(trace.as_json(), ensure_ascii=False))
+        return
+    verdict = click.style("需要人工处理", fg="yellow") if trace.handoff else click.style("可以回复", fg="green")
+    click.echo(f"消息：{trace.message}  →  {verdict}")
+    click.echo(f"门槛 {trace.threshold:.3f}（{trace.calibrated}刻度）· 规则文件：{'、'.join(trace.rules_files)}")
+    for n, part in enumerate(trace.parts, start=1):
+        click.echo("")
+        click.secho(f"[{n}] 「{part.text}」 检索为「{part.query}」", bold=True)
+        if not part.hits:
+            click.echo("    没有候选条目")
+        for rank, hit in enumerate(part.hits, start=1):
+            click.echo(
+                f"    {rank}. {hit.question}  [{hit.id}]  综合 {hit.score:.3f} · 向量 {hit.dense:.3f} · "
+                f"词法 {hit.lexical:.2f} · 问答段落 {hit.passage:.3f}"
+            )
+        if part.signals:
+            click.echo("    信号：" + " · ".join(f"{k} {v:.3f}" for k, v in part.signals.items()))
+        if part.rule is not None:
+            start, end = part.rule.span
+            marked = f"{part.query[:start]}【{part.query[start:end]}】{part.query[end:]}"
+            click.echo(f"    规则 {part.rule.rule} 命中「{part.rule.text}」：{marked}")
+        else:
+            click.echo("    没有规则命中")
+        if part.model_probability is not None:
+            click.echo(f"    模型概率 {part.model_probability:.3f}（门槛 {trace.threshold:.3f}）")
+        who = f"规则 {part.decided_by}" if part.decided_by else "模型"
+        result = "回答" if part.answered else "转人工"
+        click.echo(f"    决定：{result}（{who}；把握 {part.confidence:.2f}）{part.reason}")

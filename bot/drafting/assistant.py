@@ -56,6 +56,7 @@ class AskResult:
     nearest: list[Hit] = field(default_factory=list)  # closest entries, shown to staff on hand-off
     check: CheckResult | None = None  # the promotional checker on the reply, for its surface
     check_changed: bool = False  # the checker's rewrite replaced the first wording
+    rule: str | None = None  # the hand-off rule that decided (bot/policy); None when the model did
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -67,6 +68,8 @@ class AskResult:
             "confidence": round(self.confidence, 4),
             "handoff": self.handoff,
             "draft_id": self.draft_id,
+            "reason": self.reason,
+            "rule": self.rule,
             **({"check": {"flagged": self.check.flagged, "score": self.check.score,
                           "findings": [f.as_json() for f in self.check.findings],
                           "changed": self.check_changed}} if self.check is not None else {}),
@@ -172,6 +175,7 @@ class Assistant:
             nearest=plan.best_hits,
             check=check,
             check_changed=changed,
+            rule=next((p.decision.rule for p in plan.pending if p.decision.rule), None) if plan.handoff else None,
         )
 
     def _word(

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bot.drafting.needs import unmet_need
-from bot.drafting.subjects import swapped_subject
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex, bigrams, coverage, tokenize
-from bot.knowledge.normalize import to_simplified
 from bot.knowledge.topics import shared
+from bot.policy.evaluate import evaluate
+from bot.policy.rules import RuleHit
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
 FEATURES = (
@@ -47,7 +46,8 @@ FEATURES = (
 class GateDecision:
     answer: bool
     confidence: float  # calibrated probability that the top hit answers the question
-    reason: str
+    reason: str  # the sentence shown to staff
+    rule: str | None = None  # the rule that handed it off; None when the calibrated model decided
 
 
 def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str, float]:
@@ -98,22 +98,18 @@ class Gate:
             return GateDecision(False, 0.0, "知识库里没有相关条目")
         ruled_out = rule_out(query, hits[0], lexical)
         if ruled_out:
-            return GateDecision(False, 0.0, ruled_out)
+            return GateDecision(False, 0.0, ruled_out.reason, rule=ruled_out.rule)
         p = self.probability(features(query, hits, lexical))
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」")
         return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
 
 
-def rule_out(query: str, top: Hit, lexical: LexicalIndex) -> str | None:
-    """Why the top entry cannot answer `query` whatever the score, or None: the question needs
-    something the entry does not state, or asks it about another subject."""
-    # The rules are written in Simplified characters; a shop may write its FAQ in Traditional.
-    phrasings = [to_simplified(p) for p in lexical.phrasings.get(top.id, [top.question])]
-    answer = to_simplified(top.answer)
-    return unmet_need(query, answer, phrasings) or swapped_subject(
-        query, to_simplified(top.question), [*phrasings, answer], lexical
-    )
+def rule_out(query: str, top: Hit, lexical: LexicalIndex) -> RuleHit | None:
+    """The rule by which the top entry cannot answer `query` whatever the score, or None: the
+    question needs something the entry does not state, or asks it about another subject
+    (bot/policy: one evaluator over named rules)."""
+    return evaluate(query, top, lexical)
 
 
 @lru_cache(maxsize=1)

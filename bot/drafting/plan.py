@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.drafting.followup import followup_candidates
 from bot.drafting.gate import Gate, GateDecision
-from bot.drafting.needs import SMALL_TALK
+from bot.policy.universal import SMALL_TALK
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.normalize import normalize_message

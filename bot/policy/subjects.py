@@ -6,6 +6,9 @@ its subject first (as `topic_of` reads it); when another entry's question opens 
 matched entry's own subject is missing from the question, the two share no character (白茶
 and 茶叶 do share one: a kind of tea is still tea) and the rest of the question is the
 entry's, the entry is about something else.
+
+Which nouns are services rather than products, and which topics make an entry serve any
+product, are trade words (`not_a_subject`, `after_sales` in bot/policy/data/rules.yaml).
 """
 
 from __future__ import annotations
@@ -17,25 +20,14 @@ from functools import lru_cache
 from bot.drafting.followup import topic_of
 from bot.knowledge.lexical import LexicalIndex, coverage
 from bot.knowledge.topics import topic_start, topics
+from bot.policy.loader import active_words
+from bot.policy.rules import EntryView, Example, Rule
 
 # How much of the rest of the question the entry's phrasings must cover for it to be the same
 # question about another subject, rather than a different question altogether.
 SAME_QUESTION = 0.3
 # How many characters of a question to read for its subject.
 OPENING = 10
-# Nouns that name the order or a service, not a thing the shop sells.
-_NOT_A_SUBJECT = frozenset(
-    {"下单", "订单", "付款", "商品", "东西", "宝贝", "产品", "包裹", "店里", "店铺", "物流", "快递", "客服",
-     "运费", "退款", "发票", "售后"}
-)
-
-
-# Topics of entries about handling an order, which apply to any product the shop sells.
-AFTER_SALES = frozenset(
-    {"damage", "defect", "missing", "wrong_item", "return", "exchange", "dispatch", "courier",
-     "transit", "shipping_fee", "address", "invoice", "payment", "region", "warranty"}
-)
-
 
 # 「姐妹们 白茶开封后能放多久」「你们的白茶…」「上次买的白茶…」: whom the customer addresses,
 # whose it is and when it was bought come before what they ask about.
@@ -64,17 +56,18 @@ def _another_entry_is_about(subject: str, besides: str, lexical: LexicalIndex) -
 
 def swapped_subject(
     query: str, entry_question: str, entry_texts: Sequence[str], lexical: LexicalIndex
-) -> str | None:
-    """Why the entry is about another subject than `query`, or None; `entry_texts` are the
-    entry's phrasings (its question among them) and answer."""
+) -> tuple[str, str] | None:
+    """(the subject asked, the entry's own) when the entry is about another subject than
+    `query`, or None; `entry_texts` are the entry's phrasings (its question among them) and answer."""
+    words = active_words()
     # 「收到的茶叶受潮或破损怎么办？」 serves whatever was bought: 「收到的龙井有点受潮」 is its question.
-    if topics(entry_question) & AFTER_SALES:
+    if topics(entry_question) & words.after_sales:
         return None
     own = _subject(entry_question)
-    if not own or own in _NOT_A_SUBJECT or own in query or own[:2] in query:
+    if not own or own in words.not_a_subject or own in query or own[:2] in query:
         return None
     asked = _subject(query)
-    if not asked or asked in _NOT_A_SUBJECT:
+    if not asked or asked in words.not_a_subject:
         return None
     # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
     if topics(own) or topics(asked) or set(own) & set(asked):
@@ -90,4 +83,23 @@ def swapped_subject(
     rest = query.replace(asked, own)
     if coverage(rest, entry_texts) < SAME_QUESTION:
         return None
-    return f"顾客问的是「{asked}」，匹配到的条目讲的是「{own}」"
+    return asked, own
+
+
+def _check(question: str, entry: EntryView) -> tuple[tuple[int, int], str] | None:
+    if entry.lexical is None or "swapped_subject" in active_words().off:
+        return None
+    found = swapped_subject(question, entry.question, [*entry.phrasings, entry.answer], entry.lexical)
+    if found is None:
+        return None
+    asked, own = found
+    start = question.find(asked)
+    return (start, start + len(asked)), f"顾客问的是「{asked}」，匹配到的条目讲的是「{own}」"
+
+
+# Its examples need a whole FAQ (another entry about the subject asked): tests/test_subjects.py.
+SWAPPED_SUBJECT = Rule(
+    "swapped_subject", "subject", "同一个问题问的是另一件商品", "条目本身讲的就是顾客问的商品",
+    "顾客问的是另一件商品，匹配到的条目讲的不是它", check=_check, source=__name__,
+    passes=(Example("龙井开封了能放多久", ("龙井的保质期多久？", "密封冷藏保质期 18 个月。")),),
+)
