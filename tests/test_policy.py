@@ -129,6 +129,8 @@ def test_a_shop_rule_replaces_a_shipped_one_with_the_same_id(tmp_path):
         ("facets:\n  - id: bad\n    asks: 坏\n    asked: 刻字\n    colour: red\n", 5, "未知的键「colour」"),
         ("topics:\n  dispatch: '出仓(?<=a+)'\n", 2, "不是有效的正则表达式"),
         ("facets: [\n", 2, "不是有效的 YAML"),
+        ("off:\n  - chit_chat\n  - price\n", 3, "适用于任何店铺，不能关闭"),
+        ("off: [no_such_rule]\n", 1, "不存在"),
         ("conditions:\n  - id: x\n    who: 某人\n    asked: 某病\n  - id: x\n    who: 另一人\n    asked: 另一病\n", 5, "出现了两次"),
         ("facets:\n  - id: bad\n    asks: 坏\n    asked: 刻字\n    fires:\n      - q: 刻字吗\n        entry: [只有问题]\n", 7, "entry 应为"),
     ],

@@ -57,6 +57,7 @@ class TradeWords:
     after_sales: frozenset[str]
     off: frozenset[str]
     files: tuple[str, ...]
+    off_lines: tuple[tuple[str, str, int], ...] = ()  # (rule id, file, line) of each `off` item
 
 
 class _Reader:
@@ -191,7 +192,13 @@ class _Reader:
         def words(key: str) -> frozenset[str]:
             return frozenset(self.text(n, key) for n in self.sequence(top[key], key)) if key in top else frozenset()
 
-        return TradeWords(conditions, facets, tuple(topics), words("not_a_subject"), words("after_sales"), words("off"), (self.shown,))
+        off_lines = tuple(
+            (self.text(n, "off"), self.shown, n.start_mark.line + 1) for n in self.sequence(top["off"], "off")
+        ) if "off" in top else ()
+        return TradeWords(
+            conditions, facets, tuple(topics), words("not_a_subject"), words("after_sales"), words("off"),
+            (self.shown,), off_lines,
+        )
 
 
 class _AnyKey(set[str]):
@@ -230,6 +237,7 @@ def merge(base: TradeWords, shop: TradeWords) -> TradeWords:
         base.after_sales | shop.after_sales,
         base.off | shop.off,
         base.files + shop.files,
+        base.off_lines + shop.off_lines,
     )
 
 
@@ -257,10 +265,23 @@ def use_shop_rules(knowledge_dir: Path | None) -> TradeWords:
     path = shop_rules_file(knowledge_dir) if knowledge_dir is not None else None
     if path is not None:
         shop = read_rules_file(path, path.name)
+        _check_off(shop, words)
         words = merge(words, shop)
         _check_examples(shop, words)
     _active = words
     return words
+
+
+def _check_off(shop: TradeWords, shipped: TradeWords) -> None:
+    """Only the trade's rules can be switched off; the rules that hold in any shop cannot."""
+    from bot.policy.universal import UNIVERSAL
+
+    known = {r.id for r in (*shipped.conditions, *shipped.facets)} | {"swapped_subject"}
+    for rule_id, path, line in shop.off_lines:
+        if rule_id in {r.id for r in UNIVERSAL}:
+            raise RulesFileError(path, line, f"规则 {rule_id} 适用于任何店铺，不能关闭")
+        if rule_id not in known:
+            raise RulesFileError(path, line, f"off 里的规则 {rule_id} 不存在（dianxiaoer explain 会显示命中的规则 id）")
 
 
 def _check_examples(shop: TradeWords, words: TradeWords) -> None:
