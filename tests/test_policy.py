@@ -156,3 +156,23 @@ def test_a_shop_rule_whose_example_does_not_fire_is_an_error_naming_the_example_
     )
     with pytest.raises(RulesFileError, match=r"^店小二规则.yaml:6: 规则 engraving 的例子「能刻个名字吗」应当命中它"):
         use_shop_rules(tmp_path)
+
+
+def test_a_shop_s_own_words_are_read_as_its_faq_words_them(tmp_path):
+    from bot.knowledge.normalize import normalize_message
+
+    assert normalize_message("出貨要幾耐") == "发货要多久"  # shipped: a Taiwanese shop word
+    (tmp_path / "店小二规则.yaml").write_text(
+        "shop_words:\n  - [出仓, 发货]\nenglish_words:\n  - [yyds, 最受欢迎]\n", encoding="utf-8"
+    )
+    use_shop_rules(tmp_path)
+    assert normalize_message("今天能出仓吗") == "今天能发货吗"
+    assert normalize_message("哪款YYDS") == "哪款最受欢迎"
+    use_shop_rules(None)
+    assert normalize_message("今天能出仓吗") == "今天能出仓吗"
+
+
+def test_a_bad_shop_word_pattern_names_the_line(tmp_path):
+    (tmp_path / "店小二规则.yaml").write_text("shop_words:\n  - [出仓, 发货]\n  - ['出(仓', 发货]\n", encoding="utf-8")
+    with pytest.raises(RulesFileError, match=r"^店小二规则.yaml:3: .*正则表达式"):
+        use_shop_rules(tmp_path)

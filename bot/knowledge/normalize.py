@@ -7,6 +7,10 @@ message is searched it is converted: script with OpenCC, then a short table of e
 Cantonese, Taiwanese and English shop words. A message already in Simplified Mandarin comes
 through unchanged, apart from those words.
 
+Cantonese grammar words are here; the shop words (Taiwanese 出货、宅配, English refund, pinyin
+initials kf、jf) are data with the hand-off policy's trade words (bot/policy/data/rules.yaml,
+`shop_words`, `english_words`), which a shop may extend with its own.
+
 The table holds only words with one meaning in a shop's chat; 系 (Cantonese 係 after
 conversion, but also 系列、关系) and 先 (才 in Cantonese, first in Mandarin) are left alone.
 """
@@ -17,6 +21,8 @@ import re
 from functools import lru_cache
 
 import opencc
+
+from bot.policy.loader import TradeWords, active_words
 
 _T2S = opencc.OpenCC("t2s")
 
@@ -63,60 +69,31 @@ _WORDS: tuple[tuple[str, str], ...] = (
     (r"咁", "这么"),
     # 饮 is 喝 in Cantonese (饮完、饮白茶); 试饮、学饮杯、饮料 stay Mandarin.
     (r"(?<![试学冷热餐畅])饮(?=[茶完得不了些白普龙生熟红绿乌这那多几])", "喝"),
-    # Taiwan
-    (r"出货", "发货"),
-    (r"宅配", "快递"),
-    (r"连假", "假期"),
-    (r"门市", "门店"),
-    (r"退费", "退款"),
-    (r"超商", "便利店"),
 )
-# English words and pinyin initials as they turn up in Chinese chat. Chinese characters count
-# as word characters to `re`, so a word's edges are "no Latin letter or digit", not \b:
-# 「做咗member有咩着数」; a waybill 「SF1029384756」 stays as it is.
-_ENGLISH: tuple[tuple[str, str], ...] = (
-    (r"free shipping", "包邮"),
-    (r"shipping fee|delivery fee|postage", "运费"),
-    (r"shipping|delivery", "配送"),
-    (r"refund(?:ed|s)?", "退款"),
-    (r"membership|members?", "会员"),
-    (r"points?", "积分"),
-    (r"vouchers?|coupons?", "优惠券"),
-    (r"discounts?", "优惠"),
-    (r"orders?", "订单"),
-    (r"cancel(?:led)?", "取消"),
-    (r"invoices?", "发票"),
-    (r"gift ?box(?:es)?", "礼盒"),
-    (r"samples?", "样品"),
-    (r"tracking(?: number| no\.?)?", "物流单号"),
-    (r"expir(?:e|es|ed|y)", "过期"),
-    (r"alipay", "支付宝"),
-    (r"cod|cash on delivery", "货到付款"),
-    (r"customer service", "客服"),
-    (r"complain(?:t|ts|ed)?", "投诉"),
-    (r"parking", "停车"),
-    (r"phone number", "电话"),
-    (r"pick ?up", "自提"),
-    (r"same[- ]day(?: delivery)?", "当日达"),
-    (r"shelf life", "保质期"),
-    (r"repair", "维修"),
-    (r"recommend(?:ation)?", "推荐"),
-    (r"transfer", "转给"),
-    (r"returns?", "退货"),
-    # Pinyin initials typed for the words a shop hears most.
-    (r"sf", "顺丰"),
-    (r"jd", "京东"),
-    (r"kf", "客服"),
-    (r"dd", "订单"),
-    (r"jf", "积分"),
-    (r"qx", "取消"),
-    (r"zfb", "支付宝"),
-    (r"wx", "微信"),
-    (r"tb", "淘宝"),
-)
-_COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _WORDS) + tuple(
-    (re.compile(rf"(?i)(?<![a-z0-9])(?:{pattern})(?![a-z0-9])"), replacement) for pattern, replacement in _ENGLISH
-)
+_GRAMMAR = tuple((re.compile(pattern), replacement) for pattern, replacement in _WORDS)
+
+
+def _english(pattern: str) -> re.Pattern[str]:
+    # Chinese characters count as word characters to `re`: a word's edges are "no Latin letter or digit".
+    return re.compile(rf"(?i)(?<![a-z0-9])(?:{pattern})(?![a-z0-9])")
+
+
+_compiled_for: TradeWords | None = None
+_COMPILED: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+
+def _replacements() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The Cantonese grammar words, then the shop words in force (bot/policy/data/rules.yaml and
+    a shop's own), recompiled when those change."""
+    global _compiled_for, _COMPILED
+    words = active_words()
+    if words is not _compiled_for:
+        _COMPILED = _GRAMMAR + tuple((re.compile(p), r) for p, r in words.shop_words) + tuple(
+            (_english(p), r) for p, r in words.english_words
+        )
+        _compiled_for = words
+        _normalize.cache_clear()
+    return _COMPILED
 
 
 @lru_cache(maxsize=16384)
@@ -126,9 +103,14 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
 
-@lru_cache(maxsize=4096)
 def normalize_message(text: str) -> str:
     """A customer's message in Simplified Mandarin, as the FAQ would word it."""
+    _replacements()  # clears the cache below when the shop words changed
+    return _normalize(text)
+
+
+@lru_cache(maxsize=4096)
+def _normalize(text: str) -> str:
     for old, new in _BEFORE_SCRIPT:
         text = text.replace(old, new)
     text = _T2S.convert(text)

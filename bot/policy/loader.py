@@ -39,7 +39,7 @@ SHOP_FILES = ("店小二规则.yaml", "_rules.yaml")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 FACET_KEYS = {"id", "asks", "asked", "addressed", "answered_by", "reason", "fires", "passes"}
 CONDITION_KEYS = {"id", "who", "asked", "said", "fires", "passes"}
-TOP_KEYS = {"conditions", "facets", "topics", "not_a_subject", "after_sales", "off"}
+TOP_KEYS = {"conditions", "facets", "topics", "not_a_subject", "after_sales", "off", "shop_words", "english_words"}
 
 
 class RulesFileError(KnowledgeFileError):
@@ -58,6 +58,8 @@ class TradeWords:
     off: frozenset[str]
     files: tuple[str, ...]
     off_lines: tuple[tuple[str, str, int], ...] = ()  # (rule id, file, line) of each `off` item
+    shop_words: tuple[tuple[str, str], ...] = ()  # (pattern, replacement): how the FAQ words it
+    english_words: tuple[tuple[str, str], ...] = ()  # the same for whole Latin words, any case
 
 
 class _Reader:
@@ -197,8 +199,20 @@ class _Reader:
         ) if "off" in top else ()
         return TradeWords(
             conditions, facets, tuple(topics), words("not_a_subject"), words("after_sales"), words("off"),
-            (self.shown,), off_lines,
+            (self.shown,), off_lines, self.replacements(top.get("shop_words"), "shop_words", 0),
+            self.replacements(top.get("english_words"), "english_words", re.I),
         )
+
+    def replacements(self, node: Node | None, what: str, flags: int) -> tuple[tuple[str, str], ...]:
+        if node is None:
+            return ()
+        found = []
+        for item in self.sequence(node, what):
+            pair = self.sequence(item, what)
+            if len(pair) != 2:
+                raise self.fail(item, f"{what} 的每一项应为 [顾客的说法, 知识库的说法]")
+            found.append((self.pattern(pair[0], what, flags).pattern, self.text(pair[1], what)))
+        return tuple(found)
 
 
 class _AnyKey(set[str]):
@@ -238,6 +252,8 @@ def merge(base: TradeWords, shop: TradeWords) -> TradeWords:
         base.off | shop.off,
         base.files + shop.files,
         base.off_lines + shop.off_lines,
+        base.shop_words + shop.shop_words,
+        base.english_words + shop.english_words,
     )
 
 
