@@ -20,12 +20,16 @@ from bot.knowledge.base import KnowledgeBase
 
 
 class Services:
-    def __init__(self, settings: Settings, *, knowledge: KnowledgeBase | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, knowledge: KnowledgeBase | None = None, embedder: Any = None
+    ) -> None:
         self.settings = settings
         # Set when the memory database could not be read and answers go on without it.
         self.memory_warning: str | None = None
         if knowledge is not None:
             self.__dict__["knowledge"] = knowledge
+        if embedder is not None:  # one already loaded (tests, benchmarks)
+            self.__dict__["embedder"] = embedder
 
     @cached_property
     def embedder(self) -> Any:
@@ -44,8 +48,14 @@ class Services:
         # The shop's own hand-off rules (店小二规则.yaml in its knowledge folder), checked now.
         use_shop_rules(self.settings.knowledge_dir)
         # Every sync puts back what staff taught; not from a stand-in for an unreadable database.
-        learned = DatabaseLearned(lambda: None if self.memory_warning else self.engine)
-        return KnowledgeBase(self.settings, embedder=self.embedder, learned=learned)
+        knowledge = KnowledgeBase(self.settings, embedder=self.embedder, learned=DatabaseLearned(self.usable_engine))
+        if self.settings.chroma_url:
+            # Replicas share the Chroma server: each follows the others' syncs through the database.
+            from bot.knowledge.replica import Replica
+            from bot.knowledge.store import collection_name
+
+            knowledge.replica = Replica(self.usable_engine, collection_name(self.embedder))
+        return knowledge
 
     @cached_property
     def engine(self) -> Engine:
@@ -54,6 +64,17 @@ class Services:
 
         private_dir(self.settings.data_dir)
         return open_db(self.settings)
+
+    def usable_engine(self) -> Engine | None:
+        """The memory database, or None when it cannot be read (nothing else is attempted)."""
+        from bot.memory.db import MemoryDatabaseError
+
+        if self.memory_warning:
+            return None
+        try:
+            return self.engine
+        except MemoryDatabaseError:
+            return None
 
     def memory_engine(self) -> Engine:
         """`engine`, or when it cannot be read an empty in-memory stand-in (see `memory_warning`).

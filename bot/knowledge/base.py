@@ -23,6 +23,7 @@ from bot.knowledge.learned_phrasings import LearnedSource
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
 from bot.knowledge.lock import say_waiting, writer_lock
 from bot.knowledge.normalize import normalize_message
+from bot.knowledge.replica import Replica
 from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
 from bot.knowledge.store import Embedder, StoredEntry, VectorStore, collection_name
 from bot.knowledge.sync import MassDeleteRefused, SyncReport, plan, refuse_mass_delete, scan
@@ -49,6 +50,8 @@ class KnowledgeBase:
         self._state_path = settings.data_dir / "sync_state" / f"{name}.json"
         self._lexical: LexicalIndex | None = None
         self._passages: Passages | None = None
+        # Set by the composition root when replicas share a Chroma server (bot/knowledge/replica.py).
+        self.replica: Replica | None = None
 
     @cached_property
     def store(self) -> VectorStore:
@@ -127,7 +130,7 @@ class KnowledgeBase:
             if repair_all or not counts_agree(self.store, now, found.entries):
                 diagnosis = diagnose(self.store, found.entries, embeddings=repair_all)
                 if not diagnosis.ok:
-                    report.problems = diagnosis.problems
+                    report.problems = _first(diagnosis.problems)
                     report.repaired, report.unrepaired = repair(self.store, diagnosis, found.entries, None)
                     repaired = True
             self.faults.phase("checked")
@@ -139,6 +142,8 @@ class KnowledgeBase:
                 generation = self._rebuild_lexical().stamp
             self.faults.phase("lexical")
             SyncState.now(generation, len(now), self.store.count()).write(self._state_path)
+            if self.replica is not None:
+                self.replica.publish(generation, len(now))
             self.faults.phase("done")
         return report
 
@@ -156,10 +161,10 @@ class KnowledgeBase:
         with self.writing():
             stored = self.store.stored_entries()
             report = plan(found, stored)
-            problems = [f"文件里有、索引里没有：{e.source}:{e.line}「{e.question}」" for e in report.added]
-            problems += [f"文件里已修改、索引里还是旧的：{e.source}:{e.line}「{e.question}」" for e in report.updated]
-            problems += [f"文件里已删除、索引里还在：{stored[e].source} 的条目 {e}" for e in report.removed]
-            problems += diagnose(self.store, found.entries, embeddings=True).problems
+            problems = _first(f"文件里有、索引里没有：{e.source}:{e.line}「{e.question}」" for e in report.added)
+            problems += _first(f"文件里已修改、索引里还是旧的：{e.source}:{e.line}「{e.question}」" for e in report.updated)
+            problems += _first(f"文件里已删除、索引里还在：{stored[e].source} 的条目 {e}" for e in report.removed)
+            problems += _first(diagnose(self.store, found.entries, embeddings=True).problems)
             generation = content_generation({k: v.hash for k, v in stored.items()})
             lexical = LexicalIndex.load(self._lexical_dir)
             if lexical is None:
@@ -180,6 +185,8 @@ class KnowledgeBase:
         return problems
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
+        if self.replica is not None:
+            self.replica.follow(self)
         return hybrid_search(
             normalize_message(query),
             store=self.store,
@@ -237,3 +244,11 @@ class KnowledgeBase:
         self._lexical.save(self._lexical_dir)
         logger.info("lexical index rebuilt: %d phrasings of %d entries", len(self._lexical.docs), len(self._lexical.entries))
         return self._lexical
+
+
+def _first(problems: Iterable[str], shown: int = 20) -> list[str]:
+    """At most `shown` problems of one kind, then how many more: 800 lines help nobody."""
+    listed = list(problems)
+    if len(listed) <= shown:
+        return listed
+    return listed[:shown] + [f"……同类问题还有 {len(listed) - shown} 个"]

@@ -126,8 +126,13 @@ class AllLocks:
 
 
 def writer_lock(settings: Settings) -> WriterLock:
-    """The lock every writer of this data dir's store takes (only the file lock so far)."""
-    return FileLock(settings.data_dir / LOCK_FILE)
+    """The lock every writer of this data dir's store takes: the file lock, and when hosts share
+    a Chroma server and a PostgreSQL database, the database's advisory lock too (replica.py)."""
+    from bot.knowledge.replica import shared_lock
+
+    local = FileLock(settings.data_dir / LOCK_FILE)
+    shared = shared_lock(settings)
+    return AllLocks([local, shared]) if shared is not None else local
 
 
 def say_waiting(who: str) -> None:
