@@ -12,8 +12,9 @@ for 全网最低价 or 转发集赞 still gets compliant copy, with the findings
 (2) every fact in it (number, offer, date word) is in the brief or a cited FAQ entry; (3) it fits
 the format's limits. Customers who opted out or are over a cap get a reason and the next allowed
 time instead; a brief the checker would have to cut to almost nothing raises `UnusableBrief` (a
-`DianxiaoerError`, one line at the edge). Templates (prompts/push/) write the copy offline; with an LLM configured it writes
-first and the templates take over whenever its draft fails any of the three.
+`DianxiaoerError`, one line at the edge). Templates (prompts/push/) write the copy offline; with
+an LLM configured it writes first and the templates take over whenever its draft fails any of
+the three. Drafts are stored as pending `Draft(kind="push")` rows for staff to decide on.
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ logger = logging.getLogger(__name__)
 MAX_VARIANTS = 5
 MAX_BRIEF_CHARS = 2000
 # A brief the checker had to cut below this share of its characters (or of every fact it stated)
-# gets no draft but a reason:
-# a greeting around 「谢谢您上次的咨询。」 is not the message the merchant meant to send.
+# gets no draft but a reason: a greeting around 「谢谢您上次的咨询。」 is not the message meant.
 HOLLOW_SHARE = 0.3
 HEADLINE_CHARS = 40
 HEADLINE_MIN = 8
@@ -66,7 +66,7 @@ class PushDraft:
     format: str
     customer: str | None
     check: CheckResult
-    dropped: list[Finding]  # what the checker found in the brief or a first draft, now rewritten away
+    dropped: list[Finding]  # found in the brief or a first draft, now rewritten away
     sources: list[Hit]
     changed: bool
     draft_id: int | None = None
@@ -117,7 +117,8 @@ class PushResult:
     refused: list[Refusal] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
-        return {"drafts": [d.as_json() for d in self.drafts], "refused": [r.as_json() for r in self.refused]}
+        return {"drafts": [d.as_json() for d in self.drafts],
+                "refused": [r.as_json() for r in self.refused]}
 
 
 @dataclass(frozen=True)
@@ -192,37 +193,35 @@ class PushWriter:
                 if decision.allowed:
                     allowed.append(person)
                 else:
-                    result.refused.append(Refusal(customer_label(person), decision.reason, decision.next_allowed_at))
+                    result.refused.append(
+                        Refusal(customer_label(person), decision.reason, decision.next_allowed_at)
+                    )
             if targets and not allowed:
                 return result
-            clean = self._clean_brief(brief, spec, threshold, soften)
-            if _hollow(brief, clean.text):
-                spans = {f.span.text: f.category_label for f in clean.dropped}
-                why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
-                other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
-                raise UnusableBrief(
-                    f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}",
-                    clean.dropped,
-                )
+            clean = self._usable_brief(brief, spec, threshold, soften)
             benefits: dict[str, tuple[str, Hit] | None] = {}
             entry_question = self._entry_question()
-            if spec.per_customer:
-                for person in allowed:
-                    profile = build_profile(session=session, customer=person, entry_question=entry_question)
-                    drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold, benefits)
-                    if not drafts:
-                        result.refused.append(Refusal(customer_label(person), "没有能通过合规检查的草稿，请改写简报", None))
-                    for d in drafts:
-                        d.customer = customer_label(person)
-                    result.drafts.extend(drafts)
-            else:
-                person = allowed[0] if customer_ref and allowed else None
+
+            def compose(person: Customer | None) -> list[PushDraft]:
                 profile = (build_profile(session=session, customer=person, entry_question=entry_question)
                            if person is not None else None)
-                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold, benefits)
+                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold,
+                                        benefits)
                 for d in drafts:
                     d.customer = customer_label(person) if person is not None else None
-                result.drafts.extend(drafts)
+                return drafts
+
+            if spec.per_customer:
+                for person in allowed:
+                    drafts = compose(person)
+                    if not drafts:
+                        result.refused.append(
+                            Refusal(customer_label(person), "没有能通过合规检查的草稿，请改写简报", None)
+                        )
+                    result.drafts.extend(drafts)
+            else:
+                # One text for everyone; personalised only when it was asked for one customer.
+                result.drafts.extend(compose(allowed[0] if customer_ref and allowed else None))
             if store and result.drafts:
                 self._store(session, spec, result.drafts, {customer_label(p): p for p in allowed})
                 session.commit()
@@ -254,13 +253,24 @@ class PushWriter:
         return check_text(text, channel=spec.channel, surface=spec.surface,  # type: ignore[arg-type]
                           threshold=threshold, settings=self.settings)
 
-    def _clean_brief(self, brief: str, spec: PushFormat, threshold: int, soften: bool) -> _Brief:
+    def _usable_brief(self, brief: str, spec: PushFormat, threshold: int, soften: bool) -> _Brief:
+        """The brief as the checker lets it through for this surface; `UnusableBrief` when that
+        leaves too little of it."""
         if soften:
             brief = re.sub(r"[！!]+", "。", brief)
         found = self._check(brief, spec, threshold)
-        if _needs_rewrite(found):
-            return _Brief(found.rewrite, list(found.findings))
-        return _Brief(brief, [])
+        if not _needs_rewrite(found):
+            return _Brief(brief, [])
+        clean = _Brief(found.rewrite, list(found.findings))
+        if _hollow(brief, clean.text):
+            spans = {f.span.text: f.category_label for f in clean.dropped}
+            why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
+            other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
+            raise UnusableBrief(
+                f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}",
+                clean.dropped,
+            )
+        return clean
 
     def _entry_question(self) -> Any:
         lexical = getattr(self.knowledge, "lexical", None) if self.knowledge is not None else None
