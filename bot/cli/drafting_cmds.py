@@ -27,6 +27,9 @@ def _render(result: AskResult) -> str:
         lines.append(f"  [{n}] {hit.question} — {hit.source}")
     if result.note:
         lines.append(click.style(f"注：{result.note}", fg="cyan"))
+    if result.check is not None and (result.check_changed or result.check.flagged):
+        status = "已按合规检查改写" if result.check_changed else "未通过合规检查，请人工修改后再发"
+        lines.append(click.style(f"合规检查 {result.check.score} 分：{status}", fg="yellow"))
     if result.draft_id is not None:
         lines.append(click.style(f"草稿编号 #{result.draft_id}", dim=True))
     return "\n".join(lines)
