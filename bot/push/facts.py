@@ -21,9 +21,10 @@ _UNIT = {"十": 10, "百": 100, "千": 1000}
 _UNITS = "个天日号周年月次件份克斤两元块折倍盒饼箱瓶杯罐包位名款小分秒%％岁期季轮单"
 _ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _FACT = re.compile(
-    rf"(?P<discount>(?:{_ARABIC}|[零〇一二两三四五六七八九十]+)\s*折)"
+    # A numeral run is tried from its first character only: from every one is quadratic.
+    rf"(?P<discount>(?:{_ARABIC}|(?<![零〇一二两三四五六七八九十])[零〇一二两三四五六七八九十]+)\s*折)"
     rf"|(?P<arabic>{_ARABIC})"
-    rf"|(?P<numeral>[零〇一二两三四五六七八九十百千万半]+(?=\s*[{_UNITS}]))"
+    rf"|(?P<numeral>(?<![零〇一二两三四五六七八九十百千万半])[零〇一二两三四五六七八九十百千万半]+(?=\s*[{_UNITS}]))"
 )
 
 OFFER_WORDS = tuple(
