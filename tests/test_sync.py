@@ -1,5 +1,8 @@
 """Incremental sync: exactly the changed entries change; bad files and crashes lose nothing."""
 
+import os
+import threading
+
 import pytest
 
 from bot.config import Settings
@@ -158,3 +161,103 @@ def test_missing_knowledge_dir_is_a_clear_error(tmp_path, embedder):
     kb = KnowledgeBase(Settings(data_dir=tmp_path, knowledge_dir=tmp_path / "nope"), embedder=embedder)
     with pytest.raises(DianxiaoerError, match="知识库目录不存在"):
         kb.sync()
+
+
+# --- one writer at a time ---------------------------------------------------------------------
+
+
+def test_a_second_writer_waits_then_fails_clearly(tmp_path, kdir, embedder, capsys):
+    from bot.knowledge.lock import FileLock, SyncInProgressError
+
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kdir, sync_lock_timeout=0.5, _env_file=None)
+    holder = FileLock(settings.data_dir / "sync.lock")
+    assert holder.try_acquire()
+    try:
+        with pytest.raises(SyncInProgressError, match="另一个同步仍在进行") as info:
+            KnowledgeBase(settings, embedder=embedder).sync()
+        assert f"进程 {os.getpid()}" in str(info.value)
+        assert "另一个同步正在进行" in capsys.readouterr().err
+    finally:
+        holder.release()
+    assert len(KnowledgeBase(settings, embedder=embedder).sync().added) == 4
+
+
+def test_a_waiting_writer_proceeds_once_the_first_is_done(tmp_path):
+    from bot.knowledge.lock import FileLock
+
+    first, second = FileLock(tmp_path / "sync.lock"), FileLock(tmp_path / "sync.lock")
+    assert first.try_acquire() and not second.try_acquire()
+    told: list[str] = []
+    threading.Timer(0.3, first.release).start()
+    second.acquire(10, told.append)
+    assert len(told) == 1 and str(os.getpid()) in told[0]
+    second.release()
+
+
+def test_all_locks_are_taken_together_or_not_at_all(tmp_path):
+    from bot.knowledge.lock import AllLocks, FileLock, SyncInProgressError
+
+    busy = FileLock(tmp_path / "b.lock")
+    assert busy.try_acquire()
+    both = AllLocks([FileLock(tmp_path / "a.lock"), FileLock(tmp_path / "b.lock")])
+    assert not both.try_acquire()
+    with pytest.raises(SyncInProgressError):
+        both.acquire(0.3, lambda who: None)
+    assert FileLock(tmp_path / "a.lock").try_acquire()  # released on failure
+
+
+# --- freshness by content and the check ----------------------------------------------------------
+
+
+def test_an_edit_that_keeps_every_count_is_served_after_a_crash_before_the_lexical_rebuild(make_kb, kdir, monkeypatch):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "faq.csv").write_text((kdir / "faq.csv").read_text(encoding="utf-8").replace("99", "199"), encoding="utf-8")
+    monkeypatch.setattr(KnowledgeBase, "_rebuild_lexical", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        make_kb().sync()
+    monkeypatch.undo()
+    again = make_kb()
+    report = again.sync()
+    assert not report.changed  # Chroma already had it: only the lexical index was behind
+    assert "199" in again.search("包邮吗", top_k=1)[0].answer
+    assert again.generation() == again.lexical.stamp
+    assert again.check() == []
+
+
+def test_check_finds_damage_and_repair_fixes_it(make_kb):
+    kb = make_kb()
+    kb.sync()
+    store = kb.store
+    [head] = [e for e, s in store.stored_entries().items() if s.vectors == 2 and "运费" in str(kb.lexical.phrasings[e])]
+    store._chroma._collection.delete(ids=[f"{head}:1"])  # a similar question lost
+    other = next(e for e in store.stored_entries() if e != head)
+    store._passages._collection.delete(ids=[other])  # a passage lost
+    store._chroma._collection.upsert(  # leftovers of an entry never committed
+        ids=["ffff:1", "ffff:2"], embeddings=[[0.1] * 384] * 2,
+        metadatas=[{"entry_id": "ffff", "phrasing": 1}, {"entry_id": "ffff", "phrasing": 2}],
+    )
+    problems = make_kb().check()
+    assert any("缺少 1 个相似问法向量" in p for p in problems)
+    assert any("缺少问答段落向量" in p for p in problems)
+    assert any("不属于任何已同步条目" in p for p in problems)
+    # A normal sync notices by the counts alone, and repairs.
+    report = make_kb().sync()
+    assert report.repaired and not report.unrepaired
+    fixed = make_kb()
+    assert fixed.check() == []
+    assert fixed.search("运费多少", top_k=1)[0].question == "包邮吗？"
+
+
+def test_repair_rewrites_stale_vectors_that_counts_cannot_see(make_kb):
+    kb = make_kb()
+    kb.sync()
+    vector_id = next(v.vector_id for v in kb.store.all_vectors() if v.vector_id.endswith(":1"))
+    got = kb.store._chroma._collection.get(ids=[vector_id], include=["metadatas", "documents", "embeddings"])
+    stale = dict(got["metadatas"][0], hash="0" * 40)
+    kb.store._chroma._collection.upsert(ids=[vector_id], embeddings=[list(got["embeddings"][0])], metadatas=[stale], documents=got["documents"])
+    assert not make_kb().sync().repaired  # the counts agree: the cheap check cannot see it
+    assert any("旧内容" in p for p in make_kb().check())
+    report = make_kb().sync(repair_all=True)
+    assert report.repaired
+    assert make_kb().check() == []

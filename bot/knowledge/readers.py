@@ -246,8 +246,10 @@ def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, lis
             reached = resume + reader.line_num
             if "unexpected end of data" in str(exc):
                 reason = f"第 {start} 行的引号没有闭合（一直读到第 {reached} 行文件末尾），这条记录未导入"
+            elif reached > start:  # a quoted field ran over line ends until some later quote
+                reason = f"第 {start} 行的引号没有闭合（读到第 {reached} 行才遇到下一个引号：{exc}），这条记录未导入"
             else:
-                reason = f"{exc}（第 {reached} 行），这条记录未导入"
+                reason = f"{exc}，这条记录未导入"
             yield start, KnowledgeFileError(source, start, f"CSV 格式错误：{reason}")
             resume = start
 

@@ -303,7 +303,7 @@ class VectorStore:
             name, metadata = collection.name, collection.metadata
             client.delete_collection(name)
             fresh = client.get_or_create_collection(name, metadata=metadata)
-            store._collection = fresh
+            store._chroma_collection = fresh  # what langchain's Chroma._collection returns
             for start in range(0, len(kept["ids"]), BATCH * 8):
                 fresh.add(**{
                     key: values[start : start + BATCH * 8]

@@ -88,10 +88,10 @@ def scan(root: Path, max_bytes: int | None = None) -> Scan:
     first_seen: dict[str, Entry] = {}
     walked = walk_knowledge_dir(root)
     result.warnings.extend(walked.warnings)
-    for problem in walked.errors:
-        result.errors.append(problem)
-        if problem.keep_entries:
-            result.damaged_sources.add(problem.path)
+    for unreachable in walked.errors:  # a dead link or folder: what it held is kept until it is back
+        result.errors.append(unreachable)
+        result.damaged_sources.add(unreachable.path)
+    result.errors.extend(walked.refused)  # a link out of the folder was never part of it
     for path, size in sorted(walked.files, key=lambda item: (item[1], item[0])):
         result.files += 1
         source = path.relative_to(root).as_posix()
