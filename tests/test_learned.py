@@ -142,6 +142,20 @@ def test_staff_decisions_teach_the_next_ask(shop):
     ]
 
 
+def test_a_draft_answering_several_things_teaches_nothing_without_entry(shop):
+    settings, engine, open_kb = shop
+    kb = open_kb()
+    with Session(engine) as session:
+        conversation = crud.start_conversation(session=session, customer_id=None, channel="cli")
+        crud.add_message(session=session, conversation_id=conversation.id, role="customer", text="包邮吗？能开发票吗")
+        draft = crud.create_draft(session=session, text="x", conversation_id=conversation.id,
+                                  cited_entry_ids=[_entry_id(kb, FREE_SHIPPING), _entry_id(kb, "能开发票吗？")])
+        session.commit()
+        decision = record_decision(session=session, knowledge=kb, draft_id=draft.id, status="approved")
+        assert decision.learned is None and "多个条目" in decision.note
+        assert decision.draft.status == "approved" and list_learned(session=session) == []
+
+
 def test_an_entry_only_goes_with_approve_or_edit(shop):
     settings, engine, open_kb = shop
     kb = open_kb()

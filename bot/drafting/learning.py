@@ -140,7 +140,8 @@ def record_decision(
     """Record staff's decision on a draft and learn from it. Commits.
 
     approved / edited: the customer's message becomes a phrasing of `entry_id` (without it, of
-    the draft's first source); rejected: the message is labelled as one the FAQ does not answer.
+    the draft's source when it has exactly one); rejected: the message is labelled as one the FAQ
+    does not answer.
     """
     if entry_id is not None:
         if status not in ("approved", "edited"):
@@ -159,6 +160,9 @@ def record_decision(
             decision=status, draft_id=draft.id, by=by,
         )
         return Decision(draft, row, f"已记下：知识库不能回答「{question}」")
+    if entry_id is None and len(draft.cited_entry_ids) > 1:
+        # The message asked several things: as a whole it is a phrasing of none of them.
+        return Decision(draft, None, "草稿引用了多个条目，未学习（可用 --entry 指定回答它的条目）")
     target = entry_id or (draft.cited_entry_ids[0] if draft.cited_entry_ids else None)
     if target is None:
         return Decision(draft, None, "草稿没有引用条目，未学习（可用 --entry 指定回答它的条目）")
