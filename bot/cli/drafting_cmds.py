@@ -11,9 +11,9 @@ from bot.cli import cli
 from bot.cli.wiring import command_services, warn_without_memory
 from bot.drafting.assistant import AskResult, Assistant
 
-
 # Where the customer wrote: recorded on the conversation, which the push windows count.
 CHANNELS = ("wechat", "weibo", "cli")
+
 
 def _render(result: AskResult) -> str:
     lines = [click.style("草稿：", bold=True), result.reply, ""]
