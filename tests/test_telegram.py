@@ -62,9 +62,9 @@ def shop(tmp_path_factory):
     return settings, knowledge
 
 
-def bot_settings(base: Settings, fake: FakeTelegram, db: Path, **extra: object) -> Settings:
+def bot_settings(base: Settings, fake: FakeTelegram, db: Path | str, **extra: object) -> Settings:
     return base.model_copy(update={
-        "database_url": f"sqlite:///{db}",
+        "database_url": db if isinstance(db, str) else f"sqlite:///{db}",  # str: a PostgreSQL URL
         "telegram_token": SecretStr(TOKEN),
         "telegram_base_url": fake.base_url,
         "telegram_base_file_url": fake.base_file_url,
@@ -103,9 +103,12 @@ def run(coro) -> None:
     asyncio.run(coro)
 
 
-@pytest.fixture
-def world(shop, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(shop, tmp_path, request):
+    """The shop, and the bot's database: a SQLite file, or a new database on the test PostgreSQL."""
     base, knowledge = shop
+    if request.param == "postgresql":
+        return base, knowledge, request.getfixturevalue("postgres").create_database("telegram")
     return base, knowledge, tmp_path / "bot.db"
 
 

@@ -145,3 +145,36 @@ def test_service_stats_shares_and_waits(session):
     assert figures.within_standard == 2
     assert service_stats(session=session, since=utcnow() + timedelta(days=1)).acceptance_share is None
     assert len(session.exec(select(Draft)).all()) == 5
+
+
+def test_updates_run_side_by_side_across_chats_and_in_order_within_one():
+    import asyncio
+
+    from telegram import Chat, Message, Update
+
+    from bot.telegram.app import PerChatUpdateProcessor
+
+    def update(update_id: int, chat_id: int) -> Update:
+        message = Message(update_id, utcnow(), Chat(chat_id, "private"), text="x")
+        return Update(update_id, message=message)
+
+    async def scenario() -> list[str]:
+        processor = PerChatUpdateProcessor(8)
+        log: list[str] = []
+
+        async def work(name: str, delay: float) -> None:
+            log.append(f"start {name}")
+            await asyncio.sleep(delay)
+            log.append(f"end {name}")
+
+        await asyncio.gather(
+            processor.process_update(update(1, 10), work("a1", 0.05)),
+            processor.process_update(update(2, 10), work("a2", 0.0)),
+            processor.process_update(update(3, 20), work("b1", 0.0)),
+        )
+        assert not processor._chats  # nothing kept once a chat is idle
+        return log
+
+    log = asyncio.run(scenario())
+    assert log.index("end a1") < log.index("start a2")  # one chat: in order
+    assert log.index("end b1") < log.index("end a1")  # another chat: not held up

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +15,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -45,6 +48,8 @@ COMMANDS = [
     ("stats", "回复与审核统计：/stats [天数]"),
 ]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Updates from different chats are handled side by side (drafting runs in worker threads).
+MAX_CONCURRENT_UPDATES = 8
 
 
 @dataclass
@@ -69,6 +74,39 @@ class TelegramServices:
         return self.assistant.engine
 
 
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Concurrent across chats, in order within one chat.
+
+    A staff member who presses 修改 and then sends the new text must have the press handled
+    first; two staff members in different chats need not wait for each other.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat id → (lock, updates holding it)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        key = chat.id if chat is not None else 0
+        lock, users = self._chats.get(key, (asyncio.Lock(), 0))
+        self._chats[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._chats[key]
+            if users == 1:
+                del self._chats[key]
+            else:
+                self._chats[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
 class TokenRedactor(logging.Filter):
     """Replace the bot token wherever a log record would show it (httpx logs /bot<token>/ URLs)."""
 
@@ -87,16 +125,18 @@ def install_token_redaction(token: str) -> None:
     """Redact the token from every record of the loggers that see request URLs.
 
     A filter on a logger only sees that logger's own records, so it goes on each one that logs
-    URLs or errors carrying them; bot.logs's filter is used when it exists (it covers handlers).
+    URLs (httpx) or the bot's settings (PTB logs its API URL at DEBUG); bot.logs's filter goes on
+    the root handlers as well, which covers any other logger that repeats a URL.
     """
     try:
-        from bot.logs import install_redaction  # type: ignore[attr-defined]
-    except ImportError:
+        from bot.logs import install_redaction
+    except ImportError:  # older tree without bot/logs.py: the logger filters below still apply
         install_redaction = None
-    if install_redaction is not None:
-        install_redaction(token)
+    for handler in logging.getLogger().handlers if install_redaction else ():
+        install_redaction(handler)
     for name in ("httpx", "httpcore", "telegram", "telegram.ext", "telegram.ext.Updater",
-                 "telegram.ext.Application", "telegram._bot", "telegram.ext.ExtBot", __name__):
+                 "telegram.ext.Application", "telegram._bot", "telegram.Bot", "telegram.ext.ExtBot",
+                 "telegram.ext.AIORateLimiter", __name__):
         target = logging.getLogger(name)
         if not any(isinstance(f, TokenRedactor) and f.token == token for f in target.filters):
             target.addFilter(TokenRedactor(token))
@@ -107,12 +147,15 @@ def build_application(
     *,
     settings: Settings | None = None,
     rate_limit_retries: int = 3,
+    overall_max_rate: float = 30,
     trust_env: bool = True,
     updater: bool = True,
 ) -> Application:
     """The Application with every handler, talking to `settings.telegram_base_url`.
 
-    `trust_env=False` keeps HTTP(S)_PROXY away from a loopback Bot API server (tests).
+    `overall_max_rate` is Telegram's flood limit (about 30 messages a second; 0 turns the
+    limiter's pacing off, e.g. against a local server). `trust_env=False` keeps HTTP(S)_PROXY away
+    from a loopback Bot API server (tests).
     """
     settings = settings or services.settings
     if settings.telegram_token is None:
@@ -125,10 +168,11 @@ def build_application(
         .token(token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
-        .request(HTTPXRequest(connection_pool_size=16, httpx_kwargs=httpx_kwargs))
+        .request(HTTPXRequest(connection_pool_size=2 * MAX_CONCURRENT_UPDATES + 4, httpx_kwargs=httpx_kwargs))
         .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .rate_limiter(AIORateLimiter(overall_max_rate=overall_max_rate, max_retries=rate_limit_retries))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_post_init)
     )
     if not updater:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.telegram.roles import ROLE_NAMES, Permission, Roles
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 # Telegram shows "typing…" for at most 5 seconds; renew it a little before.
@@ -46,20 +48,28 @@ async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 @contextlib.asynccontextmanager
 async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None = None) -> AsyncIterator[None]:
-    """Show "typing…" in the chat until the block ends."""
+    """Show "typing…" in the chat while the block runs (sent alongside the work, not before it).
+
+    The action is renewed while the work lasts; a request already on the wire is let finish
+    rather than cancelled, so no connection is torn down mid-request.
+    """
+    done = asyncio.Event()
 
     async def renew() -> None:
-        while True:
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
-            await asyncio.sleep(TYPING_RENEW_SECONDS)
+        while not done.is_set():
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+            except Exception:  # typing is a courtesy: never let it fail the reply
+                logger.debug("typing action failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), TYPING_RENEW_SECONDS)
 
     task = asyncio.create_task(renew())
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        done.set()
+        await task
 
 
 def requires(permission: Permission) -> Callable[[Handler], Handler]:

@@ -1,0 +1,206 @@
+"""The Telegram loop at shop scale: updates per second and update → reply latency, no LLM.
+
+A real python-telegram-bot Application (the product's `build_application`, every handler, the
+role gate, AIORateLimiter, the per-chat update processor) long-polls the test suite's fake Bot
+API server on 127.0.0.1 (tests/telegram_fake.py); the knowledge base holds N synthetic entries
+from benchmarks/scale.py's generator, indexed through the product's own sync. Each update is a
+staff member pasting a customer's question; its reply is the draft card (the bot also sends a
+"typing" action first, so each update costs two Bot API calls).
+
+  * latency: one question at a time, from the moment the update is queued on the server to the
+    moment the server receives the card (long poll, gate, drafting, memory writes, rendering,
+    both HTTP calls), p50 / p95 / max;                                   target p95 ≤ 150 ms
+  * throughput: a burst of questions from 20 staff chats queued at once, cards received per
+    second, and the latency each update saw inside the burst (queueing included);
+                                                                         target ≥ 100 updates/s
+Telegram itself allows a bot about 30 messages a second; with AIORateLimiter's pacing on (as in
+production) the burst is bounded by that, so the burst is run twice: limiter pacing off (what
+the bot can do) and on (what Telegram lets through).
+
+    .venv/bin/python benchmarks/telegram_loop.py [--entries 2000] [--questions 200] [--burst 300]
+    .venv/bin/python benchmarks/telegram_loop.py --entries 10000 --keep     # prints the dir kept
+    .venv/bin/python benchmarks/telegram_loop.py --reuse /tmp/dx-tgloop-XXXX
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pydantic import SecretStr  # noqa: E402
+
+from bot.config import Settings  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from bot.drafting.assistant import Assistant, AskResult  # noqa: E402
+from bot.memory import crud  # noqa: E402
+from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.memory.db import init_db, make_engine  # noqa: E402
+from bot.telegram import TelegramServices, build_application  # noqa: E402
+from scale import synthetic_entries, write_csv  # noqa: E402
+from tests.telegram_fake import TOKEN, FakeTelegram  # noqa: E402
+
+STAFF_BASE = 5000
+CHATS = 20
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
+
+
+def summary(ms: list[float]) -> str:
+    return (f"p50 {statistics.median(ms):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
+            f"max {max(ms):.1f} ms (n={len(ms)})")
+
+
+def prepare(root: Path, entries: int, reuse: bool) -> tuple[Settings, KnowledgeBase, list[str]]:
+    rows = synthetic_entries(entries)
+    knowledge = root / "knowledge"
+    knowledge.mkdir(parents=True, exist_ok=True)
+    write_csv(knowledge / "faq.csv", rows)
+    settings = Settings(data_dir=root / "data", knowledge_dir=knowledge, _env_file=None)
+    kb = KnowledgeBase(settings)
+    started = time.perf_counter()
+    report = kb.sync()
+    took = time.perf_counter() - started
+    print(f"index: {entries} entries, {'re-sync' if reuse else 'full index'} {took:.1f} s "
+          f"(+{len(report.added)} ~{len(report.updated)} ={report.unchanged})", flush=True)
+    kb.lexical  # noqa: B018  (loaded before the clock starts, as build_assistant does)
+    kb.passages  # noqa: B018
+    return settings, kb, [row["query"] for row in rows]
+
+
+class AdapterOnly(Assistant):
+    """Drafting replaced by one stored draft and a fixed reply: what the Telegram layer costs alone."""
+
+    def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
+        with Session(self.engine) as session:
+            draft = crud.create_draft(session=session, text="您好，这是固定的回复。", channel=channel, confidence=1.0)
+            session.commit()
+            draft_id = draft.id
+        return AskResult(reply="您好，这是固定的回复。", sources=[], confidence=1.0, handoff=False,
+                         draft_id=draft_id, reason="adapter only")
+
+
+def bot_services(settings: Settings, kb: KnowledgeBase, fake: FakeTelegram, db: Path,
+                 adapter_only: bool = False) -> TelegramServices:
+    staff = ",".join(str(STAFF_BASE + n) for n in range(CHATS))
+    bot_settings = settings.model_copy(update={
+        "database_url": f"sqlite:///{db}", "telegram_token": SecretStr(TOKEN),
+        "telegram_base_url": fake.base_url, "telegram_base_file_url": fake.base_file_url,
+        "telegram_staff": staff,
+    })
+    engine = make_engine(bot_settings)
+    init_db(engine)
+    kind = AdapterOnly if adapter_only else Assistant
+    return TelegramServices(assistant=kind(bot_settings, knowledge=kb, engine=engine))
+
+
+async def one_run(services: TelegramServices, fake: FakeTelegram, questions: list[str], burst: list[str],
+                  pacing: bool, latency: bool) -> None:
+    app = build_application(services, trust_env=False, overall_max_rate=30 if pacing else 0)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(timeout=10, poll_interval=0)
+    try:
+        # Warm-up: lazy imports, the first SQLite writes, HTTP connections.
+        for n, text in enumerate(questions[:10]):
+            mark = fake.mark()
+            await fake.user_sends(fake.user(STAFF_BASE + n % CHATS), STAFF_BASE + n % CHATS, text)
+            await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=30)
+        if latency:
+            ms = []
+            for n, text in enumerate(questions[10:]):
+                chat = STAFF_BASE + n % CHATS
+                mark = fake.mark()
+                started = time.monotonic()  # the fake stamps calls with time.monotonic() too
+                await fake.user_sends(fake.user(chat), chat, text)
+                await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=30)
+                card = next(c for c in fake.calls_to("sendMessage", after=mark) if "草稿 #" in c.params["text"])
+                ms.append((card.at - started) * 1000)
+            print(f"  one at a time: {summary(ms)}", flush=True)
+
+        mark = fake.mark()
+        queued: dict[str, float] = {}
+        for n, text in enumerate(burst):
+            chat = STAFF_BASE + n % CHATS
+            text = f"{text}（{n}）"  # unique, to match each card to its update
+            queued[text] = time.monotonic()
+            await fake.user_sends(fake.user(chat), chat, text)
+        cards: list[tuple[str, float]] = []
+        cursor = mark
+        while len(cards) < len(burst):
+            await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=cursor, timeout=120)
+            upto = len(fake.calls)
+            cards += [(c.params["text"], c.at) for c in fake.calls[cursor:upto]
+                      if c.method == "sendMessage" and "草稿 #" in c.params["text"]]
+            cursor = upto
+        first = min(queued.values())
+        elapsed = max(at for _, at in cards) - first
+        ms = []
+        for text, at in cards:
+            asked = next(t for t in queued if t in text)  # the card quotes the customer's message
+            ms.append((at - queued[asked]) * 1000)
+        label = "limiter pacing on (30/s)" if pacing else "limiter pacing off"
+        print(f"  burst of {len(burst)} from {CHATS} chats, {label}: {len(cards) / elapsed:.1f} updates/s "
+              f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}", flush=True)
+    finally:
+        await fake.release_long_polls()
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        fake.reopen()
+
+
+async def measure(settings: Settings, kb: KnowledgeBase, queries: list[str], args: argparse.Namespace,
+                  root: Path) -> None:
+    questions = queries[: args.questions + 10]
+    burst = [queries[n % len(queries)] for n in range(args.burst)]
+    runs = [(True, False, True), (True, True, False)]  # (full drafting, limiter pacing, latency sample)
+    if args.adapter_only:
+        runs.insert(0, (False, False, True))
+    for drafting, pacing, latency in runs:
+        print("full loop (drafting from the FAQ):" if drafting else "adapter only (drafting stubbed):", flush=True)
+        db = root / f"bot-{'full' if drafting else 'stub'}-{'paced' if pacing else 'free'}.db"
+        db.unlink(missing_ok=True)
+        async with FakeTelegram() as fake:
+            services = bot_services(settings, kb, fake, db, adapter_only=not drafting)
+            await one_run(services, fake, questions, burst, pacing, latency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=2000)
+    parser.add_argument("--questions", type=int, default=200, help="one-at-a-time latency sample")
+    parser.add_argument("--burst", type=int, default=300, help="updates queued at once for throughput")
+    parser.add_argument("--adapter-only", action="store_true",
+                        help="first measure the Telegram layer alone, drafting stubbed")
+    parser.add_argument("--keep", action="store_true", help="keep the index dir for --reuse")
+    parser.add_argument("--reuse", type=Path, help="a dir kept by --keep (skips the full index)")
+    args = parser.parse_args()
+    root = args.reuse or Path(tempfile.mkdtemp(prefix="dx-tgloop-"))
+    print(f"telegram loop: {args.entries} entries, CPUs {os.cpu_count()}, dir {root}", flush=True)
+    try:
+        settings, kb, queries = prepare(root, args.entries, args.reuse is not None)
+        asyncio.run(measure(settings, kb, queries, args, root))
+    finally:
+        if args.keep or args.reuse:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
