@@ -252,3 +252,21 @@ class KnowledgeStamp(SQLModel, table=True):
     generation: str
     entries: int = 0
     updated_at: datetime = _created()
+
+
+RecipientStatus = Literal["pending", "sent"]
+
+
+class DraftRecipientBase(SQLModel):
+    """A member of a segment who is to receive a push drafted as one text for the whole segment
+    (a 公众号 article, 朋友圈, a Weibo post): such a draft has no customer of its own, yet the
+    per-follower caps count every recipient once it is sent. Only members the caps and opt-outs
+    allowed when it was drafted are recorded; the rest were refused."""
+
+    draft_id: int = Field(foreign_key="draft.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True, index=True)
+    status: str = "pending"  # RecipientStatus: "sent" once the draft is marked sent
+
+
+class DraftRecipient(DraftRecipientBase, table=True):
+    pass
