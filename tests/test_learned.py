@@ -125,7 +125,8 @@ def test_staff_decisions_teach_the_next_ask(shop):
         )
         assert decision.learned is not None and decision.learned.text == ODD
     again = assistant.ask(ODD)
-    assert again.nearest[0].id == target and not again.handoff
+    # Whether the gate now answers is the calibrated model's call; the entry is found first.
+    assert again.nearest[0].id == target and again.confidence > first.confidence
     # Without --entry the draft's first source is the one taught; a rejection labels the FAQ as
     # not answering.
     answered = assistant.ask("能开发票吗")
@@ -198,10 +199,17 @@ def test_cli_decide_with_entry_and_learned_list_and_remove(shop):
     assert [(r["text"], r["entry_id"], r["decision"], r["entry_question"]) for r in rows] == [
         (ODD, target, "approved", FREE_SHIPPING)
     ]
-    again = json.loads(runner.invoke(cli, ["ask", ODD, "--json"], env=env).output)
-    assert again["sources"] and again["sources"][0]["id"] == target
+    # Another process: the learned phrasing leads straight to its entry.
+    trace = json.loads(runner.invoke(cli, ["explain", ODD, "--json"], env=env).output)
+    assert trace["parts"][0]["candidates"][0]["id"] == target
+    rejected = json.loads(runner.invoke(cli, ["ask", "你们卖咖啡豆吗", "--json"], env=env).output)["draft_id"]
+    assert runner.invoke(cli, ["decide", str(rejected), "reject"], env=env).exit_code == 0
+    labels = json.loads(runner.invoke(cli, ["learned", "list", "--all", "--json"], env=env).output)
+    assert [(r["text"], r["entry_id"]) for r in labels] == [(ODD, target), ("你们卖咖啡豆吗", None)]
+    assert "知识库不能回答" in runner.invoke(cli, ["learned", "list", "--all"], env=env).output
     removed = runner.invoke(cli, ["learned", "remove", str(rows[0]["id"])], env=env)
     assert removed.exit_code == 0, removed.output
     assert json.loads(runner.invoke(cli, ["learned", "list", "--json"], env=env).output) == []
+    assert len(json.loads(runner.invoke(cli, ["learned", "list", "--all", "--json"], env=env).output)) == 1
     missing = runner.invoke(cli, ["learned", "remove", "999"], env=env)
     assert missing.exit_code == 1 and "不存在" in missing.output

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.cli import cli
 from bot.cli.wiring import command_services
-from bot.memory.learned import list_learned
+from bot.memory.learned import list_learned, list_labels
 
 
 @cli.group()
@@ -19,12 +19,16 @@ def learned() -> None:
 
 @learned.command("list")
 @click.option("--entry", "entry_id", help="Only those of this FAQ entry.")
+@click.option("--all", "everything", is_flag=True, help="Also the messages staff said the FAQ does not answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def learned_list(entry_id: str | None, as_json: bool) -> None:
+def learned_list(entry_id: str | None, everything: bool, as_json: bool) -> None:
     """List learned phrasings, oldest first."""
     services = command_services()
     with Session(services.engine) as session:
-        rows = list_learned(session=session, entry_id=entry_id)
+        rows = (
+            list_labels(session=session) if everything and entry_id is None
+            else list_learned(session=session, entry_id=entry_id)
+        )
     # Read the entries' questions from the saved index only when there is something to show.
     entries = services.knowledge.lexical.entries if rows else {}
     payload = [
@@ -47,6 +51,9 @@ def learned_list(entry_id: str | None, as_json: bool) -> None:
         click.echo("还没有学到的问法。")
         return
     for item in payload:
+        if item["entry_id"] is None:
+            click.echo(f"#{item['id']}  「{item['text']}」 → 知识库不能回答（{item['decision']}）")
+            continue
         question = item["entry_question"] or "（条目已不在知识库中）"
         click.echo(f"#{item['id']}  「{item['text']}」 → {question}  [{item['entry_id']}]")
 

@@ -74,6 +74,11 @@ def list_learned(*, session: Session, entry_id: str | None = None) -> list[Learn
     return list(session.exec(query.order_by(col(LearnedPhrasing.id))).all())
 
 
+def list_labels(*, session: Session) -> list[LearnedPhrasing]:
+    """Every label, the FAQ-does-not-answer ones too, oldest first."""
+    return list(session.exec(select(LearnedPhrasing).order_by(col(LearnedPhrasing.id))).all())
+
+
 def remove_learned(*, session: Session, learned_id: int) -> LearnedPhrasing:
     row = get_learned(session=session, learned_id=learned_id)
     session.delete(row)
@@ -96,8 +101,7 @@ def forget_entries(*, session: Session, entry_ids: Collection[str]) -> int:
 
 def labelled_questions(*, session: Session) -> list[LabelledQuestion]:
     """Every staff label, oldest first: the examples a shop's gate is re-fitted on."""
-    rows = session.exec(select(LearnedPhrasing).order_by(col(LearnedPhrasing.id))).all()
-    return [LabelledQuestion(r.text, r.entry_id, r.decision) for r in rows]
+    return [LabelledQuestion(r.text, r.entry_id, r.decision) for r in list_labels(session=session)]
 
 
 def draft_question(*, session: Session, draft: Draft) -> str | None:
