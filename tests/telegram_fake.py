@@ -224,12 +224,19 @@ class FakeTelegram:
         found = [b for b in buttons if button_text in b["text"]]
         if not found:
             raise AssertionError(f"no button {button_text!r} on message {message_id}: {[b['text'] for b in buttons]}")
+        return self.press_update(user, chat_id, message_id, found[0]["callback_data"])
+
+    def press_update(self, user: dict[str, Any], chat_id: int, message_id: int, data: str) -> dict[str, Any]:
+        """A press carrying `data`, e.g. a button of an older version of the message."""
         query_id = f"q{next(self._ids)}"
         self.answered[query_id] = False
         return self.make_update(callback_query={
-            "id": query_id, "from": user, "chat_instance": f"ci{chat_id}", "message": message,
-            "data": found[0]["callback_data"],
+            "id": query_id, "from": user, "chat_instance": f"ci{chat_id}",
+            "message": self.messages[(chat_id, message_id)], "data": data,
         })
+
+    async def queue(self, update: dict[str, Any]) -> dict[str, Any]:
+        return await self._queue(update)
 
     async def user_clicks(self, user: dict[str, Any], chat_id: int, message_id: int, button_text: str) -> dict[str, Any]:
         return await self._queue(self.click_update(user, chat_id, message_id, button_text))

@@ -504,3 +504,97 @@ def test_push_drafts_checked_cards_that_can_be_regenerated_softened_and_approved
                 assert sorted(d.status for d in pushes) == ["approved", "rejected", "rejected"]
 
     run(scenario())
+
+
+def test_dianxiaoer_run_starts_the_bot_when_a_token_is_set(shop, tmp_path):
+    """The real command in its own process: sync, then long polling; Ctrl-C stops it cleanly."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    base, _ = shop
+    shutil.copytree(base.knowledge_dir, tmp_path / "knowledge")
+    shutil.copytree(base.data_dir, tmp_path / "data")
+
+    async def scenario() -> tuple[int, str]:
+        async with FakeTelegram() as fake:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DIANXIAOER_")}
+            env.update({
+                "DIANXIAOER_DATA_DIR": str(tmp_path / "data"),
+                "DIANXIAOER_KNOWLEDGE_DIR": str(tmp_path / "knowledge"),
+                "DIANXIAOER_TELEGRAM_TOKEN": TOKEN,
+                "DIANXIAOER_TELEGRAM_BASE_URL": fake.base_url,
+                "DIANXIAOER_TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+                "DIANXIAOER_TELEGRAM_STAFF": str(STAFF),
+                "NO_PROXY": "127.0.0.1,localhost",
+            })
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "-v", "run", cwd=tmp_path, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            try:
+                await fake.wait_for("getUpdates", timeout=120)
+                reply = await send(fake, STAFF, STAFF, "/start")
+                assert "客服" in reply["text"]
+            finally:
+                await fake.release_long_polls()
+                process.send_signal(signal.SIGINT)
+                out, err = await asyncio.wait_for(process.communicate(), 60)
+            return process.returncode, (out + err).decode()
+
+    code, output = asyncio.run(scenario())
+    assert code == 0, output
+    assert "已同步" in output and "长轮询" in output
+    assert "getUpdates" in output  # -v logs the requests …
+    assert TOKEN.split(":")[1] not in output  # … without the token
+
+
+def test_webhook_mode_needs_a_secret():
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    env = {"DIANXIAOER_TELEGRAM_TOKEN": TOKEN}
+    result = CliRunner().invoke(cli, ["telegram", "--webhook-url", "https://shop.example/tg"], env=env)
+    assert result.exit_code == 1 and "DIANXIAOER_TELEGRAM_WEBHOOK_SECRET" in result.output
+    result = CliRunner().invoke(cli, ["telegram"], env={})
+    assert result.exit_code == 1 and "DIANXIAOER_TELEGRAM_TOKEN" in result.output
+
+
+def test_two_presses_at_once_decide_once_and_gaps_lists_what_was_handed_off(world):
+    base, knowledge, db = world
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, db), knowledge)
+            async with polling(services, fake):
+                await send(fake, STAFF, GROUP, "你们周末发货吗")
+                message_id = card_id(fake, GROUP, "你们周末发货吗")
+                mark = fake.mark()
+                # both presses reach the bot before either is handled
+                first = fake.click_update(fake.user(STAFF, "小王"), GROUP, message_id, "发送")
+                second = fake.click_update(fake.user(ADMIN, "老板"), GROUP, message_id, "拒绝")
+                await fake.queue(first)
+                await fake.queue(second)
+                for update in (first, second):
+                    query_id = update["callback_query"]["id"]
+                    await fake.wait_for("answerCallbackQuery", lambda p, q=query_id: p["callback_query_id"] == q,
+                                        after=mark)
+                answers = [c.params.get("text", "") for c in fake.calls_to("answerCallbackQuery", after=mark)]
+                assert any("已通过" in a for a in answers) and any("已由 小王" in a for a in answers)
+                # an old card's button, pressed again later, changes nothing either
+                await fake.queue(fake.press_update(fake.user(ADMIN), GROUP, message_id, "no:1"))
+                await fake.wait_for("answerCallbackQuery", lambda p: "已由" in p.get("text", ""), after=mark)
+
+                await send(fake, STAFF, STAFF, "有没有实体店可以自提")
+                handed_off = card_id(fake, STAFF, "有没有实体店可以自提")
+                if "转人工" in str(fake.messages[(STAFF, handed_off)]["reply_markup"]):
+                    await click(fake, STAFF, STAFF, handed_off, "转人工")
+                reply = await send(fake, MAINTAINER, MAINTAINER, "/gaps")
+                assert "未解答" in reply["text"] and "有没有实体店可以自提" in reply["text"]
+            with Session(services.engine) as session:
+                assert session.get(Draft, 1).status == "approved"
+
+    run(scenario())
