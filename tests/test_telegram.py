@@ -258,8 +258,13 @@ def test_a_stranger_is_refused_once_and_gets_no_draft(world):
                 assert not [c for c in fake.calls_to("sendChatAction", after=mark) if c.params["chat_id"] == STRANGER]
 
                 # in a staff group anyone can press a button: a stranger's press changes nothing
-                await send(fake, STAFF, GROUP, "龙井怎么泡")
+                await send(fake, STAFF, GROUP, "@fake_bot 龙井怎么泡")
                 message_id = card_id(fake, GROUP, "龙井怎么泡")
+                # staff talking among themselves in the group are not customers
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STAFF), GROUP, "大家中午吃什么")
+                await send(fake, STAFF, STAFF, "/help")
+                assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
                 mark = fake.mark()
                 answer = await click(fake, STRANGER, GROUP, message_id, "发送")
                 assert answer["show_alert"] is True and "没有权限" in answer["text"]
@@ -570,7 +575,7 @@ def test_two_presses_at_once_decide_once_and_gaps_lists_what_was_handed_off(worl
         async with FakeTelegram() as fake:
             services = make_services(bot_settings(base, fake, db), knowledge)
             async with polling(services, fake):
-                await send(fake, STAFF, GROUP, "你们周末发货吗")
+                await send(fake, STAFF, GROUP, "@fake_bot 你们周末发货吗")
                 message_id = card_id(fake, GROUP, "你们周末发货吗")
                 mark = fake.mark()
                 # both presses reach the bot before either is handled

@@ -86,7 +86,7 @@ class Replica:
         if generation is None or generation == self._seen:
             return False
         self._seen = generation
-        if kb._lexical is not None and kb._lexical.stamp == generation:
+        if kb.lexical.stamp == generation:  # loads the saved index first, if not yet loaded
             return False
         logger.info("another process synced the knowledge base; reloading the lexical index")
         kb._passages = None
