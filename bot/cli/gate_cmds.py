@@ -86,7 +86,7 @@ def explain(question: str, as_json: bool) -> None:
         return
     verdict = click.style("需要人工处理", fg="yellow") if trace.handoff else click.style("可以回复", fg="green")
     click.echo(f"消息：{trace.message}  →  {verdict}")
-    click.echo(f"门槛 {trace.threshold:.3f}（{trace.calibrated}刻度）· 规则文件：{'、'.join(trace.rules_files)}")
+    click.echo(f"门槛 {trace.threshold:.3f}（{trace.calibrated}）· 规则文件：{'、'.join(trace.rules_files)}")
     for n, part in enumerate(trace.parts, start=1):
         click.echo("")
         click.secho(f"[{n}] 「{part.text}」 检索为「{part.query}」", bold=True)

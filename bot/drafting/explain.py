@@ -84,7 +84,7 @@ def explain(assistant: Assistant, message: str, history: list[str] | None = None
     trace = Trace(
         message=message,
         threshold=gate.threshold,
-        calibrated="本店（按本店知识库和员工决定校准）" if calibration is not None else "通用",
+        calibrated="本店刻度：按本店知识库和员工决定校准" if calibration is not None else "通用刻度",
         rules_files=active_words().files,
         handoff=plan.handoff,
     )
