@@ -14,7 +14,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.memory.models import Draft, StaffCard, utcnow
+from bot.memory.models import Draft, StaffCard
 
 MAX_CALLBACK_BYTES = 64
 # Telegram refuses messages over 4096 characters; leave room for the card's frame.
@@ -166,5 +166,3 @@ def candidate_keyboard(candidate_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def since_question(draft: Draft) -> timedelta:
-    return utcnow() - draft.created_at

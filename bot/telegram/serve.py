@@ -6,7 +6,8 @@ import html
 import logging
 
 from sqlmodel import Session, select
-from telegram import ForceReply, Update
+from telegram import ForceReply, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.drafting.composer import compose_answer
@@ -63,31 +64,48 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if editing is not None:
         await _finish_edit(update, context, editing.editing_draft_id)  # type: ignore[arg-type]
         return
-    await _draft_reply(update, context)
+    text = msg.text if msg.chat.type == ChatType.PRIVATE else addressed_text(msg, context.bot.username)
+    if text:
+        await _draft_reply(update, context, text)
 
 
-async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+def addressed_text(msg: Message, bot_username: str) -> str | None:
+    """In a group, the text meant for the bot: after an @mention of it, or in a reply to it.
+
+    Staff talking among themselves in the group are not customers' messages.
+    """
+    mention = f"@{bot_username}"
+    text = (msg.text or "").strip()
+    if text.lower().startswith(mention.lower()):
+        return text[len(mention):].strip() or None
+    replied = msg.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.username == bot_username:
+        return text or None
+    return None
+
+
+async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     user, msg = update.effective_user, update.effective_message
-    assert user is not None and msg is not None and msg.text is not None
+    assert user is not None and msg is not None
     with session(context) as db:
         state = staff.get_state(session=db, user_id=user.id)
     assistant = services(context).assistant
     async with typing(context, msg.chat_id, msg.message_thread_id if msg.is_topic_message else None):
-        result = await blocking(assistant.ask, msg.text, customer=state.customer_ref, channel=state.channel)
+        result = await blocking(assistant.ask, text, customer=state.customer_ref, channel=state.channel)
     assert result.draft_id is not None
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=result.draft_id)
         card = StaffCard(
-            draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=msg.text,
+            draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=text,
             customer_ref=state.customer_ref, reason=result.reason,
             nearest_entry_ids=[h.id for h in result.nearest[:3]],
         )
-        text, markup = reply_card(draft, card, entries=_entries(context), channel=state.channel)
-    sent = await msg.reply_text(text, reply_markup=markup)
+        shown, markup = reply_card(draft, card, entries=_entries(context), channel=state.channel)
+    sent = await msg.reply_text(shown, reply_markup=markup)
     with session(context) as db:
         staff.record_card(
             session=db, draft_id=result.draft_id, chat_id=sent.chat_id, message_id=sent.message_id,
-            question=msg.text, customer_ref=state.customer_ref, reason=result.reason,
+            question=text, customer_ref=state.customer_ref, reason=result.reason,
             nearest_entry_ids=card.nearest_entry_ids,
         )
         db.commit()
