@@ -83,8 +83,10 @@ def decide(draft_id: int, decision: str, text: str | None, entry_id: str | None,
     with _open_session(services) as session:
         if status == "sent":
             draft = crud.decide_draft(session=session, draft_id=draft_id, status=status, by=by)
+            recipients = crud.recipient_ids(session=session, draft_id=draft_id)
             session.commit()
-            click.echo(f"草稿 #{draft.id}：{crud.STATUS_NAMES[draft.status]}")
+            counted = f"，已计入 {len(recipients)} 位收件人的发送次数" if recipients else ""
+            click.echo(f"草稿 #{draft.id}：{crud.STATUS_NAMES[draft.status]}{counted}")
             return
         from bot.drafting.learning import record_decision
 

@@ -30,6 +30,9 @@ def _render_draft(n: int, d: PushDraft) -> list[str]:
         lines.append(f"  依据：{hit.question}")
     if d.note:
         lines.append(click.style(f"注：{d.note}", fg="cyan"))
+    if d.customer is None and d.recipients is not None:
+        # A segment's one text: its members' caps count it once it is marked sent.
+        lines.append(f"收件人：{d.recipients} 位客户")
     if d.draft_id is not None:
         lines.append(click.style(f"草稿编号 #{d.draft_id}", dim=True))
     return lines

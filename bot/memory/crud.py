@@ -16,6 +16,7 @@ from bot.memory.models import (
     Conversation,
     Customer,
     Draft,
+    DraftRecipient,
     Message,
     UnansweredQuestion,
     utcnow,
@@ -342,6 +343,10 @@ def decide_draft(
     now = now or utcnow()
     if status == "sent":
         draft.sent_at = now
+        # A segment's one text reached each recorded member: from now on their caps count it.
+        for recipient in session.exec(select(DraftRecipient).where(DraftRecipient.draft_id == draft_id)):
+            recipient.status = "sent"
+            session.add(recipient)
     else:
         draft.decided_by, draft.decided_at = by, now
     draft.status = status
@@ -360,11 +365,15 @@ def mark_sent(
 def sent_pushes(
     *, session: Session, customer_id: int, channel: str, since: datetime
 ) -> list[datetime]:
-    """When pushes on `channel` were sent to this customer since `since`, oldest first."""
+    """When pushes on `channel` were sent to this customer since `since`, oldest first: drafts
+    for them alone and segment drafts they were a recipient of, each once."""
+    received = select(DraftRecipient.draft_id).where(
+        DraftRecipient.customer_id == customer_id, DraftRecipient.status == "sent"
+    )
     rows = session.exec(
         select(Draft.sent_at)
         .where(
-            Draft.customer_id == customer_id,
+            or_(Draft.customer_id == customer_id, col(Draft.id).in_(received)),
             Draft.kind == "push",
             Draft.channel == channel,
             Draft.status == "sent",
@@ -373,6 +382,28 @@ def sent_pushes(
         .order_by(col(Draft.sent_at))
     ).all()
     return [t for t in rows if t is not None]
+
+
+def add_recipients(*, session: Session, draft_id: int, customer_ids: Sequence[int]) -> int:
+    """Record who a segment draft (one text, no customer of its own) goes to; returns how many.
+    Recording the same member twice keeps one row."""
+    known = set(
+        session.exec(select(DraftRecipient.customer_id).where(DraftRecipient.draft_id == draft_id)).all()
+    )
+    fresh = [c for c in dict.fromkeys(customer_ids) if c not in known]
+    session.add_all(DraftRecipient(draft_id=draft_id, customer_id=c) for c in fresh)
+    session.flush()
+    return len(known) + len(fresh)
+
+
+def recipient_ids(*, session: Session, draft_id: int) -> list[int]:
+    """The customers (row ids) a segment draft goes to, or went to once it was sent."""
+    rows = session.exec(
+        select(DraftRecipient.customer_id).where(DraftRecipient.draft_id == draft_id).order_by(
+            col(DraftRecipient.customer_id)
+        )
+    ).all()
+    return list(rows)
 
 
 # Questions the FAQ could not answer

@@ -70,6 +70,9 @@ class PushDraft:
     sources: list[Hit]
     changed: bool
     draft_id: int | None = None
+    # How many customers it goes to: 1 for one customer, the allowed members of a segment for a
+    # segment's one text (recorded as the stored draft's recipients), None for every follower.
+    recipients: int | None = None
     via: str = "template"  # or "llm"
     note: str | None = None  # e.g. why an LLM draft was replaced by a template one
 
@@ -87,6 +90,7 @@ class PushDraft:
             "sources": [{"id": h.id, "question": h.question} for h in self.sources],
             "changed": self.changed,
             "draft_id": self.draft_id,
+            "recipients": self.recipients,
             "via": self.via,
             "note": self.note,
         }
@@ -209,6 +213,7 @@ class PushWriter:
                                         benefits)
                 for d in drafts:
                     d.customer = customer_label(person) if person is not None else None
+                    d.recipients = 1 if person is not None else (len(allowed) if segment else None)
                 return drafts
 
             if spec.per_customer:
@@ -223,7 +228,8 @@ class PushWriter:
                 # One text for everyone; personalised only when it was asked for one customer.
                 result.drafts.extend(compose(allowed[0] if customer_ref and allowed else None))
             if store and result.drafts:
-                self._store(session, spec, result.drafts, {customer_label(p): p for p in allowed})
+                members = allowed if segment else []
+                self._store(session, spec, result.drafts, {customer_label(p): p for p in allowed}, members)
                 session.commit()
         return result
 
@@ -460,7 +466,9 @@ class PushWriter:
         )
 
     def _store(self, session: Session, spec: PushFormat, drafts: Sequence[PushDraft],
-               people: dict[str, Customer]) -> None:
+               people: dict[str, Customer], members: Sequence[Customer]) -> None:
+        """Store each draft as pending; a segment's one text records the members it goes to, so
+        that marking it sent counts against each one's caps (the refused are not among them)."""
         for d in drafts:
             person = people.get(d.customer) if d.customer else None
             note = f"标题：{d.title}\n摘要：{d.digest}" if d.title else None
@@ -470,6 +478,10 @@ class PushWriter:
                 text=d.text, cited_entry_ids=[h.id for h in d.sources], note=note or d.note,
             )
             d.draft_id = row.id
+            if person is None and members:
+                assert row.id is not None
+                crud.add_recipients(session=session, draft_id=row.id,
+                                    customer_ids=[m.id for m in members if m.id is not None])
 
 
 def _needs_rewrite(found: CheckResult) -> bool:
