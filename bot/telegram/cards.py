@@ -164,5 +164,3 @@ def candidate_keyboard(candidate_id: int) -> InlineKeyboardMarkup:
             InlineKeyboardButton("忽略 🗑", callback_data=callback("dismiss_candidate", candidate_id)),
         ]]
     )
-
-
