@@ -72,7 +72,7 @@ class Shop:
         if key not in self.searches:
             assert self.kb is not None
             self.searches[key] = self.kb.search(query, top_k)
-        return [Hit(**vars(h)) for h in self.searches[key]]
+        return [Hit(**{**vars(h), "extra": dict(h.extra)}) for h in self.searches[key]]
 
 
 def read_questions(path: Path) -> list[Row]:

@@ -90,7 +90,32 @@ class Assistant:
         self.knowledge = knowledge
         self.engine = engine
         self.chat_model = chat_model
-        self.gate = gate or default_gate()
+        self._fixed_gate = gate
+        self._shop_gate: tuple[object, Gate] | None = None
+
+    @property
+    def gate(self) -> Gate:
+        """This shop's gate: the shared model on the scale fitted to this FAQ and to staff's
+        decisions, fitted again whenever the index changes (a sync, a phrasing staff taught)."""
+        if self._fixed_gate is not None:
+            return self._fixed_gate
+        lexical = self.knowledge.lexical
+        if self._shop_gate is None or self._shop_gate[0] is not lexical:
+            from bot.drafting.calibration import shop_gate
+
+            self._shop_gate = (lexical, shop_gate(self.knowledge, default_gate(), self._decisions()))
+        return self._shop_gate[1]
+
+    def _decisions(self) -> list:  # type: ignore[type-arg]
+        """Staff's labelled questions; none when the memory database cannot be read."""
+        try:
+            from bot.memory.learned import labelled_questions
+
+            with Session(self.engine) as session:
+                return labelled_questions(session=session)
+        except Exception as exc:  # the gate still works on the FAQ's own scale
+            logger.warning("staff decisions not read for the gate: %s", exc)
+            return []
 
     def plan(self, message: str, history: list[str]) -> ReplyPlan:
         return plan_reply(

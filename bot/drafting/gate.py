@@ -1,12 +1,14 @@
-"""Decide whether the FAQ answers a question, with a calibrated probability.
+"""Decide whether the FAQ answers a question, with a probability calibrated for this shop.
 
 A bare cosine threshold cannot do this: on a held-out shop, in-scope questions' best cosine
 (10th percentile 0.876) overlaps out-of-scope ones' (90th percentile 0.888). So the gate
 combines signals that fail differently — how close the best phrasing is, how far ahead of the
 runner-up it is, whether the dense and lexical rankings agree, how much of the question's
 wording the entry covers, how close the question is to the entry's answer — in a logistic model
-calibrated by `benchmarks/calibrate_gate.py`
-on labelled pairs (BQ dev) and the sample shop's in-scope / out-of-scope questions.
+fitted on many shops' labelled questions (`benchmarks/gate_fit.py`). Before it decides, a small
+re-ranker (`rerank.py`) puts the candidate it believes in first. The model's score is shared by
+every shop; each shop maps it onto its own scale (`calibration.py`: fitted on its own FAQ at sync,
+re-fitted from staff decisions), and one threshold applies to the calibrated probability.
 """
 
 from __future__ import annotations
@@ -14,15 +16,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bot.drafting.rerank import Reranker, candidate_features
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex, bigrams, coverage, tokenize
+from bot.knowledge.retrieve import own_phrasings
 from bot.knowledge.topics import shared
 from bot.policy.evaluate import evaluate
 from bot.policy.rules import RuleHit
+
+if TYPE_CHECKING:
+    from bot.drafting.calibration import ShopCalibration
 
 CALIBRATION = Path(__file__).with_name("gate_calibration.json")
 FEATURES = (
@@ -39,6 +47,8 @@ FEATURES = (
     "passage",
     "passage_margin",
     "topic",
+    "idf_entry",
+    "rerank_margin",
 )
 
 
@@ -48,6 +58,7 @@ class GateDecision:
     confidence: float  # calibrated probability that the top hit answers the question
     reason: str  # the sentence shown to staff
     rule: str | None = None  # the rule that handed it off; None when the calibrated model decided
+    threshold: float | None = None  # this shop's threshold, when the model decided
 
 
 def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str, float]:
@@ -57,6 +68,8 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
     runner_score = hits[1].score if len(hits) > 1 else 0.0
     own = lexical.phrasings.get(top.id, [top.question])
     grams = bigrams(query)
+    rows = candidate_features(query, hits[:5], lexical)
+    rerank = [h.extra.get("rerank", 0.0) for h in hits[:2]]
     return {
         "dense": top.dense,
         "dense_margin": top.dense - max(others, default=0.0),
@@ -74,8 +87,28 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         "passage": top.passage,
         "passage_margin": top.passage - max((h.passage for h in hits[1:]), default=0.0),
         # Whether the entry is about what the customer wants done (ship, return, store…).
-        "topic": shared(query, tuple(own)),
+        "topic": shared(query, tuple(own_phrasings(lexical).get(top.id, [top.question]))),
+        # How much of the message's wording the entry covers, rare words of this FAQ weighing most.
+        "idf_entry": rows[0]["idf_entry"],
+        # How far ahead of the runner-up the re-ranker put it (0 when it did not run).
+        "rerank_margin": min(rerank[0] - rerank[1], 10.0) if len(rerank) == 2 else 0.0,
     }
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Where the shared score of the questions a FAQ asks itself sat, on the shops the model was
+    fitted on, and how far a shop's own may move it (see calibration.py)."""
+
+    near_miss: float = 0.0
+    in_scope: float = 0.0
+    beta_shift: float = 0.0
+    beta_scale: float = 0.0
+    sim_trust: float = 40.0  # simulated examples worth as much as the shared reference points
+    min_spread: float = 0.5
+    decision_trust: float = 30.0  # staff decisions worth as much as the FAQ's own fit
+    scale_floor: float = 0.25
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,26 +116,57 @@ class Gate:
     weights: dict[str, float]
     bias: float
     threshold: float
+    reranker: Reranker | None = None
+    prior: Prior = field(default_factory=Prior)
+    calibration: ShopCalibration | None = None  # this shop's scale; None = the shared one
 
     @classmethod
     def load(cls, path: Path = CALIBRATION) -> Gate:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(weights=data["weights"], bias=data["bias"], threshold=data["threshold"])
+        rerank = data.get("rerank")
+        return cls(
+            weights=data["weights"],
+            bias=data["bias"],
+            threshold=data["threshold"],
+            reranker=Reranker(rerank["weights"], rerank["bias"]) if rerank else None,
+            prior=Prior(**data.get("prior", {})),
+        )
+
+    def for_shop(self, calibration: ShopCalibration | None) -> Gate:
+        return replace(self, calibration=calibration)
+
+    def order(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> list[Hit]:
+        """The hits with the one the re-ranker believes in first."""
+        return self.reranker.order(query, hits, lexical) if self.reranker else list(hits)
+
+    def score(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> float:
+        """The shared model's logit that the top hit answers `query`, before this shop's scale."""
+        values = features(query, hits, lexical)
+        return self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
 
     def probability(self, values: dict[str, float]) -> float:
-        z = self.bias + sum(self.weights[name] * values[name] for name in FEATURES)
-        return 1.0 / (1.0 + math.exp(-z))
+        z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
+        return _sigmoid(self.calibration.logit(z) if self.calibration else z)
 
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
+        """Whether hits[0] answers `query`; `hits` in the order `order` gave them."""
         if not hits:
-            return GateDecision(False, 0.0, "知识库里没有相关条目")
+            return GateDecision(False, 0.0, "知识库里没有相关条目", rule="no_entries")
         ruled_out = rule_out(query, hits[0], lexical)
         if ruled_out:
             return GateDecision(False, 0.0, ruled_out.reason, rule=ruled_out.rule)
         p = self.probability(features(query, hits, lexical))
         if p >= self.threshold:
-            return GateDecision(True, p, f"匹配「{hits[0].question}」")
-        return GateDecision(False, p, f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}）")
+            return GateDecision(True, p, f"匹配「{hits[0].question}」", threshold=self.threshold)
+        return GateDecision(
+            False, p,
+            f"最接近的是「{hits[0].question}」，但把握不足（{p:.2f}，本店门槛 {self.threshold:.2f}）",
+            threshold=self.threshold,
+        )
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
 def rule_out(query: str, top: Hit, lexical: LexicalIndex) -> RuleHit | None:

@@ -86,7 +86,7 @@ def _best_reading(
     best: Part | None = None
     # Searched and judged in the FAQ's own script and words; `text` stays as the customer wrote it.
     for query in followup_candidates(normalize_message(text), [normalize_message(h) for h in history]):
-        hits = search(query, TOP_K)
+        hits = gate.order(query, search(query, TOP_K), lexical)
         part = Part(text, query, hits, gate.decide(query, hits, lexical))
         if best is None or part.decision.confidence > best.decision.confidence:
             best = part

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Literal
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -51,6 +52,11 @@ class FusionWeights:
     rerank: int = 10  # how many fused candidates are re-ranked
     topic: float = 1.5  # bonus, in standard deviations, for an entry about what the question asks
     topic_pool: int = 3  # entries on the question's topic from below the re-ranked head that join it
+    # A phrasing staff taught is a customer's whole message, products and circumstances included;
+    # it should win only for a message really like it, not for every one naming the same product
+    # (measured with benchmarks/gate_shops.py --feedback), so its cosine counts this much less
+    # and it takes no part in the lexical ranking.
+    learned_penalty: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,37 @@ class Passages:
         return [float(next(sims)) if r is not None else None for r in rows]
 
 
+_own: WeakKeyDictionary[LexicalIndex, dict[str, list[str]]] = WeakKeyDictionary()
+
+
+def own_phrasings(lexical: LexicalIndex) -> dict[str, list[str]]:
+    """Each entry's phrasings as the FAQ writes them, without those staff taught (vector ids
+    `<entry>:L<n>`): a customer's long message names several topics, and would make its entry
+    look like it is about all of them. Computed once per loaded index."""
+    base = getattr(lexical, "base", lexical)  # a view with phrasings left out shares its index's
+    found = _own.get(base)
+    if found is None:
+        found = {}
+        for doc in base.docs:
+            if ":L" not in doc.vector_id:
+                found.setdefault(doc.entry_id, []).append(doc.text)
+        _own[base] = found
+    return found
+
+
+_learned_rows: WeakKeyDictionary[LexicalIndex, np.ndarray] = WeakKeyDictionary()
+
+
+def learned_rows(lexical: LexicalIndex) -> np.ndarray:
+    """Rows of the lexical index's documents that are phrasings staff taught."""
+    found = _learned_rows.get(lexical)
+    if found is None:
+        found = _learned_rows[lexical] = np.array(
+            [i for i, d in enumerate(lexical.docs) if ":L" in d.vector_id], dtype=np.int64
+        )
+    return found
+
+
 def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, float, str]]:
     """Keep each entry's best (score, matched text), ordered best first."""
     best: dict[str, tuple[str, float, str]] = {}
@@ -80,13 +117,13 @@ def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, floa
 
 
 def dense_ranking(
-    store: VectorStore, lexical: LexicalIndex, vector: list[float], n: int
+    store: VectorStore, lexical: LexicalIndex, vector: list[float], n: int, penalty: float = 0.0
 ) -> list[tuple[str, float, str]]:
     pairs = []
     for vector_id, cos in store.nearest(vector, n):
         doc = lexical.by_vector.get(vector_id)
         if doc is not None:  # else stored after the lexical index was built; the next sync rebuilds it
-            pairs.append((doc.entry_id, cos, doc.text))
+            pairs.append((doc.entry_id, cos - penalty if ":L" in vector_id else cos, doc.text))
     return _best_per_entry(pairs)
 
 
@@ -94,6 +131,9 @@ def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str
     scores = lexical.scores(query)
     if scores.size == 0:
         return []
+    learned = learned_rows(lexical)
+    if learned.size:
+        scores[learned] = 0.0
     k = min(n * 3, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top])]
@@ -188,13 +228,34 @@ def hybrid_search(
     if not query:
         return []
     query_vector = store.embedder.encode_queries([query])[0]
-    vector = query_vector.tolist()
-    dense = dense_ranking(store, lexical, vector, weights.candidates)
+    dense = dense_ranking(
+        store, lexical, query_vector.tolist(), weights.candidates, weights.learned_penalty
+    )
     lex = lexical_ranking(lexical, query, weights.candidates)
+    return ranked_hits(
+        query, query_vector, dense, lex, lexical=lexical, top_k=top_k, weights=weights, passages=passages
+    )
+
+
+def ranked_hits(
+    query: str,
+    query_vector: np.ndarray,
+    dense: list[tuple[str, float, str]],
+    lex: list[tuple[str, float, str]],
+    *,
+    lexical: LexicalIndex,
+    top_k: int,
+    weights: FusionWeights,
+    passages: Passages | None,
+) -> list[Hit]:
+    """Fuse and re-rank the two rankings of `query` into hits. Split from `hybrid_search` so the
+    gate's calibration can search its own FAQ in memory with an entry left out."""
     dense_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(dense, 1)}
     lex_at = {entry_id: (rank, score, text) for rank, (entry_id, score, text) in enumerate(lex, 1)}
+    own = own_phrasings(lexical)
+
     def topic_match(entry_id: str) -> float:
-        return shared(query, tuple(lexical.phrasings.get(entry_id, ())))
+        return shared(query, tuple(own.get(entry_id, ())))
 
     ranked, passage_cos = rerank(fuse(dense, lex, weights), passages, query_vector, weights, topic_match)
     hits = []

@@ -1,0 +1,332 @@
+"""Fit the gate's shared parts on many shops: the top-five re-ranker, the score model, the
+reference points each shop's own scale is measured against, and the threshold.
+
+    .venv/bin/python benchmarks/gate_fit.py SHOP [SHOP ...] [--tea] [--write]
+
+Shops are given as to `gate_shops.py` (folders with knowledge/ and questions.tsv). Every shop
+weighs the same whatever its number of questions (the tea shop has thirty sets). Without
+`--write` it prints the leave-one-shop-out figures at the level of single searches (each shop
+scored by parts fitted without it; `gate_shops.py --loso` measures the same through plan_reply);
+with `--write` the parts fitted on all shops go to bot/drafting/gate_calibration.json.
+
+Per shop, besides its labelled questions, the FAQ's own simulated questions are collected as the
+product collects them on sync (`bot.drafting.calibration.simulate`); their scores give the shared
+reference points (`Prior.near_miss`, `Prior.in_scope`), and `beta_shift` / `beta_scale` (how far a
+shop's own scale moves away from the shared one) are chosen on leave-one-shop-out figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bot.drafting.calibration import (  # noqa: E402
+    Example,
+    FaqMemory,
+    ShopCalibration,
+    faq_stamp,
+    from_examples,
+    refit,
+    simulate,
+)
+from bot.drafting.gate import CALIBRATION, FEATURES, Gate, Prior, features, rule_out  # noqa: E402
+from bot.drafting.rerank import CANDIDATE_FEATURES, Reranker, candidate_features  # noqa: E402
+from bot.knowledge.entries import Hit  # noqa: E402
+from bot.knowledge.normalize import normalize_message  # noqa: E402
+
+VERSION = "2"
+
+
+@dataclass
+class ShopData:
+    name: str
+    real: list[tuple[str, list[Hit], str, bool]] = field(default_factory=list)  # query, hits, expected, in scope
+    sim: list = field(default_factory=list)  # calibration.simulate's questions
+    ruled: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+
+_collected: dict[str, ShopData] = {}
+
+
+def collect(shop) -> ShopData:  # type: ignore[no-untyped-def]
+    if shop.name in _collected:
+        return _collected[shop.name]
+    data = ShopData(shop.name)
+    for label, expected, question in shop.rows:
+        query = normalize_message(question)
+        hits = shop.search(query, 5)
+        if hits:
+            data.real.append((query, hits, expected, label == "in"))
+    memory = FaqMemory.of(shop.kb)
+    data.sim = simulate(memory, faq_stamp(shop.kb.lexical))
+    data.lexical = shop.kb.lexical  # type: ignore[attr-defined]
+    _collected[shop.name] = data
+    return data
+
+
+def _copy(hits: list[Hit]) -> list[Hit]:
+    return [Hit(**{**vars(h), "extra": dict(h.extra)}) for h in hits]
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression on standardised features, returned on the raw ones."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=3000)
+    model.fit((x - mean) / std, y, sample_weight=w)
+    coef = model.coef_[0] / std
+    return coef, float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
+
+
+# Signals that can only speak for answering (more of them, more likely the entry answers) and one
+# that can only speak against it. Question sets written to share an entry's words when out of
+# scope and to avoid them when in scope teach the opposite; a customer asking the FAQ's own
+# question must still be answered, so the fit may not give these the wrong sign.
+MORE_IS_BETTER = ("dense", "dense_margin", "coverage", "phrasing_coverage", "lexical_norm", "agree",
+                  "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin")
+MORE_IS_WORSE = ("novel",)
+
+
+def _signed_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...],
+                     c: float = 1.0) -> tuple[np.ndarray, float]:
+    """L2-penalised logistic regression on standardised features with sign bounds, on the raw ones."""
+    from scipy.optimize import minimize
+
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / std
+    w = w / w.sum() * len(w)
+    bounds = [(0, None) if n in MORE_IS_BETTER else (None, 0) if n in MORE_IS_WORSE else (None, None) for n in names]
+    bounds.append((None, None))
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        m = z @ theta[:-1] + theta[-1]
+        p = 1 / (1 + np.exp(-np.clip(m, -30, 30)))
+        value = float((w * (np.logaddexp(0, m) - y * m)).sum() + 0.5 / c * (theta[:-1] ** 2).sum())
+        g = w * (p - y)
+        grad = np.append(z.T @ g + theta[:-1] / c, g.sum())
+        return value, grad
+
+    theta = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+    coef = theta[:-1] / std
+    return coef, float(theta[-1] - (theta[:-1] * mean / std).sum())
+
+
+def fit_reranker(shops: list[ShopData]) -> Reranker:
+    xs, ys, ws = [], [], []
+    for data in shops:
+        rows = [(q, h, e) for q, h, e, inside in data.real if inside and e in [x.question for x in h]]
+        for query, hits, expected in rows:
+            for hit, values in zip(hits, candidate_features(query, hits, data.lexical)):  # type: ignore[attr-defined]
+                xs.append([values[f] for f in CANDIDATE_FEATURES])
+                ys.append(int(hit.question == expected))
+                ws.append(1.0 / max(len(rows), 1))
+    coef, bias = _logistic(np.array(xs), np.array(ys), np.array(ws) * len(shops) * 100)
+    return Reranker({f: round(float(c), 6) for f, c in zip(CANDIDATE_FEATURES, coef)}, round(bias, 6))
+
+
+def _gate_rows(gate: Gate, data: ShopData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows of real questions after the re-rank: x, label (top is right), in scope, ruled."""
+    xs, ys, inside, ruled = [], [], [], []
+    for query, hits, expected, is_in in data.real:
+        ordered = gate.order(query, _copy(hits), data.lexical)  # type: ignore[attr-defined]
+        values = features(query, ordered, data.lexical)  # type: ignore[attr-defined]
+        key = (query, ordered[0].id)
+        if key not in data.ruled:
+            data.ruled[key] = rule_out(query, ordered[0], data.lexical) is not None  # type: ignore[attr-defined]
+        xs.append([values[f] for f in FEATURES])
+        ys.append(int(is_in and ordered[0].question == expected))
+        inside.append(int(is_in))
+        ruled.append(data.ruled[key])
+    return np.array(xs), np.array(ys), np.array(inside), np.array(ruled, dtype=bool)
+
+
+SIM_WEIGHT = 0.5
+
+
+def _sim_rows(gate: Gate, data: ShopData) -> list[tuple[list[float], int]]:
+    rows = []
+    for text, hits, entry_id, view in data.sim:
+        ordered = gate.order(text, _copy(hits), view)
+        values = features(text, ordered, view)
+        rows.append(([values[f] for f in FEATURES], int(entry_id is not None and ordered[0].id == entry_id)))
+    return rows
+
+
+def _sim_examples(gate: Gate, data: ShopData) -> list[Example]:
+    from bot.drafting.calibration import scored
+
+    return scored(gate, data.sim)
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray, inside: np.ndarray, ruled: np.ndarray, w: np.ndarray) -> float:
+    """Maximise min(answered right on in-scope, handed off on out-of-scope), shops weighted alike."""
+    best_t, best_v = 0.5, -1.0
+    for t in np.linspace(0.05, 0.95, 91):
+        answered = (p >= t) & ~ruled
+        right = (w * (answered & (y == 1) & (inside == 1))).sum() / (w * (inside == 1)).sum()
+        handed = (w * (~answered & (inside == 0))).sum() / (w * (inside == 0)).sum()
+        if min(right, handed) > best_v:
+            best_t, best_v = float(t), min(right, handed)
+    return best_t
+
+
+def fit_shared(shops, betas: tuple[float, float] | None = None) -> Gate:  # type: ignore[no-untyped-def]
+    """Every shared part fitted on `shops` (Shop objects of gate_shops, or ShopData)."""
+    datas = [s if isinstance(s, ShopData) else collect(s) for s in shops]
+    reranker = fit_reranker(datas)
+    gate = Gate(weights={}, bias=0.0, threshold=0.5, reranker=reranker)
+    parts = [_gate_rows(gate, d) for d in datas]
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    ruled = np.concatenate([p[3] for p in parts])
+    w = np.concatenate([np.full(len(p[1]), 1000.0 / len(p[1])) for p in parts])
+    # The FAQs' own simulated questions too (half a shop's weight each): near misses and other
+    # wordings in every shop's vocabulary, not only what the question sets' writers chose to ask.
+    sx, sy, sw = [], [], []
+    for d in datas:
+        rows = _sim_rows(gate, d)
+        sx.extend(r[0] for r in rows)
+        sy.extend(r[1] for r in rows)
+        sw.extend([SIM_WEIGHT * 1000.0 / max(len(rows), 1)] * len(rows))
+    fx = np.vstack([x[~ruled], np.array(sx)]) if sx else x[~ruled]
+    fy = np.concatenate([y[~ruled], np.array(sy)]) if sy else y[~ruled]
+    fw = np.concatenate([w[~ruled], np.array(sw)]) if sw else w[~ruled]
+    coef, bias = _signed_logistic(fx, fy, fw, FEATURES)
+    gate = replace(gate, weights={f: round(float(c), 6) for f, c in zip(FEATURES, coef)}, bias=round(bias, 6))
+    # The shared reference points: where the FAQs' own simulated questions score, on average.
+    sims = [_sim_examples(gate, d) for d in datas]
+    near = float(np.mean([np.median([e.score for e in s if e.label == 0]) for s in sims]))
+    inside_ref = float(np.mean([np.median([e.score for e in s if e.label == 1] or [0.0]) for s in sims]))
+    beta_shift, beta_scale = betas if betas is not None else (0.5, 0.0)
+    prior = Prior(near_miss=round(near, 4), in_scope=round(inside_ref, 4), beta_shift=beta_shift,
+                  beta_scale=beta_scale, version=VERSION)
+    gate = replace(gate, prior=prior)
+    # The threshold on calibrated probabilities, each shop on its own scale.
+    ps = []
+    for d, p, s in zip(datas, parts, sims):
+        cal = from_examples(s, gate, "")
+        ps.append(1 / (1 + np.exp(-np.clip(cal.logit(p[0] @ coef + bias), -60, 60))))
+    threshold = best_threshold(np.concatenate(ps), y, np.concatenate([p[2] for p in parts]), ruled, w)
+    return replace(gate, threshold=round(threshold, 4))
+
+
+def loso_gate(shop, gate: Gate) -> Gate:  # type: ignore[no-untyped-def]
+    """`gate` on this shop's own scale, as shop_gate would give it."""
+    from bot.drafting.calibration import calibrate
+
+    return gate.for_shop(calibrate(FaqMemory.of(shop.kb), gate, faq_stamp(shop.kb.lexical) + gate.prior.version))
+
+
+def example_rates(gate: Gate, data: ShopData) -> tuple[float, float, float]:
+    """Top-1 after the re-rank, answered right, handed off: single searches, no clause splitting."""
+    x, y, inside, ruled = _gate_rows(gate, data)
+    cal = from_examples(_sim_examples(gate, data), gate, "") if gate.prior.version else None
+    z = x @ np.array([gate.weights.get(f, 0.0) for f in FEATURES]) + gate.bias
+    p = 1 / (1 + np.exp(-np.clip(cal.logit(z) if cal else z, -60, 60)))
+    answered = (p >= gate.threshold) & ~ruled
+    top1 = sum(int(is_in and gate.order(q, _copy(h), data.lexical)[0].question == e)  # type: ignore[attr-defined]
+               for q, h, e, is_in in data.real) / max(inside.sum(), 1)
+    return top1, (answered & (y == 1)).sum() / max(inside.sum(), 1), (~answered & (inside == 0)).sum() / max((inside == 0).sum(), 1)
+
+
+def with_feedback(shop, taught, measured, measure):  # type: ignore[no-untyped-def]
+    """Replay `taught` rows as staff decisions on a copy of the shop's index — an in-scope
+    question approved with its right entry (a learned phrasing and a labelled example), an
+    out-of-scope one rejected (a labelled example) — then measure `measured` rows with the
+    gate `ask` would use next (see gate_shops.py)."""
+    import shutil
+    import tempfile
+
+    from gate_shops import Shop
+
+    from bot.config import Settings
+    from bot.drafting.calibration import shop_gate
+    from bot.drafting.gate import default_gate
+    from bot.knowledge.base import KnowledgeBase
+    from bot.memory.learned import LabelledQuestion
+
+    by_question = {str(m["question"]): e for e, m in shop.kb.lexical.entries.items()}
+    work = Path(tempfile.mkdtemp(prefix="dx-feedback-"))
+    try:
+        shutil.copytree(shop.kb.settings.data_dir, work / "data")
+        settings = Settings(data_dir=work / "data", knowledge_dir=shop.kb.settings.knowledge_dir, _env_file=None)
+        kb = KnowledgeBase(settings, embedder=shop.kb.embedder)
+        decisions, phrasings = [], {}
+        for n, (label, expected, question) in enumerate(taught):
+            entry_id = by_question.get(expected) if label == "in" else None
+            if label == "in" and entry_id is None:
+                continue  # an expected question the FAQ does not have: a bad row, not a decision
+            decisions.append(LabelledQuestion(question, entry_id, "approved" if entry_id else "rejected"))
+            if entry_id:
+                phrasings[f"{entry_id}:L{n + 1}"] = (entry_id, normalize_message(question))
+        parts = os.environ.get("GATE_FEEDBACK", "learned,refit").split(",")  # for ablations
+        if "learned" in parts:
+            kb.add_learned(phrasings)
+        taught_shop = Shop(shop.name, shop.knowledge, measured, kb=kb)
+        return measure(taught_shop, shop_gate(kb, default_gate(), decisions if "refit" in parts else ()), measured)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write(gate: Gate, names: list[str]) -> None:
+    payload = {
+        "weights": gate.weights,
+        "bias": gate.bias,
+        "threshold": gate.threshold,
+        "rerank": {"weights": gate.reranker.weights, "bias": gate.reranker.bias} if gate.reranker else None,
+        "prior": vars(gate.prior),
+        "fitted_on": {"shops": names, "command": "python benchmarks/gate_fit.py --tea " + " ".join(sys.argv[1:])},
+    }
+    CALIBRATION.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    from gate_shops import CACHE, CachedEmbeddings, Shop, open_shop, parse_shop, read_questions, TEA_SETS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("shops", nargs="*")
+    parser.add_argument("--tea", action="store_true")
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--loso", action="store_true", help="print leave-one-shop-out figures per betas")
+    parser.add_argument("--betas", default="0.5,0", help="beta_shift,beta_scale[;...]; the first is written")
+    args = parser.parse_args()
+    shops = [parse_shop(s) for s in args.shops]
+    if args.tea:
+        shops.insert(0, Shop("tea", ROOT / "knowledge", sum((read_questions(p) for p in TEA_SETS), [])))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    embedder = CachedEmbeddings(CACHE / "query_vectors.pkl")
+    try:
+        for shop in shops:
+            shop.kb = open_shop(shop, embedder)
+        datas = [collect(s) for s in shops]
+    finally:
+        embedder.save()
+    for beta in args.betas.split(";") if args.loso else []:
+        b = tuple(float(v) for v in beta.split(","))
+        rows = []
+        for k, data in enumerate(datas):
+            gate = fit_shared([d for j, d in enumerate(datas) if j != k], b)  # type: ignore[arg-type]
+            rows.append(example_rates(gate, data))
+        r = np.array(rows)
+        print(f"betas {b}: leave-one-shop-out mean top-1 {r[:, 0].mean():.3f}, answered right {r[:, 1].mean():.3f}, "
+              f"handed off {r[:, 2].mean():.3f}; lowest {r[:, 1].min():.3f} / {r[:, 2].min():.3f}")
+        for data, row in zip(datas, rows):
+            print(f"  {data.name}: {row[0]:.3f} {row[1]:.3f} {row[2]:.3f}")
+    if args.write:
+        b = tuple(float(v) for v in args.betas.split(";")[0].split(","))
+        write(fit_shared(datas, b), [d.name for d in datas])  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
