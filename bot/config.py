@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     quiet_hours_start: int = Field(22, ge=0, le=23)
     quiet_hours_end: int = Field(8, ge=0, le=23)
 
+    # A pasted novel must not stall a reply: longer messages are cut here, with a note (bot/limits.py).
+    max_message_chars: int = Field(
+        2000, ge=1, description="Messages (ask, search, check) longer than this are cut, with a note."
+    )
+
     # Knowledge sync: bounded input, one writer at a time.
     knowledge_max_file_mb: float = Field(
         5.0, gt=0, description="A knowledge file larger than this is refused (its old entries are kept)."

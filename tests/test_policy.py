@@ -176,3 +176,23 @@ def test_a_bad_shop_word_pattern_names_the_line(tmp_path):
     (tmp_path / "店小二规则.yaml").write_text("shop_words:\n  - [出仓, 发货]\n  - ['出(仓', 发货]\n", encoding="utf-8")
     with pytest.raises(RulesFileError, match=r"^店小二规则.yaml:3: .*正则表达式"):
         use_shop_rules(tmp_path)
+
+
+def test_a_sync_puts_an_edited_rules_file_in_force_and_reports_a_bad_one(tmp_path, e5):
+    from bot.config import Settings
+    from bot.knowledge.base import KnowledgeBase
+
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "faq.md").write_text("# 常见问题\n\n## 包邮吗？\n满 99 元包邮。\n", encoding="utf-8")
+    kb = KnowledgeBase(Settings(data_dir=tmp_path / "data", knowledge_dir=knowledge, _env_file=None), embedder=e5)
+    kb.sync()
+    rules = knowledge / "店小二规则.yaml"
+    rules.write_text("facets:\n  - id: engraving\n    asks: 刻字\n    asked: 刻名字\n    fires: [能刻名字吗]\n", encoding="utf-8")
+    report = kb.sync()
+    assert not report.errors and not report.changed  # not a FAQ file
+    assert "engraving" in [r.id for r in rules_in_force()]
+    rules.write_text("facets:\n  - id: engraving\n    asks: 刻字\n    asked: '刻字('\n", encoding="utf-8")
+    report = kb.sync()
+    assert [(e.path, e.line) for e in report.errors] == [("店小二规则.yaml", 4)]
+    assert "engraving" in [r.id for r in rules_in_force()]  # the last good rules stay in force

@@ -6,11 +6,11 @@ themselves on `cli` when imported at the bottom of this file.
 
 from __future__ import annotations
 
-import logging
 import click
 
 from bot import __version__
 from bot.errors import DianxiaoerError
+from bot.logs import setup_logging
 
 
 class _Group(click.Group):
@@ -28,13 +28,9 @@ class _Group(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log what is happening to stderr.")
 def cli(verbose: bool) -> None:
     """店小二: grounded replies and compliant push copy for WeChat and Weibo merchants."""
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        level=logging.INFO if verbose else logging.WARNING,
-    )
-    # httpx logs request URLs, and Telegram's carry the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # One stderr handler whose level holds whatever a library sets its logger to (bm25s: DEBUG),
+    # and which redacts secrets in URLs (LLM_BASE_URL, Telegram's /bot<token>/) in every line.
+    setup_logging(verbose)
 
 
 main = cli

@@ -17,6 +17,7 @@ from bot.compliance.model import evaluate, load_model, model_path, read_labelled
 from bot.compliance.rules import CATEGORY_LABELS
 from bot.config import load_settings
 from bot.errors import DianxiaoerError
+from bot.textio import printable, read_batch_lines, safe_json
 
 SEVERITY_LABELS = {"high": "高", "medium": "中", "low": "低"}
 
@@ -74,22 +75,24 @@ def check_text_cmd(
                           model=model, settings=settings)
 
     if batch is not None:
-        try:
-            lines = batch.read_text(encoding="utf-8-sig").splitlines()
-        except UnicodeDecodeError:
-            raise DianxiaoerError(f"{batch}: 不是 UTF-8 编码的文本文件") from None
-        for line in lines:
-            click.echo(json.dumps(run(line).as_json(), ensure_ascii=False))
+        for number, line in enumerate(read_batch_lines(batch), start=1):
+            result = run(line)
+            if result.note:
+                click.echo(printable(f"{batch}:{number}: {result.note}"), err=True)
+            click.echo(safe_json(json.dumps(result.as_json(), ensure_ascii=False)))
         return
     assert text is not None
     result = run(text)
+    if result.note:
+        click.echo(result.note, err=True)
     if as_json:
-        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        click.echo(safe_json(json.dumps(result.as_json(), ensure_ascii=False)))
     else:
         _print_report(result)
 
 
 def _print_report(result: CheckResult) -> None:
+    # Spans and the rewrite are the user's own text: pasted copy may carry escape sequences.
     surface = SURFACE_LABELS.get(result.surface, result.surface)
     verdict = "过度营销，建议修改后再发" if result.flagged else "可以发送"
     click.echo(f"结论：{verdict}（得分 {result.score}，{result.channel}·{surface} 阈值 {result.threshold}）")
@@ -97,14 +100,14 @@ def _print_report(result: CheckResult) -> None:
         click.echo(f"  规则得分 {result.rule_score}，自训练模型判为过度营销的概率 {result.model_probability:.2f}")
     for i, f in enumerate(result.findings, start=1):
         category = CATEGORY_LABELS.get(f.category, f.category)
-        click.echo(f"{i}. 「{f.span.text}」 {category}（严重程度：{SEVERITY_LABELS[f.severity]}）")
+        click.echo(f"{i}. 「{printable(f.span.text)}」 {category}（严重程度：{SEVERITY_LABELS[f.severity]}）")
         click.echo(f"   原因：{f.reason}")
         click.echo(f"   依据：{f.basis}")
         click.echo(f"   建议：{f.suggestion}")
     if not result.findings:
         click.echo("没有发现问题。")
     elif result.rewrite:
-        click.echo(f"改写建议：{result.rewrite}")
+        click.echo(f"改写建议：{printable(result.rewrite)}")
     else:
         click.echo("改写建议：整条内容都不宜发送，建议换一种方式与客户沟通。")
 

@@ -10,6 +10,7 @@ import click
 from bot.cli import cli
 from bot.cli.wiring import command_services, warn_without_memory
 from bot.drafting.assistant import AskResult, Assistant
+from bot.textio import read_batch_lines
 
 # Where the customer wrote: recorded on the conversation, which the push windows count.
 CHANNELS = ("wechat", "weibo", "cli")
@@ -46,12 +47,13 @@ def ask(question: str | None, customer: str | None, channel: str, batch: Path | 
     """Draft a reply to a customer's QUESTION from the FAQ, or hand it off to a human."""
     if (question is None) == (batch is None):
         raise click.UsageError("Give either QUESTION or --batch FILE.")
+    lines = read_batch_lines(batch) if batch is not None else []  # a bad file fails before the model loads
     services = command_services()
     assistant = services.assistant
     warn_without_memory(services)
     _warn_if_empty(assistant)
     if batch is not None:
-        for line in batch.read_text(encoding="utf-8-sig").splitlines():
+        for line in lines:
             if not line.strip():
                 click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None,
                                        "reason": "空行：没有消息", "rule": None}, ensure_ascii=False))

@@ -12,6 +12,7 @@ import click
 from bot.cli import cli
 from bot.cli.wiring import command_services
 from bot.knowledge.sync import SyncReport
+from bot.textio import read_batch_lines
 
 # Below this many vectors a progress bar is noise.
 PROGRESS_MIN = 200
@@ -94,9 +95,10 @@ def search(query: str | None, top_k: int, batch: Path | None, as_json: bool) -> 
     """Find the FAQ entries that match QUERY."""
     if (query is None) == (batch is None):
         raise click.UsageError("Give either QUERY or --batch FILE.")
+    lines = read_batch_lines(batch) if batch is not None else []  # a bad file fails before the model loads
     kb = command_services().knowledge
     if batch is not None:
-        for line in batch.read_text(encoding="utf-8-sig").splitlines():
+        for line in lines:
             hits = kb.search(line, top_k=top_k)
             click.echo(json.dumps({"query": line, "hits": [h.as_json() for h in hits]}, ensure_ascii=False))
         return

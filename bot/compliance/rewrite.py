@@ -8,6 +8,7 @@ plain service reply keeps its contact details.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -32,8 +33,11 @@ def clauses(text: str) -> list[tuple[int, int]]:
 
 
 def _clause_of(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
-    first = next((s for s, e in spans if s <= start < e), start)
-    last = next((e for s, e in spans if s < end <= e), end)
+    # Clauses tile the text in order, so bisection finds them (a scan per finding is quadratic).
+    i = bisect.bisect_right(spans, (start, float("inf"))) - 1
+    first = spans[i][0] if i >= 0 and start < spans[i][1] else start
+    j = bisect.bisect_left(spans, (end, -1)) - 1
+    last = spans[j][1] if j >= 0 and spans[j][0] < end <= spans[j][1] else end
     return first, last
 
 

@@ -18,6 +18,7 @@ from bot.drafting.composer import compose_answer, compose_handoff
 from bot.drafting.gate import Gate, default_gate
 from bot.drafting.plan import ReplyPlan, plan_reply
 from bot.knowledge.base import KnowledgeBase
+from bot.limits import bound_message
 from bot.knowledge.entries import Hit
 from bot.memory import crud
 from bot.memory.models import Customer, utcnow
@@ -128,7 +129,12 @@ class Assistant:
 
     def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
         """Draft a reply to `message` from `customer` (an id, WeChat/Weibo id or name; None = one-off)."""
-        message = message.strip()
+        # A pasted novel is read (and remembered) up to `max_message_chars`; the reason, the
+        # note and stderr say so.
+        cut = bound_message(message.strip(), self.settings)
+        if cut.note:
+            logger.warning("%s", cut.note)
+        message = cut.text
         # Read what memory knows, plan and word without holding a transaction open (the search is
         # the slow part), then write everything in one short transaction.
         with Session(self.engine, expire_on_commit=False) as session:
@@ -155,6 +161,7 @@ class Assistant:
 
         plan = self.plan(message, history)
         reply, note = self._word(plan, message, history, person)
+        note = "；".join(n for n in (cut.note, note) if n) or None
         reply, check, changed = check_reply(reply, channel=channel, settings=self.settings)
 
         # One timestamp for the whole write: a new conversation then starts, and is last active,
@@ -194,7 +201,7 @@ class Assistant:
             confidence=plan.confidence,
             handoff=plan.handoff,
             draft_id=draft.id,
-            reason="；".join(p.decision.reason for p in parts),
+            reason="；".join([p.decision.reason for p in parts] + ([cut.note] if cut.note else [])),
             queries=[p.query for p in parts],
             note=note,
             nearest=plan.best_hits,
