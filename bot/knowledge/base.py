@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from bot.config import Settings
+from bot.errors import DianxiaoerError
 from bot.knowledge.doctor import counts_agree, diagnose, repair
 from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
@@ -222,7 +223,11 @@ class KnowledgeBase:
                 # A sync is running or died: serve what Chroma holds now. Save it only if no
                 # writer is at work; the sync's own rebuild is the one that counts.
                 lock = writer_lock(self.settings)
-                if lock.try_acquire():
+                try:
+                    held = lock.try_acquire()
+                except DianxiaoerError:  # a read-only data dir: search still works, nothing saved
+                    held = False
+                if held:
                     try:
                         self._rebuild_lexical()
                     finally:
