@@ -46,9 +46,14 @@ _LOOKS_UP_OWN_RECORD = re.compile(
 _WANTS_PERSON = re.compile(r"(?:是|找|要|转|换|叫)真人|真人客服|真人回复|是机器人|机器人吧|机器人吗|机器人回复|自动回复|转人工|找人工|要人工|叫人工|人工服务|活人")
 # 「在吗？？」「亲 你好」「谢谢」: small talk asks nothing an entry could answer (the planner also
 # drops such clauses from a longer message).
+_GREETING_WORDS = (
+    r"亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂"
+    r"|谢谢|多谢|请问|麻烦问下|[啊呀呢哈吗嘛]"
+)
+# Possessive runs: ~ is both punctuation and a greeting, and a nested (a|~)*~* backtracks
+# exponentially on 「~~~…~x」. The lookahead keeps 「~~」 alone small talk, as it was.
 SMALL_TALK = re.compile(
-    r"^[\s\W_]*(?:(?:亲|您好|你好|在吗|在么|在不在|在嘛|有人吗|有人在吗|老板|掌柜|客服|哈喽|hello|hi|嗨|喂"
-    r"|谢谢|多谢|请问|麻烦问下|[啊呀呢哈吗嘛~～])[\s\W_]*)+$",
+    rf"^(?=[\s\W_]*+(?:{_GREETING_WORDS})|[^~～]*[~～])[\s\W_]*+(?:(?:{_GREETING_WORDS})[\s\W_]*+)*+$",
     re.I,
 )
 # 「…三天没动了 帮看看」: a look at this one order or account, which only a person can take.
