@@ -107,7 +107,7 @@ class KnowledgeBase:
             try:
                 refuse_mass_delete(report, len(stored), self.settings.knowledge_dir)
             except MassDeleteRefused as refused:
-                report.warnings.append(str(refused))
+                report.warnings.append(f"不加 --allow-mass-delete 的同步会被拒绝：{refused}")
             return report
         with self.writing():
             stored = self.store.stored_entries()
