@@ -4,7 +4,9 @@ Each case runs `dianxiaoer index` in a subprocess that exits at once (os._exit, 
 kill -9) after N written batches or at a named phase (bot/knowledge/faults.py), then a normal
 sync; the store must then equal a clean sync of the same files into a fresh data dir: the same
 vector ids, texts, hashes and embeddings, passages, lexical documents and stamp, recorded
-generation and search results, and `index --check` finds nothing.
+generation and search results, and `index --check` finds nothing. The remaining batches and
+phases run in-process (the fault raises instead of exiting), which is cheaper and leaves the
+store the same way.
 """
 
 from __future__ import annotations
@@ -160,6 +162,31 @@ def test_a_sync_killed_anywhere_is_finished_by_the_next(tmp_path, clean, embedde
     KnowledgeBase(settings_for(tmp_path), embedder=embedder).sync()
     assert_same_store(snapshot(settings_for(tmp_path), embedder), want)
     assert "399" in top_answer(settings_for(tmp_path), embedder, "包邮吗")
+
+
+class Killed(BaseException):
+    """Stands in for os._exit in-process: nothing of the sync's own runs after it either."""
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"fault_after_batches": n} for n in (2, 4, 5)] + [{"fault_at_phase": p} for p in ("locked", "deleted", "checked", "done")],
+    ids=lambda fault: "-".join(map(str, fault.values())),
+)
+def test_every_other_point_in_process(tmp_path, clean, embedder, fault, monkeypatch):
+    """The remaining batches and phases, without a process per case: the fault raises instead of
+    exiting, which leaves the store exactly as a kill would (no sync code catches it)."""
+    from bot.knowledge import faults
+
+    before, want = clean
+    shutil.copytree(before / "data", tmp_path / "data")
+    write_files(tmp_path / "knowledge", AFTER)
+    monkeypatch.setattr(faults, "_die", lambda where: (_ for _ in ()).throw(Killed(where)))
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "knowledge", _env_file=None, **fault)
+    with pytest.raises(Killed):
+        KnowledgeBase(settings, embedder=embedder).sync()
+    KnowledgeBase(settings_for(tmp_path), embedder=embedder).sync()
+    assert_same_store(snapshot(settings_for(tmp_path), embedder), want)
 
 
 def test_a_first_index_killed_part_way_is_finished_by_the_next(tmp_path, clean, embedder):
