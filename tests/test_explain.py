@@ -44,6 +44,7 @@ def test_explain_shows_candidates_signals_the_rule_and_its_span_and_the_threshol
     assert {"id", "question", "score", "dense", "lexical", "passage"} <= set(part["candidates"][0])
     assert {"dense", "coverage", "topic"} <= set(part["signals"])
     assert part["rule"]["id"] == "price" and part["decided_by"] == "price"
+    assert part["rule"]["source"] == "bot.policy.universal"
     start, end = part["rule"]["span"]
     assert part["query"][start:end] == part["rule"]["text"] == "多少钱"
     assert 0.0 <= part["probability"] <= 1.0

@@ -102,7 +102,7 @@ def explain(question: str, as_json: bool) -> None:
         if part.rule is not None:
             start, end = part.rule.span
             marked = f"{part.query[:start]}【{part.query[start:end]}】{part.query[end:]}"
-            click.echo(f"    规则 {part.rule.rule} 命中「{part.rule.text}」：{marked}")
+            click.echo(f"    规则 {part.rule.rule} 命中「{part.rule.text}」：{marked}（{part.rule_source}）")
         else:
             click.echo("    没有规则命中")
         if part.model_probability is not None:

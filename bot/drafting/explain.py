@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from bot.drafting.assistant import Assistant
 from bot.drafting.gate import FEATURES, features
 from bot.knowledge.entries import Hit
-from bot.policy.evaluate import evaluate
+from bot.policy.evaluate import evaluate, rules_in_force
 from bot.policy.rules import RuleHit
 
 CANDIDATES = 5
@@ -26,6 +26,7 @@ class PartTrace:
     hits: list[Hit]
     signals: dict[str, float]  # the gate's inputs for the first candidate
     rule: RuleHit | None  # the rule that fired on the first candidate, if any
+    rule_source: str  # where that rule is written: a file and line, or the module
     model_probability: float | None  # what the calibrated model says (even when a rule decided)
     answered: bool
     confidence: float
@@ -43,7 +44,8 @@ class PartTrace:
             ],
             "signals": {k: round(v, 4) for k, v in self.signals.items()},
             "rule": None if self.rule is None else {
-                "id": self.rule.rule, "reason": self.rule.reason, "span": list(self.rule.span), "text": self.rule.text
+                "id": self.rule.rule, "reason": self.rule.reason, "span": list(self.rule.span), "text": self.rule.text,
+                "source": self.rule_source,
             },
             "probability": None if self.model_probability is None else round(self.model_probability, 4),
             "answered": self.answered,
@@ -88,16 +90,19 @@ def explain(assistant: Assistant, message: str, history: list[str] | None = None
         rules_files=active_words().files,
         handoff=plan.handoff,
     )
+    sources = {rule.id: rule.source for rule in rules_in_force()}
     for part in [*plan.answered, *plan.pending]:
         hits = part.hits[:CANDIDATES]
         signals = features(part.query, hits, lexical) if hits else {}
+        fired = evaluate(part.query, hits[0], lexical) if hits else None
         trace.parts.append(
             PartTrace(
                 text=part.text,
                 query=part.query,
                 hits=hits,
                 signals={k: signals[k] for k in FEATURES if k in signals},
-                rule=evaluate(part.query, hits[0], lexical) if hits else None,
+                rule=fired,
+                rule_source=sources.get(fired.rule, "") if fired else "",
                 model_probability=gate.probability(signals) if hits else None,
                 answered=part.decision.answer,
                 confidence=part.decision.confidence,
