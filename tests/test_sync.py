@@ -3,6 +3,7 @@
 import os
 import threading
 
+import numpy as np
 import pytest
 
 from bot.config import Settings
@@ -260,4 +261,24 @@ def test_repair_rewrites_stale_vectors_that_counts_cannot_see(make_kb):
     assert any("旧内容" in p for p in make_kb().check())
     report = make_kb().sync(repair_all=True)
     assert report.repaired
+    assert make_kb().check() == []
+
+
+def test_rebuilding_a_collection_keeps_every_healthy_record(make_kb):
+    """What --repair does when records have lost their embeddings (they cannot be deleted in place)."""
+    kb = make_kb()
+    kb.sync()
+    store = kb.store
+    before = store._chroma._collection.get(include=["embeddings", "documents", "metadatas"])
+    dropped = next(v for v in before["ids"] if v.endswith(":1"))
+    passage = store._passages._collection.get(include=[])["ids"][0]
+    store.rebuild_collections({dropped}, {passage})
+    after = make_kb().store._chroma._collection.get(include=["embeddings", "documents", "metadatas"])
+    kept = {v: (d, m) for v, d, m in zip(before["ids"], before["documents"], before["metadatas"]) if v != dropped}
+    assert dict(zip(after["ids"], zip(after["documents"], after["metadatas"]))) == kept
+    vectors = dict(zip(before["ids"], before["embeddings"]))
+    assert all(np.allclose(vectors[v], e, atol=1e-6) for v, e in zip(after["ids"], after["embeddings"]))
+    assert passage not in make_kb().store._passages._collection.get(include=[])["ids"]
+    assert make_kb().check()  # the dropped records are missing now...
+    assert make_kb().sync().repaired  # ...and the next sync writes them again
     assert make_kb().check() == []

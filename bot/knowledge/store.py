@@ -284,33 +284,36 @@ class VectorStore:
         """Recreate a collection from its healthy records, leaving out the ids given.
 
         A record without an embedding cannot even be deleted (Chroma fails compacting its log),
-        so the collection is copied, embeddings included, and replaced. A crash part-way leaves
-        entries missing, which the next sync adds again from the files.
+        so the healthy records, embeddings included, are copied into a new collection, which then
+        takes the old one's name. A crash while copying leaves the old collection as it was; only
+        between dropping it and renaming the copy would a crash lose entries, and those the next
+        sync adds again from the files.
         """
         client = self._chroma._client
         for store, drop in ((self._chroma, drop_vectors), (self._passages, drop_passages)):
             if not drop:
                 continue
             collection = store._collection
-            kept: dict[str, list] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
-            healthy = [vid for vid in collection.get(include=[])["ids"] if vid not in drop]
-            for chunk in _chunks(healthy, 500):
-                got = collection.get(ids=chunk, include=["embeddings", "documents", "metadatas"])
-                kept["ids"].extend(got["ids"])
-                kept["embeddings"].extend([list(map(float, v)) for v in got["embeddings"]])
-                kept["documents"].extend(got["documents"])
-                kept["metadatas"].extend(got["metadatas"])
             name, metadata = collection.name, collection.metadata
-            client.delete_collection(name)
-            fresh = client.get_or_create_collection(name, metadata=metadata)
-            store._chroma_collection = fresh  # what langchain's Chroma._collection returns
-            for start in range(0, len(kept["ids"]), BATCH * 8):
-                fresh.add(**{
-                    key: values[start : start + BATCH * 8]
-                    for key, values in kept.items()
-                    if any(value is not None for value in values)  # the passages have no documents
-                })
+            spare = f"{name}_rebuild"
+            if spare in {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}:
+                client.delete_collection(spare)  # the leftover of a repair that died while copying
+            fresh = client.create_collection(spare, metadata=metadata)
+            healthy = [vid for vid in collection.get(include=[])["ids"] if vid not in drop]
+            for chunk in _chunks(healthy, BATCH * 8):
+                got = collection.get(ids=chunk, include=["embeddings", "documents", "metadatas"])
+                records = {
+                    "ids": got["ids"],
+                    "embeddings": [list(map(float, v)) for v in got["embeddings"]],
+                    "metadatas": got["metadatas"],
+                }
+                if any(doc is not None for doc in got["documents"]):  # the passages have none
+                    records["documents"] = got["documents"]
+                fresh.add(**records)
                 self.after_write()
+            client.delete_collection(name)
+            fresh.modify(name=name)
+            store._chroma_collection = fresh  # what langchain's Chroma._collection returns
 
     def all_vectors(self) -> list[StoredVector]:
         got = self._chroma.get(include=["metadatas", "documents"])
