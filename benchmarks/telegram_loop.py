@@ -39,13 +39,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from pydantic import SecretStr  # noqa: E402
-
-from bot.config import Settings  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bot.config import Settings  # noqa: E402
 from bot.drafting.assistant import Assistant, AskResult  # noqa: E402
-from bot.memory import crud  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from bot.telegram import TelegramServices, build_application  # noqa: E402
 from scale import synthetic_entries, write_csv  # noqa: E402

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import html
-
-from telegram import Update
-from telegram.ext import ContextTypes
-
 from collections.abc import Callable
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
 
 from bot.compliance.checker import CheckResult, check_text
 from bot.errors import DianxiaoerError
