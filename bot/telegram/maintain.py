@@ -38,9 +38,23 @@ def report_text(report: SyncReport) -> str:
 
 
 def _last_index_update(context: ContextTypes.DEFAULT_TYPE) -> str:
+    """When the index was last synced: the sync's own record when this version keeps one, else
+    when the lexical index was last written, or a sync this process ran."""
     kb = services(context).knowledge
+    stamps: list[float] = []
+    state_path = getattr(kb, "_state_path", None)
+    if state_path is not None:
+        try:
+            from bot.knowledge.freshness import SyncState
+
+            state = SyncState.read(state_path)
+            if state is not None:
+                stamps.append(datetime.fromisoformat(state.finished_at).timestamp())
+        except (ImportError, ValueError):
+            pass
     folder = getattr(kb, "_lexical_dir", None)
-    stamps = [p.stat().st_mtime for p in folder.iterdir()] if folder is not None and folder.is_dir() else []
+    if not stamps and folder is not None and folder.is_dir():
+        stamps += [p.stat().st_mtime for p in folder.iterdir()]
     recorded = context.application.bot_data.get("last_sync")
     if recorded is not None:
         stamps.append(recorded.timestamp())
