@@ -10,15 +10,18 @@ extends it with 店小二规则.yaml (or _rules.yaml) in its knowledge folder, i
         asks: 刻字
         asked: 刻字|刻名字        # what the customer says (a regular expression)
         addressed: 刻字|雕刻      # what the entry says when it settles it (default: asked)
-        fires: [能刻个名字吗]
+        fires: [能刻名字吗]
         passes: [{q: 能刻字吗, entry: [可以刻字吗？, 可以，免费刻 6 个字以内。]}]
     topics:                      # more ways of naming a topic, or a new topic
       dispatch: 出仓
     not_a_subject: [套餐]
-    off: [weather_chat]          # shipped rules this shop does without
+    off: [chit_chat]             # shipped rules this shop does without (not those in code)
+    shop_words:                  # how customers say what the FAQ words otherwise
+      - [出仓, 发货]
 
-A bad pattern, a missing field or an unknown key is an error naming the file and line. The
-sync never reads .yaml files as FAQ (bot/knowledge/readers.py), so this file is not an entry.
+A bad pattern, a missing field, an unknown key or id, or an example that does not do what it
+says is an error naming the file and line. The sync never reads .yaml files as FAQ
+(bot/knowledge/readers.py), so this file is not an entry; each sync puts it in force again.
 """
 
 from __future__ import annotations
