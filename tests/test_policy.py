@@ -196,3 +196,10 @@ def test_a_sync_puts_an_edited_rules_file_in_force_and_reports_a_bad_one(tmp_pat
     report = kb.sync()
     assert [(e.path, e.line) for e in report.errors] == [("店小二规则.yaml", 4)]
     assert "engraving" in [r.id for r in rules_in_force()]  # the last good rules stay in force
+
+
+def test_the_documented_example_shop_file_loads(tmp_path):
+    example = loader.__doc__.split("same shape:\n\n")[1].split("\n\nA bad pattern")[0]
+    (tmp_path / "店小二规则.yaml").write_text("\n".join(line[4:] for line in example.splitlines()), encoding="utf-8")
+    words = use_shop_rules(tmp_path)
+    assert [r.id for r in words.facets][-1] == "engraving" and "chit_chat" not in [r.id for r in words.facets]
