@@ -68,13 +68,17 @@ def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
 @click.argument("draft_id", type=int)
 @click.argument("decision", type=click.Choice(["approve", "edit", "reject", "sent"]))
 @click.option("--text", help="The edited text (with `edit`).")
-@click.option("--entry", "entry_id", help="The FAQ entry that answers the message (approve/edit; default: the draft's source, when it has one).")
+@click.option(
+    "--entry", "entry_id",
+    help="The FAQ entry that answers the message (approve/edit; default: the draft's source, when it has one).",
+)
 @click.option("--by", default="staff", show_default=True, help="Who decided.")
 def decide(draft_id: int, decision: str, text: str | None, entry_id: str | None, by: str) -> None:
     """Record a decision on a draft: approve, edit (with --text), reject, or mark it sent.
 
     Approving or editing a reply teaches the FAQ the customer's wording (as a phrasing of
-    --entry, or of the draft's source when it cites exactly one); rejecting it records that the FAQ does not answer it.
+    --entry, or of the draft's source when it cites exactly one); rejecting it records that the
+    FAQ does not answer it.
     """
     status = {"approve": "approved", "edit": "edited", "reject": "rejected", "sent": "sent"}[
         decision
