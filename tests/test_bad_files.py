@@ -333,3 +333,13 @@ def test_utf16_without_a_bom_is_read(tmp_path, encoding):
 def _write(directory: Path, name: str, data: bytes) -> Path:
     (directory / name).write_bytes(data)
     return directory / name
+
+
+def test_renaming_files_is_not_a_mass_delete(make_kb, kdir):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "good.csv").rename(kdir / "faq-2025.csv")
+    (kdir / "other.csv").rename(kdir / "more.csv")
+    report = kb.sync()  # four ids deleted, the same four contents added under new ones
+    assert len(report.removed) == 4 and len(report.added) == 4
+    assert questions(kb) == {"包邮吗？", "几天能到？", "能开发票吗？", "有门店吗？"}

@@ -105,7 +105,7 @@ class KnowledgeBase:
             report = plan(found, stored)
             report.dry_run = True
             try:
-                refuse_mass_delete(report, len(stored), self.settings.knowledge_dir)
+                refuse_mass_delete(report, stored, self.settings.knowledge_dir)
             except MassDeleteRefused as refused:
                 report.warnings.append(f"不加 --allow-mass-delete 的同步会被拒绝：{refused}")
             return report
@@ -113,7 +113,7 @@ class KnowledgeBase:
             stored = self.store.stored_entries()
             report = plan(found, stored)
             if not allow_mass_delete:
-                refuse_mass_delete(report, len(stored), self.settings.knowledge_dir)
+                refuse_mass_delete(report, stored, self.settings.knowledge_dir)
             self.faults.phase("locked")
             to_embed = report.added + report.updated
             # Entries whose passage vector is stale (a store written before an entry's passage

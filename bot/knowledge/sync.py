@@ -176,14 +176,23 @@ class MassDeleteRefused(DianxiaoerError):
     """A sync would delete more than half of what is stored; probably the folder is not there."""
 
 
-def refuse_mass_delete(report: SyncReport, stored: int, knowledge_dir: Path) -> None:
+def refuse_mass_delete(report: SyncReport, stored: Mapping[str, tuple[str, str] | tuple[str, str, int | None]],
+                       knowledge_dir: Path) -> None:
     """Stop a sync that would delete more than half the stored entries (an unmounted share, a
-    wrong KNOWLEDGE_DIR), unless the operator says it is meant (`--allow-mass-delete`)."""
-    if not stored or len(report.removed) * 2 <= stored:
+    wrong KNOWLEDGE_DIR), unless the operator says it is meant (`--allow-mass-delete`).
+
+    An entry deleted here and added again elsewhere with the same content (a renamed or moved
+    file) is not lost, so it does not count.
+    """
+    if not stored:
+        return
+    added = {entry.content_hash for entry in report.added}
+    lost = [entry_id for entry_id in report.removed if stored[entry_id][0] not in added]
+    if len(lost) * 2 <= len(stored):
         return
     seen = "没有找到任何知识文件" if report.files == 0 else f"只找到 {report.files} 个知识文件"
     raise MassDeleteRefused(
-        f"本次同步会删除已同步的 {stored} 条中的 {len(report.removed)} 条（超过一半），已停止，什么都没改。"
+        f"本次同步会删除已同步的 {len(stored)} 条中的 {len(lost)} 条（超过一半），已停止，什么都没改。"
         f"知识库目录 {knowledge_dir} 里{seen}：是不是共享盘没挂载、或目录指错了？"
         "如果确实要删除这些条目，请加 --allow-mass-delete 再运行。"
     )
