@@ -42,7 +42,9 @@ SHOP_FILES = ("店小二规则.yaml", "_rules.yaml")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 FACET_KEYS = {"id", "asks", "asked", "addressed", "answered_by", "reason", "fires", "passes"}
 CONDITION_KEYS = {"id", "who", "asked", "said", "fires", "passes"}
-TOP_KEYS = {"conditions", "facets", "topics", "not_a_subject", "after_sales", "off", "shop_words", "english_words"}
+TOP_KEYS = {
+    "conditions", "facets", "topics", "not_a_subject", "after_sales", "off", "shop_words", "english_words"
+}
 
 
 class RulesFileError(KnowledgeFileError):
@@ -117,7 +119,8 @@ class _Reader:
                 raise self.fail(item, f"{what} 的例子缺少 q（顾客的问题）")
             entry = NEUTRAL_ENTRY
             if "entry" in fields:
-                parts = [str(p.value) if isinstance(p, ScalarNode) else "" for p in self.sequence(fields["entry"], "entry")]
+                items = self.sequence(fields["entry"], "entry")
+                parts = [str(p.value) if isinstance(p, ScalarNode) else "" for p in items]
                 if len(parts) != 2 or not parts[1].strip():
                     raise self.fail(fields["entry"], "entry 应为 [条目的问题, 条目的答案]（问题可以是空的 ''）")
                 entry = (parts[0], parts[1])
@@ -152,7 +155,8 @@ class _Reader:
             else f"条目说到：{(addressed or self.pattern(asked_node, 'asked')).pattern}",
             self.text(fields["reason"], "reason") if "reason" in fields else f"顾客问到{asks}，匹配到的条目没有提到",
             asked=self.pattern(asked_node, "asked"), addressed=addressed,
-            fires=self.examples(fields.get("fires"), "fires"), passes=self.examples(fields.get("passes"), "passes"),
+            fires=self.examples(fields.get("fires"), "fires"),
+            passes=self.examples(fields.get("passes"), "passes"),
             source=f"{self.shown}:{node.start_mark.line + 1}",
         )
 
@@ -165,7 +169,8 @@ class _Reader:
         return Rule(
             rule_id, "condition", f"{who}能不能用", f"条目的答案本身说到：{(said or asked).pattern}",
             f"顾客问{who}能不能用，条目的答案没有说到", asked=asked, addressed=said,
-            fires=self.examples(fields.get("fires"), "fires"), passes=self.examples(fields.get("passes"), "passes"),
+            fires=self.examples(fields.get("fires"), "fires"),
+            passes=self.examples(fields.get("passes"), "passes"),
             source=f"{self.shown}:{node.start_mark.line + 1}",
         )
 
@@ -180,13 +185,18 @@ class _Reader:
             root = yaml.compose(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise RulesFileError(self.shown, mark.line + 1 if mark else None, f"不是有效的 YAML（{getattr(exc, 'problem', exc)}）") from None
+            line = mark.line + 1 if mark else None
+            raise RulesFileError(self.shown, line, f"不是有效的 YAML（{getattr(exc, 'problem', exc)}）") from None
         if root is None:
             return TradeWords((), (), (), frozenset(), frozenset(), frozenset(), (self.shown,))
         top = self.mapping(root, "文件", TOP_KEYS)
         seen: set[str] = set()
-        conditions = tuple(self.condition(n, seen) for n in self.sequence(top["conditions"], "conditions")) if "conditions" in top else ()
-        facets = tuple(self.facet(n, seen) for n in self.sequence(top["facets"], "facets")) if "facets" in top else ()
+
+        def items(key: str) -> list[Node]:
+            return self.sequence(top[key], key) if key in top else []
+
+        conditions = tuple(self.condition(n, seen) for n in items("conditions"))
+        facets = tuple(self.facet(n, seen) for n in items("facets"))
         topics: list[tuple[str, str]] = []
         if "topics" in top:
             for key, value in self.mapping(top["topics"], "topics", _AnyKey()).items():
@@ -195,11 +205,9 @@ class _Reader:
                 topics.append((key, self.pattern(value, f"话题 {key}", 0).pattern))
 
         def words(key: str) -> frozenset[str]:
-            return frozenset(self.text(n, key) for n in self.sequence(top[key], key)) if key in top else frozenset()
+            return frozenset(self.text(n, key) for n in items(key))
 
-        off_lines = tuple(
-            (self.text(n, "off"), self.shown, n.start_mark.line + 1) for n in self.sequence(top["off"], "off")
-        ) if "off" in top else ()
+        off_lines = tuple((self.text(n, "off"), self.shown, n.start_mark.line + 1) for n in items("off"))
         return TradeWords(
             conditions, facets, tuple(topics), words("not_a_subject"), words("after_sales"), words("off"),
             (self.shown,), off_lines, self.replacements(top.get("shop_words"), "shop_words", 0),
@@ -241,7 +249,8 @@ def merge(base: TradeWords, shop: TradeWords) -> TradeWords:
     def combined(ours: tuple[Rule, ...], theirs: tuple[Rule, ...]) -> tuple[Rule, ...]:
         replacing = {r.id: r for r in theirs}
         kept = tuple(replacing.pop(r.id, r) for r in ours)
-        return tuple(r for r in kept if r.id not in shop.off) + tuple(r for r in theirs if r.id in replacing)
+        added = tuple(r for r in theirs if r.id in replacing)
+        return tuple(r for r in kept if r.id not in shop.off) + added
 
     cues = dict(base.topics)
     for topic, cue in shop.topics:
@@ -318,9 +327,13 @@ def _check_examples(shop: TradeWords, words: TradeWords) -> None:
             hit = evaluate_entry_with(rules, example.question, view)
             if must_fire and (hit is None or hit.rule != rule.id):
                 found = f"规则 {hit.rule} 先命中了" if hit else "没有规则命中"
-                raise RulesFileError(*_where(example), f"规则 {rule.id} 的例子「{example.question}」应当命中它，但{found}")
+                raise RulesFileError(
+                    *_where(example), f"规则 {rule.id} 的例子「{example.question}」应当命中它，但{found}"
+                )
             if not must_fire and hit is not None:
-                raise RulesFileError(*_where(example), f"规则 {rule.id} 的反例「{example.question}」不应命中，但规则 {hit.rule} 命中了")
+                raise RulesFileError(
+                    *_where(example), f"规则 {rule.id} 的反例「{example.question}」不应命中，但规则 {hit.rule} 命中了"
+                )
 
 
 def _where(example: Example) -> tuple[str, int | None]:
