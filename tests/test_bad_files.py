@@ -343,3 +343,20 @@ def test_renaming_files_is_not_a_mass_delete(make_kb, kdir):
     report = kb.sync()  # four ids deleted, the same four contents added under new ones
     assert len(report.removed) == 4 and len(report.added) == 4
     assert questions(kb) == {"包邮吗？", "几天能到？", "能开发票吗？", "有门店吗？"}
+
+
+def test_an_edit_is_embedded_before_a_new_big_file(make_kb, kdir, monkeypatch):
+    kb = make_kb()
+    kb.sync()
+    (kdir / "good.csv").write_text(GOOD.replace("99", "199"), encoding="utf-8")
+    (kdir / "a_manual.txt").write_text("使用说明。" * 400, encoding="utf-8")
+    order: list[str] = []
+    real = kb.store.upsert_passages
+
+    def record(entries, progress=None):
+        order.extend(e.source for e in entries)
+        return real(entries, progress)
+
+    monkeypatch.setattr(kb.store, "upsert_passages", record)
+    kb.sync()
+    assert order[0] == "good.csv" and order[-1] == "a_manual.txt"

@@ -115,7 +115,10 @@ class KnowledgeBase:
             if not allow_mass_delete:
                 refuse_mass_delete(report, stored, self.settings.knowledge_dir)
             self.faults.phase("locked")
-            to_embed = report.added + report.updated
+            # In scan order, smallest file first: an edit to the FAQ is not held up behind a new
+            # long document's passages, and whatever a crash interrupts, small files are done.
+            changed = {e.id for e in report.added + report.updated}
+            to_embed = [e for e in found.entries.values() if e.id in changed]
             # Entries whose passage vector is stale (a store written before an entry's passage
             # was part of its commit) get one without re-embedding phrasings.
             passages = self.store.stored_passages()
