@@ -55,6 +55,10 @@ class Services:
             from bot.knowledge.store import collection_name
 
             knowledge.replica = Replica(self.usable_engine, collection_name(self.embedder))
+        # The gate fits itself to this FAQ after every sync, reusing the fit while it is unchanged.
+        from bot.drafting.calibration import calibrate_after_sync
+
+        knowledge.after_sync.append(calibrate_after_sync)
         return knowledge
 
     @cached_property

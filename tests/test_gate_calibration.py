@@ -185,3 +185,16 @@ def _empty_lexical():
     from bot.knowledge.lexical import LexicalDoc, LexicalIndex
 
     return LexicalIndex([LexicalDoc("a", "龙井怎么冲泡？", "a:0")], {"a": {"question": "龙井怎么冲泡？", "answer": "80 度水"}})
+
+
+def test_every_sync_fits_the_gate_through_the_composition_root(tmp_path, sample_shop):
+    from bot.services import Services
+
+    settings = sample_shop.copy_to(tmp_path)
+    calibration_path(KnowledgeBase(settings, embedder=sample_shop.embedder)).unlink(missing_ok=True)
+    services = Services(settings)
+    services.__dict__["embedder"] = sample_shop.embedder  # the session's model, not a second load
+    services.knowledge.sync()
+    if default_gate().prior.version:
+        stored = ShopCalibration.from_json(calibration_path(services.knowledge).read_text(encoding="utf-8"))
+        assert stored is not None and stored.stamp.startswith(faq_stamp(services.knowledge.lexical))

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
-MAX_ENTRIES = 300  # entries sampled for the simulation: enough for two parameters, bounded cost
+MAX_ENTRIES = 200  # entries sampled for the simulation: enough for two parameters, bounded cost
 PER_ENTRY = 2  # phrasings of each sampled entry asked each way
 DENSE_CANDIDATES = 50
 MAX_DECISIONS = 500  # the latest staff decisions a re-fit reads
@@ -370,3 +370,17 @@ def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[L
                              floor=base.prior.scale_floor)
         calibration = replace(calibration, shift=shift, scale=scale, decisions=len(examples))
     return base.for_shop(calibration)
+
+
+def calibrate_after_sync(kb: KnowledgeBase) -> None:
+    """The sync hook: fit the gate to the FAQ now rather than in the first customer's reply. A
+    failure is logged and left to the first `ask`, which tries again; the sync stands."""
+    from bot.drafting.gate import default_gate
+
+    gate = default_gate()
+    if gate.prior.version == "" or not kb.lexical.entries:
+        return
+    try:
+        load_or_calibrate(kb, gate)
+    except Exception as exc:  # the index is synced; the gate can still fit itself later
+        logger.warning("gate calibration after sync failed: %s", exc)

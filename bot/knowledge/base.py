@@ -54,6 +54,8 @@ class KnowledgeBase:
         self._passages: Passages | None = None
         # Set by the composition root when replicas share a Chroma server (bot/knowledge/replica.py).
         self.replica: Replica | None = None
+        # Called after every sync that was not a dry run (the gate fits itself to the FAQ here).
+        self.after_sync: list[Callable[[KnowledgeBase], None]] = []
 
     @cached_property
     def store(self) -> VectorStore:
@@ -157,6 +159,8 @@ class KnowledgeBase:
             if self.replica is not None:
                 self.replica.publish(generation, len(now))
             self.faults.phase("done")
+        for hook in self.after_sync:
+            hook(self)
         return report
 
     def add_learned(self, phrasings: Mapping[str, tuple[str, str]]) -> None:
