@@ -213,3 +213,22 @@ def test_cli_decide_with_entry_and_learned_list_and_remove(shop):
     assert len(json.loads(runner.invoke(cli, ["learned", "list", "--all", "--json"], env=env).output)) == 1
     missing = runner.invoke(cli, ["learned", "remove", "999"], env=env)
     assert missing.exit_code == 1 and "不存在" in missing.output
+
+
+def test_a_phrasing_learned_while_a_sync_holds_the_index_is_recorded_and_added_by_the_next_sync(shop):
+    from bot.knowledge.lock import writer_lock
+
+    settings, engine, open_kb = shop
+    kb = KnowledgeBase(settings.model_copy(update={"sync_lock_timeout": 0.0}), embedder=open_kb().embedder,
+                       learned=DatabaseLearned(engine))
+    target = _entry_id(kb, FREE_SHIPPING)
+    other = writer_lock(settings)
+    assert other.try_acquire()  # another process is syncing
+    try:
+        with Session(engine) as session:
+            row = learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    finally:
+        other.release()
+    assert vector_id(row) not in kb.store.learned_vectors()
+    kb.sync()
+    assert vector_id(row) in kb.store.learned_vectors() and kb.search(ODD)[0].id == target

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from bot.errors import DianxiaoerError
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.lock import SyncInProgressError
 from bot.knowledge.normalize import normalize_message
 from bot.memory import crud
 from bot.memory.learned import (
@@ -102,10 +103,14 @@ def _label(
     stale = vector_id(earlier) if earlier is not None and earlier.entry_id else None
     row = record_label(session=session, text=text, entry_id=entry_id, decision=decision, draft_id=draft_id, by=by)
     session.commit()
-    if stale and (entry_id is None or stale != vector_id(row)):
-        knowledge.remove_learned([stale])
-    if entry_id is not None:
-        knowledge.add_learned({vector_id(row): (entry_id, normalize_message(row.text))})
+    try:
+        if stale and (entry_id is None or stale != vector_id(row)):
+            knowledge.remove_learned([stale])
+        if entry_id is not None:
+            knowledge.add_learned({vector_id(row): (entry_id, normalize_message(row.text))})
+    except SyncInProgressError as exc:
+        # Recorded all the same: a later sync puts it in the index (KnowledgeBase.sync).
+        logger.warning("learned phrasing #%s waits for the next sync: %s", row.id, exc)
     return row
 
 
