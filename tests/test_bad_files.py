@@ -360,3 +360,22 @@ def test_an_edit_is_embedded_before_a_new_big_file(make_kb, kdir, monkeypatch):
     monkeypatch.setattr(kb.store, "upsert_passages", record)
     kb.sync()
     assert order[0] == "good.csv" and order[-1] == "a_manual.txt"
+
+
+def test_a_spreadsheet_that_unpacks_to_gigabytes_is_refused(tmp_path):
+    from bot.knowledge import readers
+
+    (tmp_path / "bomb.xlsx").write_bytes(truncated_xlsx())
+    readers.XLSX_MAX_UNPACKED, saved = 1000, readers.XLSX_MAX_UNPACKED
+    try:
+        with pytest.raises(KnowledgeFileError, match="解压后"):
+            read_file(tmp_path / "bomb.xlsx", tmp_path)
+    finally:
+        readers.XLSX_MAX_UNPACKED = saved
+
+
+def test_a_deeply_nested_jsonl_line_is_that_lines_error(tmp_path):
+    text = '{"question": "a", "answer": "b"}\n' + "[" * 100_000 + "]" * 100_000 + '\n{"question": "c", "answer": "d"}\n'
+    result = read_file(_write(tmp_path, "x.jsonl", text.encode()), tmp_path)
+    assert [e.question for e in result.entries] == ["a", "c"]
+    assert [(e.line, "嵌套" in e.reason) for e in result.errors] == [(2, True)]

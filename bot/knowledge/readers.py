@@ -14,6 +14,7 @@ import json
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ _ALIAS_TO_FIELD = {alias.lower(): name for name, aliases in FIELD_ALIASES.items(
 
 _SIMILAR_LINE = re.compile(r"^\s*(?:相似问题|相似问法|similar)\s*[:：]\s*(.*)$", re.IGNORECASE)
 _TAG_SPLIT = re.compile(r"[,，、|;；]\s*")
+XLSX_MAX_UNPACKED = 200_000_000  # bytes of XML a 5 MB spreadsheet may unpack to
 PASSAGE_CHUNK_SIZE = 300
 PASSAGE_CHUNK_OVERLAP = 40
 
@@ -257,6 +259,7 @@ def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, lis
 def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str] | KnowledgeFileError]]:
     from openpyxl import load_workbook
 
+    _refuse_zip_bomb(path, source)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a corrupt or mislabelled file
@@ -272,6 +275,19 @@ def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str] | Knowl
         )
     finally:
         workbook.close()
+
+
+def _refuse_zip_bomb(path: Path, source: str) -> None:
+    """An .xlsx is a zip: a few MB on disk can unpack to gigabytes of sheet XML."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip at all: openpyxl says so in its own words
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise KnowledgeFileError(
+            source, None, f"Excel 文件解压后有 {unpacked / 1e6:.0f} MB，超过 {XLSX_MAX_UNPACKED / 1e6:.0f} MB，不读取"
+        )
 
 
 def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | KnowledgeFileError]]) -> FileResult:
@@ -391,6 +407,8 @@ def _jsonl_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
             yield line, json.loads(raw)
         except json.JSONDecodeError as exc:
             yield line, KnowledgeFileError(source, line, f"JSON 格式错误：{exc.msg}")
+        except RecursionError:
+            yield line, KnowledgeFileError(source, line, "JSON 嵌套层数太多，无法解析")
 
 
 def _objects_to_entries(source: str, objects: Iterable[tuple[int, object]]) -> FileResult:
