@@ -134,9 +134,20 @@ def facts(text: str) -> list[tuple[str, str]]:
     return found
 
 
+# A source that gives a discount lets a draft call it one (优惠); one that gives something lets a
+# draft say it gives it to you (送您). What is given is claims.py's to check.
+_IMPLIED_WORDS = (
+    (re.compile(r"\d\s*折|[一二三四五六七八九]折|折扣|打折"), ("优惠", "折扣", "打折")),
+    (re.compile(r"[送赠]"), ("送您", "送你", "赠送", "赠品")),
+)
+
+
 def figures(text: str) -> set[str]:
     """The normalised keys of every fact in `text`; a discount also states its number (8折 → 8)."""
     keys = {key for _, key in facts(text)}
+    for pattern, words in _IMPLIED_WORDS:
+        if pattern.search(text):
+            keys.update(words)
     return keys | {key[1:] for key in keys if key.startswith("折")}
 
 
@@ -165,16 +176,44 @@ _INTERNAL_TERMS = (
 )
 
 
+# A reply that talks about its own instructions, in any words: what it was told or set up to do,
+# the rules above, what model it is, what it may not make up or reveal. (「我们的退换规则」 is the
+# shop's, not the model's: 我 followed by 们 does not count.)
+_ABOUT_INSTRUCTIONS = re.compile(
+    r"我(?!们)(?:的|收到的|所|接到的)?[^，,。]{0,3}(?:指令|指示|提示词?|设定|守则|任务说明|角色设定)"
+    r"|我(?!们)的(?:规则|说明|要求)"
+    r"|(?:被|受)(?:要求|告知|设定|指示|规定|限定|叮嘱|交代)"
+    r"|(?:系统|开发者|上面|以上|前面|后台|内部)(?:的|给的?)?(?:指令|指示|提示|设定|规则|说明|要求|消息)"
+    r"|语言模型|人工智能|ai\s*(?:助手|模型)|大模型|chatgpt|gpt-?\d|deepseek|通义千问|qwen|llm|instruction|prompt"
+    r"|(?:不能|不可以|不允许|不得|不要|不会)(?:编造|透露|复述|泄露|总结)"
+)
+# A clause made mostly of one instruction line's character pairs restates that line.
+_RESTATED_SHARE = 0.6
+_RESTATED_MIN_PAIRS = 4
+
+
 def leaks_instructions(draft: str, system_prompt: str, window: int = 12) -> bool:
     """True when the draft repeats `window` or more characters of the system prompt in a row
-    (ignoring spaces and punctuation), or names the prompt or its delimiters."""
+    (ignoring spaces and punctuation), restates one of its lines in other words, talks about
+    its instructions, or names the prompt or its delimiters."""
     lowered = unicodedata.normalize("NFKC", draft).lower()
-    if any(term in lowered for term in _INTERNAL_TERMS):
+    if any(term in lowered for term in _INTERNAL_TERMS) or _ABOUT_INSTRUCTIONS.search(lowered):
         return True
     compact = _PUNCTUATION.sub("", lowered)
-    for line in unicodedata.normalize("NFKC", system_prompt).lower().splitlines():
-        line = _PUNCTUATION.sub("", re.sub(r"^\s*\d+[.、]\s*", "", line))
-        for start in range(0, len(line) - window + 1):
-            if line[start : start + window] in compact:
+    lines = [_PUNCTUATION.sub("", re.sub(r"^\s*\d+[.、]\s*", "", line))
+             for line in unicodedata.normalize("NFKC", system_prompt).lower().splitlines()]
+    # Character windows of the draft, looked up once each: linear in the draft's length.
+    windows = {compact[i : i + window] for i in range(len(compact) - window + 1)}
+    if any(line[i : i + window] in windows for line in lines for i in range(len(line) - window + 1)):
+        return True
+    line_pairs = [{line[i : i + 2] for i in range(len(line) - 1)} for line in lines]
+    for clause in re.split(r"[，,。；;！!？?\n]", lowered):
+        clause = _PUNCTUATION.sub("", clause)
+        pairs = {clause[i : i + 2] for i in range(len(clause) - 1)}
+        if len(pairs) < _RESTATED_MIN_PAIRS:
+            continue
+        for known in line_pairs:
+            shared = len(pairs & known)
+            if shared >= _RESTATED_MIN_PAIRS and shared >= _RESTATED_SHARE * len(pairs):
                 return True
     return False

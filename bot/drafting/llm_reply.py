@@ -2,7 +2,8 @@
 
 The model only words an answer; it never decides one. Its draft is thrown away — and the
 grounded composer's text used instead — when the call fails, the reply is empty, it repeats
-the instructions, or it states a figure, discount, date or offer the cited entries do not.
+the instructions, it states a figure, discount, date or offer the cited entries do not, or it
+says something with them that they do not (bot/drafting/claims.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from bot.drafting.claims import unsupported_claims
 from bot.drafting.grounding import leaks_instructions, ungrounded_facts
 from bot.drafting.prompts import Prompt, neutralise
 from bot.knowledge.entries import Hit
@@ -80,4 +82,8 @@ def draft_with_llm(
     invented = ungrounded_facts(text, sources)
     if invented:
         return LLMDraft(None, f"大模型草稿含资料中没有的内容：{'、'.join(invented)}，{FALLBACK}")
+    # Every figure is in the sources; what the draft says with them must be too.
+    unsupported = unsupported_claims(text, sources)
+    if unsupported:
+        return LLMDraft(None, f"大模型草稿的说法资料不支持：{'；'.join(unsupported)}，{FALLBACK}")
     return LLMDraft(text)

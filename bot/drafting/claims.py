@@ -1,0 +1,287 @@
+"""What an LLM draft claims, checked against what the cited entries say.
+
+`grounding.ungrounded_facts` asks whether each figure of the draft appears in the sources. That
+lets through what the issue found: gifts and discounts without a new number (「随单附赠茶样，老客户
+还可以抹零」), a fact turned around (「港澳台也包邮」 where the entry excludes them), a new price
+built from a number the entry gives for something else (「龙井 99 元一斤」 from 「满 99 元包邮」),
+payment instructions, contact ids and links. So the draft's claims are read one by one:
+
+- each number with what it counts: its unit (元, 天, 克…) and the words next to it must match a
+  place where the sources give that number;
+- each offer, gift, discount, payment instruction and contact word must be one the sources use,
+  and what follows a gift or payment word (what is given, where to pay) must be the sources' words;
+- Latin ids (a WeChat id, a shop code) and links, with or without digits, must be in the sources;
+- a subject shared with a source sentence about the same thing (包邮, 退换, 发货…) must have the
+  same polarity there: 「港澳台除外」 against 「港澳台也包邮」, 「满 99 元」 against 「不满 99 元也包邮」.
+
+Everything is compared after NFKC, lower case and Chinese numerals before a unit read as digits,
+so a rewording does not hide a claim and a faithful paraphrase is not taken for one. A refused
+draft costs a less fluent reply (the FAQ's own words); an invented offer costs the merchant.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+
+from bot.drafting.grounding import _FACT, _discount, _key, _number, _numeral
+
+# Words a reply uses around a fact without changing it: pronouns, particles, fillers.
+_FILLER = set("我们你您亲这那边就都也还是的了呢吧啊呀哦喔噢哟啦嘛么哈～~的话会要可以能有在给为对把被让或和与及跟等")
+_CLAUSE_END = "，,。；;！!？?\n:：（）()、"
+_SENTENCE = re.compile(r"[^。；;！!？?\n]+")
+
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
+_UNIT = re.compile(r"个月|小时|分钟|公斤|元|块|天|日|周|月|年|折|%|斤|两|克|kg|g|份|盒|罐|饼|袋|包|件|个|次|岁|号|点|泡")
+_UNIT_ALIASES = {"块": "元", "日": "天", "g": "克", "公斤": "kg"}
+
+# Claims a draft may make only when the sources make the same kind (the key names it for staff).
+CLAIM_WORDS: dict[str, re.Pattern[str]] = {
+    "赠品": re.compile(r"附赠|赠送|赠品|赠|加送|多送|再送|白送|送(?=[您你一二两三1-9个份盒件罐包只套张礼小茶杯样])|礼品|礼物|小礼|伴手礼"),
+    "抹零": re.compile(r"抹零|抹掉零头|去零头|零头"),
+    "折扣或优惠": re.compile(r"打折|折扣|\d折|(?<![\d.])折(?![叠腾断损])|让利|降价|减价|特价|半价|便宜|优惠|特惠"),
+    "满减或返现": re.compile(r"满减|立减|减(?=\d)|返现|返利|返还|返(?=\d)|红包|优惠券|代金券|(?<![证])券"),
+    "内部价或福利": re.compile(r"福利|老客户价|老顾客价|熟客价|内部价|员工价|vip价"),
+    "免费或免单": re.compile(r"免单|免费|不要钱|不收钱|不收费"),
+    "包邮": re.compile(r"包邮|免运费|免邮|不收运费|运费全免|运费我们(?:出|承担)"),
+    "付款方式": re.compile(r"转账|汇款|打款|转给|付款到|付到|私下|个人(?:支付宝|微信|账户|账号|银行卡)|支付宝|微信支付|银行卡|收款码|收款账号|对公账户|货到付款|到付"),
+    "联系方式": re.compile(r"微信号|加(?:我|一下)?(?:的)?(?:微信|vx|v信|wx|qq|扣扣|v(?![a-z]))|vx|wx|(?<![a-z])qq|扣扣|手机|电话|热线|私聊|私下联系|联系(?:店长|老板|我)|打我|找我"),
+    "商家承担费用": re.compile(r"由我们|我们(?:来)?(?:承担|出|负责|包)|(?:商家|店铺|卖家|本店|店里)(?:来)?(?:承担|出|负责)"),
+    "承诺": re.compile(r"保证|承诺|包退|包换|包赔|赔偿|补偿|绝对"),
+}
+# After these, what is given or where the money goes must be the sources' own words.
+_OBJECT_CLAIMS = ("赠品", "付款方式", "联系方式")
+_OBJECT_LENGTH = 10
+
+_LATIN = re.compile(r"(?<![a-z0-9_.-])[a-z][a-z0-9_.-]{3,}")
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s，。！？、；）)】]+"
+    r"|(?<![a-z0-9.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,4}\.(?:com|cn|net|org|shop|top|vip|cc|me|io|xyz|info|link)(?![a-z0-9-])(?:/[^\s，。！？、；）)】]*)?"
+)
+
+# What a sentence says is done or not done; the polarity of its subject is judged against these.
+_PREDICATES = re.compile(r"包邮|运费|退换|退货|退款|换货|退|换|发货|发票|配送|寄|送达|赠|送|支持|提供|参与|参加|享受|使用|保修|质保")
+_NEGATION = set("不没无非未")
+# 「港澳台除外」; a negated predicate after the subject (「港澳台不包邮」) is the predicate's own negation.
+_EXCEPTION_AFTER = re.compile(r"^.{0,3}?(?:除外|以外|例外)")
+
+
+def canonical(text: str) -> str:
+    """NFKC, lower case, no spaces, Chinese numerals before a unit (and discounts) as digits."""
+    text = unicodedata.normalize("NFKC", text).lower()
+
+    def digits(match: re.Match[str]) -> str:
+        kind, token = match.lastgroup, match.group(0)
+        if kind == "discount":
+            value = _number(token.rstrip("折").strip())
+            return token if value is None else _discount(value)[1:] + "折"
+        if kind == "numeral":
+            values = _numeral(token)
+            return _key(values[0]) if len(values) == 1 else token
+        if kind == "arabic":
+            return token.replace(",", "")
+        return token
+
+    return re.sub(r"\s+", "", _FACT.sub(digits, text))
+
+
+def _content(text: str) -> str:
+    return "".join(ch for ch in text if ch not in _FILLER and (ch.isalnum()))
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def unsupported_claims(draft: str, sources: Sequence[str]) -> list[str]:
+    """What `draft` claims that none of `sources` supports, as short Chinese descriptions."""
+    said = canonical(draft)
+    known = [canonical(s) for s in sources]
+    everything = "\n".join(known)
+    problems = [
+        *_numbers_out_of_context(said, known),
+        *_claim_words(said, everything),
+        *_ids_and_links(said, everything),
+        *_reversed(said, known),
+    ]
+    return list(dict.fromkeys(problems))
+
+
+# --- Numbers and what they count --------------------------------------------------------------
+
+
+def _mentions(text: str) -> Iterator[tuple[str, str, str, str, int]]:
+    """(value, unit, words before, words after, position) for each number in canonical `text`.
+    The words before reach back to the clause's edge or the previous number; the words after
+    count only when they reach the clause's edge: in 「不满 99 元收运费 10 元」 收运费 is 10's."""
+    matches = list(_NUMBER.finditer(text))
+    ends = []  # where each number's unit ends: the next number's words start after it
+    for match in matches:
+        unit_match = _UNIT.match(text, match.end())
+        ends.append(unit_match.end() if unit_match else match.end())
+    for i, match in enumerate(matches):
+        unit_match = _UNIT.match(text, match.end())
+        unit = _UNIT_ALIASES.get(unit_match.group(), unit_match.group()) if unit_match else ""
+        end = unit_match.end() if unit_match else match.end()
+        left_limit = ends[i - 1] if i else 0
+        right_limit = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        start = match.start()
+        while start > left_limit and text[start - 1] not in _CLAUSE_END:
+            start -= 1
+        stop = end
+        while stop < right_limit and text[stop] not in _CLAUSE_END:
+            stop += 1
+        after = _content(text[end:stop]) if stop < len(text) and stop < right_limit or stop == len(text) else ""
+        value = _key(float(match.group()))
+        yield value, unit, _content(text[start : match.start()]), after, match.start()
+
+
+def _compatible(context: str, other: str) -> bool:
+    """Whether the words next to a number in the draft are those next to it in a source: one of
+    the two characters nearest the number (不到 for 不满, 运费 for 收运费, 其他地方满 for 单笔订单满).
+    A source that says nothing next to the number says nothing against it."""
+    if not context or other == "|":
+        return True
+    return any(ch in other for ch in context)
+
+
+def _numbers_out_of_context(said: str, known: Sequence[str]) -> list[str]:
+    places: dict[str, list[tuple[str, str]]] = {}
+    for text in known:
+        for value, unit, before, after, _ in _mentions(text):
+            places.setdefault(value, []).append((unit, before + "|" + after))
+    problems = []
+    for value, unit, before, after, _ in _mentions(said):
+        seen = places.get(value)
+        if not seen:
+            continue  # a number the sources never state is grounding's to report
+        same_unit = [ctx for u, ctx in seen if u == unit or not unit]
+        if not same_unit:
+            problems.append(f"{value}{unit}（资料里的 {value} 不是{unit or '这个单位'}）")
+            continue
+        context = before[-2:] or after[:2]
+        if not any(_compatible(context, ctx) for ctx in same_unit):
+            problems.append(f"{context}{value}{unit}（资料里的 {value}{unit} 说的是别的）")
+    return problems
+
+
+# --- Offers, payment, contact, links ----------------------------------------------------------
+
+
+def _claim_words(said: str, everything: str) -> list[str]:
+    problems = []
+    for kind, pattern in CLAIM_WORDS.items():
+        matches = list(pattern.finditer(said))
+        if not matches:
+            continue
+        if not pattern.search(everything):
+            problems.append(f"{kind}：{matches[0].group()}")
+            continue
+        if kind in _OBJECT_CLAIMS:
+            known = _bigrams(_content(everything))
+            for match in matches:
+                tail = said[match.end() : match.end() + _OBJECT_LENGTH]
+                cut = next((i for i, ch in enumerate(tail) if ch in _CLAUSE_END), len(tail))
+                obj = _content(tail[:cut])
+                novel = _bigrams(obj) - known
+                if novel:
+                    problems.append(f"{kind}：{match.group()}{tail[:cut]}")
+                    break
+    return problems
+
+
+def _ids_and_links(said: str, everything: str) -> list[str]:
+    problems = [f"链接：{m.group()}" for m in _URL.finditer(said) if m.group() not in everything]
+    problems += [f"账号：{m.group()}" for m in _LATIN.finditer(said)
+                 if m.group() not in everything and not any(m.group() in p for p in problems)]
+    return problems
+
+
+# --- Polarity on shared subjects --------------------------------------------------------------
+
+
+def _negated_before(text: str, at: int, floor: int = 0) -> bool:
+    # 「不满 99 元」「不包括港澳台」「除港澳台外」; not past `floor` (a predicate's own 不 is its own).
+    return any(ch in _NEGATION or ch == "除" for ch in text[max(0, at - 3, floor) : at])
+
+
+# Compounds that look negated and are not: 「无理由退换」 is a return, 「不限」 a permission.
+_NOT_NEGATIONS = re.compile(r"无理由|无忧|无需|不限")
+
+
+def _neutral(text: str) -> str:
+    return _NOT_NEGATIONS.sub(lambda m: "＿" * len(m.group()), text)
+
+
+def _polarity(sentence: str, gram: str, predicates: Sequence[int]) -> bool | None:
+    """True when `gram` and the predicate nearest it (at one of `predicates`) are both affirmed
+    or both negated, False when one of them is negated or excepted; None when `gram` is not in
+    `sentence`."""
+    places = [m.start() for m in re.finditer(re.escape(gram), sentence)]
+    if not places or not predicates:
+        return None
+    at, predicate_at = min(((a, p) for a in places for p in predicates), key=lambda pair: abs(pair[0] - pair[1]))
+    floor = predicate_at + 1 if predicate_at < at else 0
+    subject_negated = _negated_before(sentence, at, floor) or bool(_EXCEPTION_AFTER.match(sentence[at + len(gram):]))
+    predicate_negated = any(ch in _NEGATION for ch in sentence[max(0, predicate_at - 3) : predicate_at])
+    return subject_negated == predicate_negated
+
+
+_CLAUSE = re.compile(r"[^,，;；。!！?？\n]+")
+
+
+def _claim_windows(said: str) -> Iterator[tuple[str, re.Match[str]]]:
+    """(the words a predicate is said of, the predicate) for each predicate in the draft: its
+    own clause, or with the clause before when it names nothing else (「港澳台的话，也包邮」)."""
+    clauses = [c.group() for c in _CLAUSE.finditer(said)]
+    for i, clause in enumerate(clauses):
+        for predicate in _PREDICATES.finditer(clause):
+            rest = _content(clause.replace(predicate.group(), ""))
+            if len(rest) < 2 and i > 0:
+                window = clauses[i - 1] + "," + clause
+                yield window, _PREDICATES.match(window, len(clauses[i - 1]) + 1 + predicate.start())  # type: ignore[misc]
+            else:
+                yield clause, predicate
+
+
+def _runs(text: str, grams: set[str]) -> list[str]:
+    """The longest stretches of `text` made of overlapping `grams`: the subject as a whole
+    (「满99元」), so that a negation is read where the subject starts."""
+    runs, start = [], None
+    for i in range(len(text) - 1):
+        if text[i : i + 2] in grams:
+            start = i if start is None else start
+        elif start is not None:
+            runs.append(text[start : i + 1])
+            start = None
+    if start is not None:
+        runs.append(text[start:])
+    return runs
+
+
+def _reversed(said: str, known: Sequence[str]) -> list[str]:
+    source_sentences = [_neutral(s.group()) for text in known for s in _SENTENCE.finditer(text)]
+    problems = []
+    for window, predicate in _claim_windows(_neutral(said)):
+        word = predicate.group()
+        own = {g for g in _bigrams(window) if _content(g) == g and not set(g) & set(word)}
+        for source in source_sentences:
+            where = source.find(word)
+            if where < 0:
+                continue
+            shared = own & _bigrams(source)
+            for gram in _runs(window, shared):
+                if gram in source[where : where + len(word)]:
+                    continue
+                if gram not in source:
+                    gram = gram[:2]
+                mine = _polarity(window, gram, [predicate.start()])
+                theirs = _polarity(source, gram, [m.start() for m in re.finditer(re.escape(word), source)])
+                if mine is not None and theirs is not None and mine != theirs:
+                    problems.append(f"与资料相反：{window}")
+                    break
+            else:
+                continue
+            break
+    return problems
