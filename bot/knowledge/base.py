@@ -121,12 +121,15 @@ class KnowledgeBase:
             # long document's passages, and whatever a crash interrupts, small files are done.
             changed = {e.id for e in report.added + report.updated}
             to_embed = [e for e in found.entries.values() if e.id in changed]
-            # Entries whose passage vector is stale (a store written before an entry's passage
-            # was part of its commit) get one without re-embedding phrasings.
-            passages = self.store.stored_passages()
-            fresh = {e.id for e in to_embed}
-            behind = [e for e in found.entries.values()
-                      if e.id not in fresh and e.id in stored and passages.get(e.id) != e.content_hash]
+            # Entries whose passage vector is stale get one without re-embedding phrasings. Only
+            # a store written before passages were part of an entry's commit can have them, so
+            # the passage hashes are read once, on the first sync by this version (no state yet).
+            behind = []
+            if repair_all or self.generation() is None:
+                passages = self.store.stored_passages()
+                fresh = {e.id for e in to_embed}
+                behind = [e for e in found.entries.values()
+                          if e.id not in fresh and e.id in stored and passages.get(e.id) != e.content_hash]
             total = sum(len(e.phrasings) if e.kind == "faq" else 1 for e in to_embed) + len(to_embed) + len(behind)
             tick = progress(total) if progress and total else None
             if to_embed:
