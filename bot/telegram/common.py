@@ -72,22 +72,29 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: in
         await task
 
 
+async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, permission: Permission) -> bool:
+    """Whether the caller's role allows this; if not, they are told why (a known user: a stranger
+    never gets this far, the gate has refused them)."""
+    user = update.effective_user
+    if roles(context).may(user.id if user else None, permission):
+        return True
+    have = "、".join(ROLE_NAMES[r] for r in sorted(roles(context).of(user.id if user else None)))
+    text = f"你的角色（{have}）不能使用这个功能。"
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+    return False
+
+
 def requires(permission: Permission) -> Callable[[Handler], Handler]:
-    """Refuse, with the reason, a known user whose role does not allow this."""
+    """Run the handler only for a role that allows `permission`."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def checked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            user = update.effective_user
-            if roles(context).may(user.id if user else None, permission):
+            if await allowed(update, context, permission):
                 await handler(update, context)
-                return
-            have = "、".join(ROLE_NAMES[r] for r in sorted(roles(context).of(user.id if user else None)))
-            text = f"你的角色（{have}）不能使用这个功能。"
-            if update.callback_query is not None:
-                await update.callback_query.answer(text, show_alert=True)
-            elif update.effective_message is not None:
-                await update.effective_message.reply_text(text)
 
         return checked
 

@@ -16,7 +16,7 @@ from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
 from bot.memory.models import Conversation, Draft, StaffCard, UnansweredQuestion
 from bot.telegram.cards import parse_callback, reply_card
-from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
+from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +54,20 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text("已取消修改。" if had else "没有正在进行的修改。")
 
 
-@requires("serve")
 async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A staff member's text: the new text of a draft they are editing, else a customer's message."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
     with session(context) as db:
         editing = staff.pending_edit(session=db, user_id=user.id, chat_id=msg.chat_id)
+    text = msg.text if msg.chat.type == ChatType.PRIVATE else addressed_text(msg, context.bot.username)
+    if editing is None and not text:
+        return  # group chatter, not addressed to the bot
+    if not await allowed(update, context, "serve"):
+        return
     if editing is not None:
         await _finish_edit(update, context, editing.editing_draft_id)  # type: ignore[arg-type]
-        return
-    text = msg.text if msg.chat.type == ChatType.PRIVATE else addressed_text(msg, context.bot.username)
-    if text:
+    elif text:
         await _draft_reply(update, context, text)
 
 
