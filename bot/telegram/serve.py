@@ -188,11 +188,13 @@ async def _start_edit(query, context, draft: Draft, card: StaffCard, user) -> No
         staff.start_edit(session=db, user_id=user.id, draft_id=draft.id, chat_id=card.chat_id, message_id=card.message_id)
         db.commit()
     await query.answer("请发送修改后的回复")
-    await context.bot.send_message(
-        card.chat_id,
-        f"✏️ {html.escape(user.first_name)}，请发送草稿 #{draft.id} 修改后的回复（/cancel 取消）。",
-        reply_markup=ForceReply(selective=True),
-    )
+    # The mention makes the selective force-reply open for this staff member only; the prompt
+    # goes to the card's forum topic, if it is in one.
+    prompt = f"✏️ {user.mention_html()}，请发送草稿 #{draft.id} 修改后的回复（/cancel 取消）。"
+    card_message = query.message if isinstance(query.message, Message) else None
+    thread = card_message.message_thread_id if card_message and card_message.is_topic_message else None
+    await context.bot.send_message(card.chat_id, prompt, message_thread_id=thread,
+                                   reply_markup=ForceReply(selective=True))
 
 
 def decide(services: object, *, draft_id: int, status: str, by: str,
