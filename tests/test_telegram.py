@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.drafting.assistant import Assistant
 from bot.knowledge.base import KnowledgeBase
 from bot.memory.db import init_db, make_engine
-from bot.memory.models import Draft, FaqCandidate, StaffCard, StaffState
+from bot.memory.models import Draft, FaqCandidate, LearnedPhrasing, StaffCard, StaffState
 from bot.push.writer import PushWriter
 from bot.telegram import TelegramServices, build_application
 from tests.telegram_fake import TOKEN, FakeTelegram
@@ -459,6 +459,10 @@ def test_a_handed_off_question_offers_entries_and_records_the_choice(world):
                 assert draft.status == "edited" and "48 小时" in draft.edited_text
                 card = session.exec(select(StaffCard)).one()
                 assert card.chosen_entry_id == draft.cited_entry_ids[0]
+                # the customer's words became a learned phrasing of that entry (the gate's learning)
+                learned = session.exec(select(LearnedPhrasing)).one()
+                assert (learned.text, learned.entry_id) == ("发货用的什么快递呀", card.chosen_entry_id)
+                assert f"tg {STAFF}" in learned.decided_by
 
     run(scenario())
 
