@@ -28,9 +28,11 @@ RETURNS = _hit("returns", "可以退货吗？", "收到商品 7 天内未拆封�
 PAYMENT = _hit("payment", "怎么付款？", "支持微信支付和支付宝，在小程序下单时付款，不支持货到付款。")
 LONGJING = _hit("longjing", "龙井多少钱？", "明前西湖龙井 250 克一罐，售价 298 元；保质期 18 个月，开封后请冷藏。")
 SERVICE = _hit("service", "客服几点在线？", "客服每天 9:00-21:00 在线，请在公众号对话框留言。")
+ARRIVAL = _hit("arrival", "一般几天能到货？", "下单后 48 小时内从杭州发货，江浙沪一般次日达，其他地区 2–4 天，"
+               "新疆、西藏、青海等偏远地区 5–7 天。")
 
 ENTRIES = {"shipping": SHIPPING, "members": MEMBERS, "returns": RETURNS, "payment": PAYMENT,
-           "longjing": LONGJING, "service": SERVICE}
+           "longjing": LONGJING, "service": SERVICE, "arrival": ARRIVAL}
 
 # (cited entry, what the model replied, what kind of claim it slipped in)
 ADVERSARIAL = [
@@ -65,6 +67,7 @@ ADVERSARIAL = [
     ("longjing", "龙井298克一罐，售价250元", "298"),
     ("returns", "收到商品7个月内都可以退换", "7"),
     ("longjing", "开封后保质期18天，请冷藏", "18"),
+    ("arrival", "江浙沪48天内送到哦", "48"),
     # payment instructions, contact ids and links
     ("payment", "可以直接转账到店长个人支付宝，更方便", "转账"),
     ("payment", "支持支付宝，付到店长个人账户就行", "付款"),
@@ -101,6 +104,8 @@ FAITHFUL = [
     ("longjing", "这款龙井一罐250克，售价298元～"),
     ("service", "客服每天9:00-21:00都在线，您在公众号对话框留言就好"),
     ("shipping", "您好，单笔满99元就包邮（港澳台除外）"),
+    ("arrival", "下单后48小时内从杭州发货，其他地区2到4天，新疆西藏青海这些偏远地区要5-7天哦"),
+    ("shipping", "亲，您好～我们单笔订单满99元就可以享受全国包邮哦（港澳台地区除外），不满99元的话需要收取10元运费呢"),
 ]
 
 

@@ -35,6 +35,7 @@ _SENTENCE = re.compile(r"[^。；;！!？?\n]+")
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 _UNIT = re.compile(r"个月|小时|分钟|公斤|元|块|天|日|周|月|年|折|%|斤|两|克|kg|g|份|盒|罐|饼|袋|包|件|个|次|岁|号|点|泡")
 _UNIT_ALIASES = {"块": "元", "日": "天", "g": "克", "公斤": "kg"}
+_RANGE = {"-", "–", "—", "~", "～", "到", "至"}
 
 # Claims a draft may make only when the sources make the same kind (the key names it for staff).
 CLAIM_WORDS: dict[str, re.Pattern[str]] = {
@@ -116,14 +117,18 @@ def _mentions(text: str) -> Iterator[tuple[str, str, str, str, int]]:
     The words before reach back to the clause's edge or the previous number; the words after
     count only when they reach the clause's edge: in 「不满 99 元收运费 10 元」 收运费 is 10's."""
     matches = list(_NUMBER.finditer(text))
-    ends = []  # where each number's unit ends: the next number's words start after it
+    units, ends = [], []  # each number's unit, and where it ends: the next number's words start after it
     for match in matches:
         unit_match = _UNIT.match(text, match.end())
+        units.append(_UNIT_ALIASES.get(unit_match.group(), unit_match.group()) if unit_match else "")
         ends.append(unit_match.end() if unit_match else match.end())
+    # 「2–4 天」: the first number of a range counts what the second does.
+    for i in range(len(matches) - 2, -1, -1):
+        if not units[i] and text[ends[i] : matches[i + 1].start()] in _RANGE:
+            units[i] = units[i + 1]
+    previous = ""
     for i, match in enumerate(matches):
-        unit_match = _UNIT.match(text, match.end())
-        unit = _UNIT_ALIASES.get(unit_match.group(), unit_match.group()) if unit_match else ""
-        end = unit_match.end() if unit_match else match.end()
+        unit, end = units[i], ends[i]
         left_limit = ends[i - 1] if i else 0
         right_limit = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         start = match.start()
@@ -133,8 +138,12 @@ def _mentions(text: str) -> Iterator[tuple[str, str, str, str, int]]:
         while stop < right_limit and text[stop] not in _CLAUSE_END:
             stop += 1
         after = _content(text[end:stop]) if stop < len(text) and stop < right_limit or stop == len(text) else ""
+        before = _content(text[start : match.start()])
+        if i and text[ends[i - 1] : match.start()] in _RANGE:
+            before = previous  # 「其他地区 2–4 天」: 4 is 其他地区's too
+        previous = before
         value = _key(float(match.group()))
-        yield value, unit, _content(text[start : match.start()]), after, match.start()
+        yield value, unit, before, after, match.start()
 
 
 def _compatible(context: str, other: str) -> bool:
