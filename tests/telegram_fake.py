@@ -198,15 +198,17 @@ class FakeTelegram:
             self._changed.notify_all()
         return update
 
-    def message_update(self, user: dict[str, Any], chat_id: int, text: str) -> dict[str, Any]:
+    def message_update(self, user: dict[str, Any], chat_id: int, text: str, thread_id: int | None = None) -> dict[str, Any]:
         content: dict[str, Any] = {"text": text}
+        if thread_id is not None:  # a message in a forum topic
+            content.update(message_thread_id=thread_id, is_topic_message=True)
         if text.startswith("/"):
             command = text.split()[0]
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.make_update(message=self._user_message(user, chat_id, **content))
 
-    async def user_sends(self, user: dict[str, Any], chat_id: int, text: str) -> dict[str, Any]:
-        return await self._queue(self.message_update(user, chat_id, text))
+    async def user_sends(self, user: dict[str, Any], chat_id: int, text: str, thread_id: int | None = None) -> dict[str, Any]:
+        return await self._queue(self.message_update(user, chat_id, text, thread_id))
 
     async def user_sends_document(
         self, user: dict[str, Any], chat_id: int, file_name: str, data: bytes, caption: str | None = None
@@ -358,6 +360,8 @@ class FakeTelegram:
         chat_id = int(params["chat_id"])
         message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
                                    "chat": self._chat(chat_id), "from": BOT_USER, "text": text}
+        if params.get("message_thread_id"):
+            message.update(message_thread_id=params["message_thread_id"], is_topic_message=True)
         markup = params.get("reply_markup")
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup

@@ -600,7 +600,12 @@ def test_two_presses_at_once_decide_once_and_gaps_lists_what_was_handed_off(worl
         async with FakeTelegram() as fake:
             services = make_services(bot_settings(base, fake, db), knowledge)
             async with polling(services, fake):
-                await send(fake, STAFF, GROUP, "@fake_bot 你们周末发货吗")
+                # in a forum topic of the staff group: the card and the typing go to that topic
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STAFF), GROUP, "@fake_bot 你们周末发货吗", thread_id=77)
+                card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
+                assert card["message_thread_id"] == 77
+                assert fake.calls_to("sendChatAction", after=mark)[0].params["message_thread_id"] == 77
                 message_id = card_id(fake, GROUP, "你们周末发货吗")
                 mark = fake.mark()
                 # both presses reach the bot before either is handled
