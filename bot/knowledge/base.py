@@ -28,6 +28,7 @@ from bot.knowledge.normalize import normalize_message
 from bot.knowledge.replica import Replica
 from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
 from bot.knowledge.store import Embedder, StoredEntry, VectorStore, collection_name
+from bot.limits import SEARCH_CHARS, bound_message
 from bot.knowledge.sync import MassDeleteRefused, SyncReport, plan, refuse_mass_delete, scan
 
 logger = logging.getLogger(__name__)
@@ -206,8 +207,11 @@ class KnowledgeBase:
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         if self.replica is not None:
             self.replica.follow(self)
+        cut = bound_message(query, self.settings)  # a pasted novel is searched by its start, and said so
+        if cut.note:
+            logger.warning("%s", cut.note)
         return hybrid_search(
-            normalize_message(query),
+            normalize_message(cut.text[:SEARCH_CHARS]),
             store=self.store,
             lexical=self.lexical,
             top_k=top_k,
