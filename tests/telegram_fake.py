@@ -114,10 +114,14 @@ class FakeTelegram:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
         await self.release_long_polls()
         assert self._runner is not None
         await self._runner.cleanup()
+        if exc_type is None:  # the bot used only what the fake implements, and answered every press
+            assert not self.unimplemented, f"the bot called methods the fake lacks: {self.unimplemented}"
+            unanswered = [q for q, done in self.answered.items() if not done]
+            assert not unanswered, f"callback queries never answered: {unanswered}"
 
     @property
     def base_url(self) -> str:
