@@ -589,6 +589,9 @@ def test_webhook_mode_needs_a_secret():
     env = {"DIANXIAOER_TELEGRAM_TOKEN": TOKEN}
     result = CliRunner().invoke(cli, ["telegram", "--webhook-url", "https://shop.example/tg"], env=env)
     assert result.exit_code == 1 and "DIANXIAOER_TELEGRAM_WEBHOOK_SECRET" in result.output
+    result = CliRunner().invoke(cli, ["telegram", "--webhook-url", "https://shop.example/tg"],
+                                env={**env, "DIANXIAOER_TELEGRAM_WEBHOOK_SECRET": "has spaces"})
+    assert result.exit_code == 1 and "A-Z a-z 0-9" in result.output
     result = CliRunner().invoke(cli, ["telegram"], env={})
     assert result.exit_code == 1 and "DIANXIAOER_TELEGRAM_TOKEN" in result.output
 

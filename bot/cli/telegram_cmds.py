@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import click
@@ -21,7 +22,9 @@ def serve_telegram(services: Services, *, webhook_url: str | None = None, port: 
     if settings.telegram_token is None:
         raise ConfigError("DIANXIAOER_TELEGRAM_TOKEN 未设置：先在 @BotFather 创建机器人并设置令牌")
     if webhook_url:
-        if settings.telegram_webhook_secret is None:
+        secret = settings.telegram_webhook_secret
+        if secret is None or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()):
+            # Telegram refuses any other secret when the webhook is set.
             raise ConfigError("webhook 模式需要 DIANXIAOER_TELEGRAM_WEBHOOK_SECRET（A-Z a-z 0-9 _ -，1–256 个字符）")
         parts = urlsplit(webhook_url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
