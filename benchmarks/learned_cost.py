@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.config import Settings  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
 from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from bot.knowledge.freshness import SyncState  # noqa: E402
 from bot.knowledge.store import LEARNED  # noqa: E402
 
 WORDS = "发货 快递 退货 包邮 发票 积分 会员 礼盒 保存 冲泡 优惠 地址 售后 破损 换货 尺码 价格 库存 门店 客服".split()
@@ -59,7 +60,9 @@ def fill(kb: KnowledgeBase, entries: int, learned: int, rng: np.random.Generator
             documents=[f"学到的问法{i}" for i in range(learned)],
             metadatas=[{"entry_id": ids[i], "phrasing": LEARNED, "learned": 1} for i in range(learned)],
         )
-    kb._rebuild_lexical()
+    # What a completed sync leaves: the lexical index and the generation it was built from.
+    stamp = kb._rebuild_lexical().stamp
+    SyncState.now(stamp, entries, kb.store.count()).write(kb._state_path)
     return ids
 
 
@@ -89,8 +92,10 @@ def main() -> None:
             reconcile = timed(lambda: (kb.store.learned_vectors(), kb.store.learned_count()))
             counter = iter(range(10**6))
             decision = timed(lambda: kb.add_learned({f"{ids[0]}:L{10**6 + next(counter)}": (ids[0], "新学的一种问法")}))
+            stayed_in_step = kb.lexical.stamp == kb.generation()
             print(f"{entries} entries ({kb.store.count()} vectors, {args.learned} learned): "
-                  f"reconcile on each sync {reconcile * 1000:.0f} ms; one staff decision {decision:.2f} s")
+                  f"reconcile on each sync {reconcile * 1000:.0f} ms; one staff decision {decision:.2f} s"
+                  f"{'' if stayed_in_step else ' (the lexical index was rebuilt from Chroma)'}")
 
 
 if __name__ == "__main__":

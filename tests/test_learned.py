@@ -47,6 +47,9 @@ def test_a_learned_phrasing_is_searchable_at_once_and_after_reopening(shop):
         row = learn(session=session, knowledge=kb, text=ODD, entry_id=target)
     assert kb.search(ODD)[0].id == target  # same process, no re-sync
     assert f"{target}:L{row.id}" in kb.lexical.by_vector
+    # Updated in memory, it is what a rebuild from Chroma would give, and the store checks clean.
+    assert {d.vector_id: d.text for d in kb.lexical.docs} == {v.vector_id: v.text for v in kb.store.all_vectors()}
+    assert kb.check() == []
     assert open_kb().search(ODD)[0].id == target  # another process, after reopening
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from bot.knowledge.lexical import LexicalDoc, LexicalIndex
+
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
     from bot.knowledge.store import VectorStore
@@ -58,13 +60,44 @@ def add(knowledge: KnowledgeBase, phrasings: Mapping[str, tuple[str, str]]) -> N
     items = [(vid, entry_id, text) for vid, (entry_id, text) in phrasings.items() if entry_id in known]
     if items:
         with knowledge.writing():
+            current = _in_step(knowledge)
             knowledge.store.upsert_learned(items)
-            knowledge._rebuild_lexical()
+            _refresh(knowledge, current, added=items)
 
 
 def remove(knowledge: KnowledgeBase, vector_ids: Iterable[str]) -> None:
     ids = list(vector_ids)
     if ids:
         with knowledge.writing():
+            current = _in_step(knowledge)
             knowledge.store.delete_vectors(ids)
-            knowledge._rebuild_lexical()
+            _refresh(knowledge, current, removed=ids)
+
+
+def _in_step(knowledge: KnowledgeBase) -> LexicalIndex | None:
+    """The lexical index in memory when it holds exactly what Chroma holds (built from the last
+    sync's content, as many phrasings), else None. Read under the writer lock."""
+    lexical = knowledge.lexical
+    if lexical.stamp == knowledge.generation() and len(lexical.docs) == knowledge.store.count():
+        return lexical
+    return None
+
+
+def _refresh(
+    knowledge: KnowledgeBase,
+    current: LexicalIndex | None,
+    added: Iterable[tuple[str, str, str]] = (),
+    removed: Iterable[str] = (),
+) -> None:
+    """Put the change into the lexical index. From the index in memory when it was in step:
+    reading every phrasing back from Chroma is most of the cost at 10,000 entries (4.9 of 8.8 s
+    in benchmarks/learned_cost.py); else rebuilt from Chroma, as a sync does."""
+    if current is None:
+        knowledge._rebuild_lexical()
+        return
+    new = [LexicalDoc(entry_id, text, vid) for vid, entry_id, text in added]
+    gone = set(removed) | {doc.vector_id for doc in new}
+    docs = sorted([d for d in current.docs if d.vector_id not in gone] + new, key=lambda d: d.vector_id)
+    index = LexicalIndex(docs, current.entries, stamp=current.stamp)
+    index.save(knowledge._lexical_dir)
+    knowledge._lexical = index
