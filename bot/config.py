@@ -80,18 +80,6 @@ class Settings(BaseSettings):
     quiet_hours_start: int = Field(22, ge=0, le=23)
     quiet_hours_end: int = Field(8, ge=0, le=23)
 
-    # Compliance: a draft is flagged when its score reaches the channel's threshold.
-    check_threshold_wechat: int = Field(40, ge=0, le=100)
-    check_threshold_weibo: int = Field(50, ge=0, le=100)
-    check_brand_terms: str = Field(
-        "", description="Comma-separated brand/shop names that may contain 最/第一 etc. lawfully."
-    )
-    check_model_weight: float = Field(
-        0.8, ge=0.0, le=1.0, description="Weight of a trained checker model against the rule score."
-    )
-    quiet_hours_start: int = Field(22, ge=0, le=23)
-    quiet_hours_end: int = Field(8, ge=0, le=23)
-
     # A pasted novel must not stall a reply: longer messages are cut here, with a note (bot/limits.py).
     max_message_chars: int = Field(
         2000, ge=1, description="Messages (ask, search, check) longer than this are cut, with a note."
