@@ -27,6 +27,7 @@ class Bounded:
     text: str  # what will be read: the message, or its first `limit` characters
     length: int  # the message's own length
     limit: int
+    rest: str = ""  # what was not read
 
     @property
     def cut(self) -> bool:
@@ -49,4 +50,4 @@ def max_message_chars(settings: Settings | None) -> int:
 def bound_message(text: str, settings: Settings | None = None, *, limit: int | None = None) -> Bounded:
     """`text` cut to the configured length (`limit` overrides the setting)."""
     limit = limit if limit is not None else max_message_chars(settings)
-    return Bounded(text[:limit], len(text), limit)
+    return Bounded(text[:limit], len(text), limit, text[limit:])

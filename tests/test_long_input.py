@@ -86,7 +86,9 @@ def test_check_text_checks_the_start_of_a_long_text_and_notes_the_cut():
     settings = Settings(_env_file=None, max_message_chars=50)
     result = check_text("最好的茶" + "的" * 200, settings=settings)
     assert result.flagged and result.note and "204" in result.note
-    assert check_text("的" * 200 + "最好的茶", settings=settings).findings == []  # past the cut: not read
+    unread = check_text("的" * 200 + "最好的茶", settings=settings)
+    assert unread.findings == [] and unread.note  # past the cut: not read, and said so
+    assert result.rewrite.endswith("的" * 154) and unread.rewrite == "的" * 200 + "最好的茶"  # nothing lost
     assert check_text("最好的茶", settings=settings).note is None
 
 

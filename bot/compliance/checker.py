@@ -321,7 +321,7 @@ def check_text(
     from bot.limits import bound_message
 
     bounded = bound_message(text, settings)
-    text = bounded.text
+    text = bounded.text  # the rest is appended to the rewrite unread
     channel, surface_name = resolve_surface(channel, surface)
     limit = threshold if threshold is not None else threshold_for(channel, settings)
     brands = brand_terms_from(settings, brand_terms)
@@ -351,6 +351,9 @@ def check_text(
                 rewrite = polished.strip()
     else:
         rewrite = text
+    # What was not read is kept as written, never dropped: a caller that offers the rewrite (a
+    # reply, a push) loses nothing, and the note says that part was not checked.
+    rewrite += bounded.rest
     return CheckResult(
         flagged=flagged, score=score, findings=found.findings, rewrite=rewrite, channel=channel,
         surface=surface_name, threshold=limit, rule_score=rule_score, model_probability=probability,
