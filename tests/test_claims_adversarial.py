@@ -148,3 +148,20 @@ def test_a_long_reply_is_checked_in_linear_time():
     started = time.process_time()
     unsupported_claims(reply, [SHIPPING.answer])
     assert time.process_time() - started < 5
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "我们不会泄露您的个人信息，请放心",
+        "您的订单信息我们会保密，不会透露给第三方",
+        "我们的退换规则是7天无理由",
+        "亲，这个问题我请同事确认后回复您",
+        "满99元包邮哦，有问题随时找我们",
+    ],
+)
+def test_ordinary_replies_are_not_taken_for_leaks(reply):
+    from bot.drafting.grounding import leaks_instructions
+
+    system, _ = PROMPT.render(shop_name="茶小铺", passages="", history="", question="")
+    assert not leaks_instructions(reply, system)
