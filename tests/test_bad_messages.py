@@ -193,3 +193,15 @@ def test_index_without_verbose_prints_no_bm25s_debug_line(tmp_path):
         result = CliRunner().invoke(cli, command, env=env)
         assert result.exit_code == 0, result.output
         assert "bm25s" not in result.stderr and "DEBUG" not in result.stderr
+
+
+def test_check_train_reads_gbk_labels_and_names_a_bad_line(tmp_path):
+    from bot.compliance.model import read_labelled_tsv
+
+    gbk = tmp_path / "labels.tsv"
+    gbk.write_bytes("1\t全网最低价\n0\t新茶到了\n".encode("gbk"))
+    assert read_labelled_tsv(gbk) == [(1, "全网最低价"), (0, "新茶到了")]
+    damaged = tmp_path / "damaged.tsv"
+    damaged.write_bytes(("0\t好的\n" * 20).encode() + b"1\t\xff\xfe\n")
+    with pytest.raises(DianxiaoerError, match=r"damaged\.tsv:21"):
+        read_labelled_tsv(damaged)

@@ -207,15 +207,14 @@ def _word_grams(text: str) -> list[str]:
 
 
 def read_labelled_tsv(path: Path) -> list[tuple[int, str]]:
-    """Read `label<TAB>text` lines; blank lines and lines starting with # are skipped."""
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DianxiaoerError(f"{path}: 文件不存在") from None
-    except UnicodeDecodeError:
-        raise DianxiaoerError(f"{path}: 不是 UTF-8 编码的文本文件") from None
+    """Read `label<TAB>text` lines (UTF-8, GBK… like every batch file); blank lines and lines
+    starting with # are skipped."""
+    from bot.textio import read_batch_lines
+
+    if not path.exists():
+        raise DianxiaoerError(f"{path}: 文件不存在")
     examples: list[tuple[int, str]] = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    for number, line in enumerate(read_batch_lines(path), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         label, sep, text = line.partition("\t")
