@@ -125,6 +125,13 @@ class Services:
             self.settings, engine=self.engine, knowledge=self.knowledge, chat_model=self.chat_model
         )
 
+    @cached_property
+    def checker_model(self) -> Any:
+        """The promotional-copy checker's model trained on this shop's labels, or None (rules alone)."""
+        from bot.compliance.model import load_model, model_path
+
+        return load_model(model_path(self.settings))
+
     def close(self) -> None:
         """Checkpoint and close the database (a SQLite .db file is then complete on its own)."""
         engine = self.__dict__.pop("engine", None)

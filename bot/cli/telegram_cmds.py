@@ -15,7 +15,6 @@ from bot.services import Services
 
 def serve_telegram(services: Services, *, webhook_url: str | None = None, port: int = 8443) -> None:
     """Run the bot on the composition root's services until Ctrl-C."""
-    from bot.compliance.model import load_model, model_path
     from bot.telegram import TelegramServices, run_polling, run_webhook
 
     settings = services.settings
@@ -34,7 +33,7 @@ def serve_telegram(services: Services, *, webhook_url: str | None = None, port: 
                     fg="yellow", err=True)
     bot_services = TelegramServices(
         assistant=services.assistant,
-        checker_model=load_model(model_path(settings)),
+        checker_model=services.checker_model,
         push_writer=services.push_writer,
     )
     warn_without_memory(services)
