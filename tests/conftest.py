@@ -103,8 +103,23 @@ def chroma_url(request):
     return server.url
 
 
+SERVER_FIXTURES = {"postgres", "scratch_chroma", "shop_chroma", "sample_shop_on_server", "postgres_memory_engine"}
+_server_tests: set[str] = set()
+
+
+def pytest_collection_modifyitems(items):
+    # A server test: it asks for a server fixture, or is the server variant of a parametrised one.
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or _is_server_variant(item.nodeid):
+            _server_tests.add(item.nodeid)
+
+
+def _is_server_variant(nodeid: str) -> bool:
+    return any(k in nodeid for k in ("chroma-server", "postgresql"))
+
+
 def pytest_runtest_logreport(report):
-    if report.skipped and IN_CI and any(k in report.nodeid for k in ("chroma-server", "postgresql")):
+    if report.skipped and IN_CI and (report.nodeid in _server_tests or _is_server_variant(report.nodeid)):
         _server_skips.append(report.nodeid)
 
 
@@ -163,9 +178,8 @@ def _index_shop(root: Path, embedder, chroma_url: str | None) -> IndexedShop:
     shutil.copytree(SHOP, root / "knowledge")
     shop = IndexedShop(root, None, embedder, chroma_url)
     kb = KnowledgeBase(shop.settings, embedder=embedder)
+    # Everything is on disk when sync returns: a copy of the folder opens as the same store.
     shop.report = kb.sync()
-    # Drop the writer's client before anyone copies the files it wrote.
-    del kb
     return shop
 
 
