@@ -130,3 +130,45 @@ def test_two_hosts_syncing_at_once_leave_a_consistent_index(shared, e5):
         assert services.knowledge.check() == [], host
         assert len(services.knowledge.search("第 7 号茶多少钱", top_k=1)) == 1
         services.close()
+
+
+def test_a_killed_sync_leaves_no_database_lock_behind(shared):
+    hosts, _ = shared
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from bot.config import load_settings; from bot.knowledge.replica import AdvisoryLock;"
+         "lock = AdvisoryLock(load_settings()); assert lock.try_acquire(); print('held', flush=True); time.sleep(600)"],
+        env=hosts["a"], stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = AdvisoryLock(settings_of(hosts["b"]))
+        assert not lock.try_acquire()
+        holder.kill()  # kill -9 in the middle of a sync
+        holder.wait(10)
+        deadline = time.monotonic() + 10
+        while not lock.try_acquire():
+            assert time.monotonic() < deadline, "the dead sync's lock was never released"
+            time.sleep(0.1)
+        lock.release()
+    finally:
+        holder.kill()
+
+
+def test_following_costs_one_database_read_every_two_seconds(tmp_path, monkeypatch):
+    from bot.knowledge import replica as replica_module
+    from bot.memory.db import open_db
+
+    engine = open_db(Settings(data_dir=tmp_path, database_url="sqlite://", _env_file=None))
+    follower = replica_module.Replica(lambda: engine, "faq_test")
+    reads = []
+    monkeypatch.setattr(follower, "published", lambda: reads.append(1))
+    clock = [100.0]
+    monkeypatch.setattr(replica_module.time, "monotonic", lambda: clock[0])
+    for _ in range(500):  # a burst of messages
+        follower.follow(None)
+    assert len(reads) == 1
+    clock[0] += replica_module.CHECK_SECONDS
+    follower.follow(None)
+    assert len(reads) == 2
+    engine.dispose()
