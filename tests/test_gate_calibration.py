@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bot.drafting import calibration
 from bot.drafting.calibration import (
     Example,
     FaqMemory,
@@ -127,6 +128,7 @@ def test_decisions_are_scored_as_they_were_before_staff_taught_them(shop):
     text = "拍下以后大概啥时候能从仓库出来"
     before = decision_examples(shop, gate, [LabelledQuestion(text, entry_id, "approved")])
     shop.add_learned({f"{entry_id}:L1": (entry_id, text)})
+    calibration._decision_cache.clear()  # scored again, now with its learned vector in the index
     after = decision_examples(shop, gate, [LabelledQuestion(text, entry_id, "approved")])
     # Its own learned vector is left out, not matched at cosine 1: the example is (up to the
     # term statistics the new phrasing shifts) the one it was before staff taught it.

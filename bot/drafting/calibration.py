@@ -342,17 +342,30 @@ def decision_examples(kb: KnowledgeBase, gate: Gate, decisions: Sequence[Labelle
     recent = list(decisions)[-MAX_DECISIONS:]
     if not recent:
         return []
-    memory = FaqMemory.of(kb)
-    texts = [normalize_message(d.text) for d in recent]
-    vectors = kb.embedder.encode_queries(texts)
-    examples = []
-    for d, text, vector in zip(recent, texts, vectors):
-        own = [i for i, doc in enumerate(memory.lexical.docs) if ":L" in doc.vector_id and doc.text == text]
-        hits = memory.search(text, vector, leave_out=own)
-        if hits:
+    # Each decision is scored once per FAQ content and shared model: the assistant re-fits after
+    # every phrasing staff teach, and only the new decision needs a search.
+    stamp = faq_stamp(kb.lexical) + gate.prior.version
+    if _decision_cache.get("stamp") != stamp:
+        _decision_cache.clear()
+        _decision_cache["stamp"] = stamp
+    known: dict[tuple[str, str | None], Example | None] = _decision_cache.setdefault("examples", {})  # type: ignore[assignment]
+    todo = [d for d in recent if (d.text, d.entry_id) not in known]
+    if todo:
+        memory = FaqMemory.of(kb)
+        texts = [normalize_message(d.text) for d in todo]
+        learned_at: dict[str, list[int]] = {}
+        for i, doc in enumerate(memory.lexical.docs):
+            if ":L" in doc.vector_id:
+                learned_at.setdefault(doc.text, []).append(i)
+        for d, text, vector in zip(todo, texts, kb.embedder.encode_queries(texts)):
+            own = learned_at.get(text, [])
+            hits = memory.search(text, vector, leave_out=own)
             view = LeftOut(memory.lexical, own, memory.rows_of) if own else memory.lexical
-            examples.extend(scored(gate, [(text, hits, d.entry_id, view)]))
-    return examples
+            known[(d.text, d.entry_id)] = scored(gate, [(text, hits, d.entry_id, view)])[0] if hits else None
+    return [e for d in recent if (e := known[(d.text, d.entry_id)]) is not None]
+
+
+_decision_cache: dict[str, object] = {}
 
 
 def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[LabelledQuestion] = ()) -> Gate:
