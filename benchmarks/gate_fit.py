@@ -225,7 +225,7 @@ def loso_gate(shop, gate: Gate) -> Gate:  # type: ignore[no-untyped-def]
     """`gate` on this shop's own scale, as shop_gate would give it."""
     from bot.drafting.calibration import calibrate
 
-    return gate.for_shop(calibrate(FaqMemory.of(shop.kb), gate, faq_stamp(shop.kb.lexical) + gate.prior.version))
+    return gate.for_shop(calibrate(FaqMemory.of(shop.kb), gate, faq_stamp(shop.kb.lexical) + gate.fingerprint))
 
 
 def example_rates(gate: Gate, data: ShopData) -> tuple[float, float, float]:

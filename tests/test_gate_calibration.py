@@ -200,3 +200,13 @@ def test_every_sync_fits_the_gate_through_the_composition_root(tmp_path, sample_
     if default_gate().prior.version:
         stored = ShopCalibration.from_json(calibration_path(services.knowledge).read_text(encoding="utf-8"))
         assert stored is not None and stored.stamp.startswith(faq_stamp(services.knowledge.lexical))
+
+
+def test_a_new_shared_model_recalibrates_the_shop(shop):
+    from dataclasses import replace
+
+    gate = default_gate()
+    first = load_or_calibrate(shop, gate)
+    changed = replace(gate, bias=gate.bias + 1.0)
+    assert changed.fingerprint != gate.fingerprint
+    assert load_or_calibrate(shop, changed).stamp != first.stamp

@@ -318,7 +318,7 @@ def calibration_path(kb: KnowledgeBase) -> Path:
 
 def load_or_calibrate(kb: KnowledgeBase, gate: Gate) -> ShopCalibration:
     """The stored calibration when the FAQ is unchanged, else a new one (stored atomically)."""
-    stamp = faq_stamp(kb.lexical) + gate.prior.version
+    stamp = faq_stamp(kb.lexical) + gate.fingerprint
     path = calibration_path(kb)
     if path.exists():
         stored = ShopCalibration.from_json(path.read_text(encoding="utf-8"))
@@ -344,7 +344,7 @@ def decision_examples(kb: KnowledgeBase, gate: Gate, decisions: Sequence[Labelle
         return []
     # Each decision is scored once per FAQ content and shared model: the assistant re-fits after
     # every phrasing staff teach, and only the new decision needs a search.
-    stamp = faq_stamp(kb.lexical) + gate.prior.version
+    stamp = faq_stamp(kb.lexical) + gate.fingerprint
     if _decision_cache.get("stamp") != stamp:
         _decision_cache.clear()
         _decision_cache["stamp"] = stamp

@@ -13,6 +13,7 @@ re-fitted from staff decisions), and one threshold applies to the calibrated pro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -131,6 +132,13 @@ class Gate:
             reranker=Reranker(rerank["weights"], rerank["bias"]) if rerank else None,
             prior=Prior(**data.get("prior", {})),
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the shared model: a shop's stored calibration is for this model only."""
+        model = [self.weights, self.bias, self.reranker and (self.reranker.weights, self.reranker.bias),
+                 vars(self.prior)]
+        return hashlib.sha1(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
 
     def for_shop(self, calibration: ShopCalibration | None) -> Gate:
         return replace(self, calibration=calibration)
