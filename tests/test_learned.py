@@ -235,3 +235,25 @@ def test_a_phrasing_learned_while_a_sync_holds_the_index_is_recorded_and_added_b
     assert vector_id(row) not in kb.store.learned_vectors()
     kb.sync()
     assert vector_id(row) in kb.store.learned_vectors() and kb.search(ODD)[0].id == target
+
+
+def test_staff_judge_the_trade_s_rules_for_the_words_they_taught_and_no_others(shop):
+    from bot.knowledge.entries import Hit
+    from bot.policy.evaluate import evaluate
+
+    _, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, "可以退货吗？")
+    meta = kb.lexical.entries[target]
+    top = Hit(id=target, question=str(meta["question"]), answer=str(meta["answer"]), source="x", score=1.0)
+    taught = "淘宝上买的能在这退吗"
+    assert evaluate(taught, top, kb.lexical).rule == "other_channel"
+    with Session(engine) as session:
+        learn(session=session, knowledge=kb, text=taught, entry_id=target)
+    assert evaluate(taught, top, kb.lexical) is None  # staff said this entry answers these words
+    # Their words do not make the entry speak of other shops for other questions.
+    assert evaluate("淘宝上有你们店吗", top, kb.lexical).rule == "other_channel"
+    # Nor lift a rule that holds in any shop.
+    with Session(engine) as session:
+        learn(session=session, knowledge=kb, text="退货要多少钱", entry_id=target)
+    assert evaluate("退货要多少钱", top, kb.lexical).rule == "price"

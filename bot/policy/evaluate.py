@@ -4,10 +4,14 @@ Rules are tried in a fixed order and the first that fires decides: those that ho
 (bot/policy/universal.py), then the trade's conditions and facets (data: the shipped
 bot/policy/data/rules.yaml and a shop's 店小二规则.yaml), then the subject rule. The question is
 read as the gate reads it (normalised, bot/knowledge/normalize.py); the entry in Simplified
-characters, with all its phrasings, learned ones included.
+characters, by the phrasings the shop wrote. What staff taught counts only for the very words
+they judged (`evaluate_entry`).
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from weakref import WeakKeyDictionary
 
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
@@ -36,14 +40,48 @@ def build_rules(words: TradeWords) -> tuple[Rule, ...]:
 
 def entry_view(top: Hit, lexical: LexicalIndex | None) -> EntryView:
     """The matched entry as the rules read it: Simplified characters (a shop may write its FAQ
-    in Traditional), its phrasings from the index."""
+    in Traditional), its own phrasings from the index, and apart from them what staff taught."""
     phrasings = lexical.phrasings.get(top.id, [top.question]) if lexical is not None else [top.question]
+    taught = _learned(lexical).get(top.id) if lexical is not None else None
+    own = list(phrasings)
+    if taught:
+        left = Counter(taught)  # a learned text may repeat one the shop wrote: drop one each
+        own = []
+        for text in phrasings:
+            if left[text]:
+                left[text] -= 1
+            else:
+                own.append(text)
     return EntryView(
-        to_simplified(top.question), to_simplified(top.answer), tuple(to_simplified(p) for p in phrasings), lexical
+        to_simplified(top.question), to_simplified(top.answer), tuple(to_simplified(p) for p in own), lexical,
+        frozenset(to_simplified(p) for p in taught or ()),
     )
 
 
+_learned_by_index: WeakKeyDictionary[LexicalIndex, dict[str, tuple[str, ...]]] = WeakKeyDictionary()
+
+
+def _learned(lexical: LexicalIndex) -> dict[str, tuple[str, ...]]:
+    """Entry id → the phrasings staff taught it (vector ids `<entry>:L<n>`), once per loaded
+    index (a view of one, as the gate's calibration makes, shares its index's)."""
+    index = getattr(lexical, "base", lexical)
+    found = _learned_by_index.get(index)
+    if found is None:
+        groups: dict[str, list[str]] = {}
+        for doc in index.docs:
+            if ":L" in doc.vector_id:
+                groups.setdefault(doc.entry_id, []).append(doc.text)
+        found = _learned_by_index[index] = {entry_id: tuple(texts) for entry_id, texts in groups.items()}
+    return found
+
+
 def evaluate_entry(query: str, entry: EntryView) -> RuleHit | None:
+    """The first rule that fires. A message staff said this entry answers is judged only by the
+    rules that hold in any shop: they already judged the trade's for these very words. Their
+    words do not make the entry address anything else: a customer's message names more than
+    the entry settles."""
+    if query in entry.learned:
+        return evaluate_entry_with(UNIVERSAL, query, entry)
     return evaluate_entry_with(rules_in_force(), query, entry)
 
 

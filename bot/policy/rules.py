@@ -37,8 +37,9 @@ class EntryView:
 
     question: str
     answer: str
-    phrasings: tuple[str, ...]  # its question and the other phrasings, learned ones included
+    phrasings: tuple[str, ...]  # its question and the similar questions the shop wrote
     lexical: LexicalIndex | None = field(default=None, compare=False)  # the whole FAQ, for the subject rule
+    learned: frozenset[str] = frozenset()  # messages staff said it answers (bot/drafting/learning.py)
 
     @cached_property
     def texts(self) -> str:
