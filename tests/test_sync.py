@@ -282,3 +282,20 @@ def test_rebuilding_a_collection_keeps_every_healthy_record(make_kb):
     assert make_kb().check()  # the dropped records are missing now...
     assert make_kb().sync().repaired  # ...and the next sync writes them again
     assert make_kb().check() == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ['[]', '{"version": 3, "docs": {"a": 1}, "entries": {}, "stamp": ""}', '{"version": 3, "docs": [["x"]]}',
+     '{"version": 3, "docs": [], "entries": [], "stamp": ""}', '"just text"'],
+)
+def test_a_lexical_index_of_the_wrong_shape_is_rebuilt_not_a_crash(make_kb, payload):
+    kb = make_kb()
+    kb.sync()
+    docs = kb._lexical_dir / "docs.json"
+    docs.write_text(payload, encoding="utf-8")
+    again = make_kb()
+    assert again.search("包邮吗")[0].question == "包邮吗？"
+    assert len(again.lexical.docs) == kb.store.count()
+    make_kb().sync()  # and a sync does not trip over it either
+    assert make_kb().search("几天能到")[0].question == "几天能到？"

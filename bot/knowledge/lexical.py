@@ -152,10 +152,27 @@ class LexicalIndex:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return None
-        if payload.get("version") != FORMAT_VERSION:
+        if not _well_formed(payload):
+            # A hand-edited or half-written copy is only a cache: rebuild it rather than crash.
             return None
         docs = [LexicalDoc(*doc) for doc in payload["docs"]]
-        return cls(docs, payload.get("entries", {}), stamp=payload.get("stamp", ""), bm25=_load_bm25(directory / "bm25"))
+        return cls(docs, payload["entries"], stamp=payload["stamp"], bm25=_load_bm25(directory / "bm25"))
+
+
+def _well_formed(payload: object) -> bool:
+    """Whether a saved docs.json has the shape this version writes."""
+    if not isinstance(payload, dict) or payload.get("version") != FORMAT_VERSION:
+        return False
+    docs, entries = payload.get("docs"), payload.get("entries", {})
+    payload.setdefault("entries", entries)
+    payload.setdefault("stamp", "")
+    return (
+        isinstance(docs, list)
+        and all(isinstance(d, list) and len(d) == 3 and all(isinstance(x, str) for x in d) for d in docs)
+        and isinstance(entries, dict)
+        and all(isinstance(e, dict) for e in entries.values())
+        and isinstance(payload["stamp"], str)
+    )
 
 
 def _load_bm25(directory: Path) -> object | None:
