@@ -107,11 +107,50 @@ SERVER_FIXTURES = {"postgres", "scratch_chroma", "shop_chroma", "sample_shop_on_
 _server_tests: set[str] = set()
 
 
-def pytest_collection_modifyitems(items):
+_not_run: list[str] = []
+NEEDS = {
+    "postgresql": {"postgres", "postgres_memory_engine"},
+    "chroma": {"scratch_chroma", "shop_chroma", "sample_shop_on_server"},
+}
+
+
+def _needs(item) -> set[str]:
+    names = set(getattr(item, "fixturenames", ()))
+    kinds = {kind for kind, fixtures in NEEDS.items() if names & fixtures}
+    if "postgresql" in item.nodeid:
+        kinds.add("postgresql")
+    if "chroma-server" in item.nodeid:
+        kinds.add("chroma")
+    return kinds
+
+
+def pytest_collection_modifyitems(config, items):
     # A server test: it asks for a server fixture, or is the server variant of a parametrised one.
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or _is_server_variant(item.nodeid):
             _server_tests.add(item.nodeid)
+    from tests.servers import unavailable
+
+    missing = unavailable()
+    if IN_CI or not missing:
+        return  # in CI the server fixtures fail instead (see _unavailable)
+    # Locally: leave out what cannot run, and say so once per missing server, not once per test.
+    keep, left_out = [], {kind: 0 for kind in missing}
+    for item in items:
+        lacking = _needs(item) & missing.keys()
+        for kind in lacking:
+            left_out[kind] += 1
+        if not lacking:
+            keep.append(item)
+    kept = {id(item) for item in keep}
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+    items[:] = keep
+    _not_run.extend(f"{n} tests not run: {missing[kind]}" for kind, n in left_out.items() if n)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _not_run:
+        terminalreporter.write_line(line, yellow=True)
 
 
 def _is_server_variant(nodeid: str) -> bool:

@@ -48,16 +48,34 @@ def _wait(check, what: str, timeout: float, proc: subprocess.Popen | None = None
     raise RuntimeError(f"{what} did not start within {timeout:.0f} s\n{tail}")
 
 
+def chroma_binary() -> Path | None:
+    beside = Path(sys.executable).with_name("chroma")
+    found = beside if beside.exists() else shutil.which("chroma")
+    return Path(found) if found else None
+
+
+def unavailable() -> dict[str, str]:
+    """The servers that cannot start on this machine, each with how to get it."""
+    missing = {}
+    if chroma_binary() is None:
+        missing["chroma"] = CHROMA_HINT
+    if postgres_bin() is None:
+        missing["postgresql"] = POSTGRES_HINT
+    elif os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            missing["postgresql"] = "running as root needs the `postgres` user: " + POSTGRES_HINT
+    return missing
+
+
 class ChromaServer:
     """`chroma run` on a temporary path; `url` is what DIANXIAOER_CHROMA_URL takes."""
 
     def __init__(self) -> None:
-        binary = Path(sys.executable).with_name("chroma")
-        if not binary.exists():
-            found = shutil.which("chroma")
-            if not found:
-                raise ServerUnavailable(CHROMA_HINT)
-            binary = Path(found)
+        binary = chroma_binary()
+        if binary is None:
+            raise ServerUnavailable(CHROMA_HINT)
         self.dir = Path(tempfile.mkdtemp(prefix="dxe-chroma-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -67,3 +67,21 @@ def test_in_ci_a_skipped_server_test_fails_the_session(monkeypatch):
     conftest.pytest_sessionfinish(session, 0)
     assert session.exitstatus == pytest.ExitCode.TESTS_FAILED
     assert conftest._server_skips == [skipped.nodeid]
+
+
+def test_locally_a_missing_server_is_one_line_not_a_skip_per_test(monkeypatch):
+    monkeypatch.setattr(conftest, "IN_CI", False)
+    monkeypatch.setattr(conftest, "_not_run", [])
+    monkeypatch.setattr(servers, "postgres_bin", lambda: None)
+    items = [
+        SimpleNamespace(nodeid="t.py::a[sqlite]", fixturenames=["session"]),
+        SimpleNamespace(nodeid="t.py::a[postgresql]", fixturenames=["session"]),
+        SimpleNamespace(nodeid="t.py::b", fixturenames=["postgres"]),
+        SimpleNamespace(nodeid="t.py::c[chroma-server]", fixturenames=["chroma_url"]),
+    ]
+    deselected = []
+    config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=lambda items: deselected.extend(items)))
+    conftest.pytest_collection_modifyitems(config, items)
+    assert [i.nodeid for i in items] == ["t.py::a[sqlite]", "t.py::c[chroma-server]"]
+    assert len(deselected) == 2
+    assert conftest._not_run == [f"2 tests not run: {servers.POSTGRES_HINT}"]
