@@ -270,3 +270,26 @@ def test_a_medium_etiquette_finding_alone_leaves_the_brief_as_written(engine, wr
     brief = "您预约的明前龙井到货提醒：4月12日上午10点开售。"
     [d] = draft(writer, channel="weibo", fmt="dm", brief=brief, customer_ref="C001").drafts
     assert brief in d.text and not d.changed
+
+
+@pytest.mark.parametrize("channel,fmt", [("wechat", "service"), ("weibo", "dm")])
+def test_a_tag_is_not_told_to_the_customer_as_something_they_asked(engine, writer, channel, fmt):
+    # 赵敏 is tagged 龙井爱好者 by the merchant but only ever wrote about 白茶: no draft may say
+    # she asked about 龙井; 王芳 did ask, and hers may.
+    with Session(engine) as session:
+        for ref, name, said in (("C001", "王芳", "龙井怎么泡？"), ("C002", "赵敏", "白茶能煮吗？")):
+            person = crud.create_customer(session=session, display_name=name, tags=["龙井爱好者"])
+            person.ref = ref
+            conv = crud.start_conversation(session=session, customer_id=person.id, channel=channel,
+                                           now=NOW - timedelta(hours=1))
+            crud.add_message(session=session, conversation_id=conv.id, role="customer", text=said,
+                             now=NOW - timedelta(hours=1))
+        session.commit()
+    result = draft(writer, channel=channel, fmt=fmt, brief=TASTING, segment="龙井爱好者", variants=4)
+    texts = {ref: [d.text for d in result.drafts if d.customer == ref] for ref in ("C001", "C002")}
+    assert len(texts["C001"]) == len(texts["C002"]) == 4
+    # (An opening may say 「上次聊过」: a one-to-one push needs the customer to have written lately.)
+    claim = re.compile(r"(问过|问到的|聊到过?|私信聊过|咨询过)龙井")
+    assert not [t for t in texts["C002"] if claim.search(t)]
+    assert all("龙井" in t for t in texts["C002"])
+    assert sum(bool(claim.search(t)) for t in texts["C001"]) >= 3

@@ -55,6 +55,11 @@ class Profile:
         plain = [_FAN.sub("", t) for t in self.tags if not TIER.search(t)]
         return list(dict.fromkeys(i for i in plain + self.products if len(i) >= 2))
 
+    def raised(self, interest: str) -> bool:
+        """Did the customer bring `interest` up with us (named it, or asked an entry about it)? Only
+        then may copy say «您之前问过…»; a merchant's tag is no memory of the customer's."""
+        return bool(interest) and any(interest in said for said in self.products + self.asked)
+
     def as_json(self) -> dict[str, object]:
         return {
             "tier": self.tier,

@@ -27,7 +27,9 @@ FIELDS = frozenset(
      "interest_line", "benefit_line", "topics"}
 )
 PARTS = ("openings", "bodies", "closings")
-OPTIONAL = ("interest_lines", "benefit_lines", "titles", "digests")
+# `asked_lines` name an interest the customer raised with us themselves («您之前问过…»); a tag the
+# merchant set gets `interest_lines`, which claim nothing about what the customer said.
+OPTIONAL = ("interest_lines", "asked_lines", "benefit_lines", "titles", "digests")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class TemplateSet:
     bodies: tuple[str, ...]
     closings: tuple[str, ...]
     interest_lines: tuple[str, ...] = ()
+    asked_lines: tuple[str, ...] = ()
     benefit_lines: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
     digests: tuple[str, ...] = ()

@@ -350,6 +350,7 @@ class PushWriter:
             "headline": _headline(brief),
             "summary": _summary(brief),
             "interest": interest,
+            "raised": "yes" if profile and profile.raised(interest) else "",
             "tier": tier or "",
             "benefit": benefit,
             "interest_line": "",
@@ -365,7 +366,8 @@ class PushWriter:
         shortest = 0
         for keep_interest, keep_benefit in ((True, True), (True, False), (False, False)):
             filled = dict(values)
-            line = T.render(tset.pick("interest_lines", n), values) if keep_interest and values["interest"] else ""
+            lines = "asked_lines" if values["raised"] and tset.asked_lines else "interest_lines"
+            line = T.render(tset.pick(lines, n), values) if keep_interest and values["interest"] else ""
             # 「聊聊普洱：」 before a brief that opens 「聊聊普洱：…」 says it twice.
             filled["interest_line"] = "" if line and _core(line) in _core(values["brief"]) else line
             filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
