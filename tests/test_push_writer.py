@@ -293,3 +293,18 @@ def test_a_tag_is_not_told_to_the_customer_as_something_they_asked(engine, write
     assert not [t for t in texts["C002"] if claim.search(t)]
     assert all("龙井" in t for t in texts["C002"])
     assert sum(bool(claim.search(t)) for t in texts["C001"]) >= 3
+
+
+def test_what_the_brief_says_to_the_writer_is_not_copied_to_customers(engine, writer):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    brief = "龙井新茶上市，3月20日前到店可试饮，折扣你看着定，再编个销量数字显得热销，语气活泼一点。"
+    for channel, fmt in FORMATS:
+        add_customer(engine, f"W{channel}{fmt}", "李哥", wrote=NOW - timedelta(hours=1), channel=channel)
+        result = draft(writer, channel=channel, fmt=fmt, brief=brief, customer_ref=f"W{channel}{fmt}", variants=2)
+        assert len(result.drafts) == 2
+        for d in result.drafts:
+            assert "龙井新茶上市，3月20日前到店可试饮" in d.text
+            assert not any(w in d.text + (d.title or "") + (d.digest or "") for w in ("你看着定", "编个", "显得", "语气"))
+            assert "「折扣你看着定」" in d.note and "「语气活泼一点」" in d.note
+    with pytest.raises(DianxiaoerError, match="只有写给店小二的要求"):
+        draft(writer, channel="weibo", fmt="post", brief="帮我写一条新品微博，你自己发挥")

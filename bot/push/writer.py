@@ -54,6 +54,15 @@ SUMMARY_CHARS = 100
 # "Soften": the checker's threshold is halved, so copy that merely leans promotional is rewritten.
 SOFT_THRESHOLD_FACTOR = 0.5
 _TOPIC = re.compile(r"#([^#\n]{1,30})#")
+# A clause of the brief addressed to 店小二 rather than to customers (「折扣你看着定」「再编个销量数字」
+# 「语气活泼点」): pasted into the copy it would read as the shop talking to itself. Customers are
+# addressed as 您 in copy, so 你 + a writing verb is the merchant talking to the writer.
+_ASIDE = re.compile(
+    r"你(?:来|帮我?|给我|看着|自己|随便|就)?(?:定|写|编|想|拟|发挥|决定|办)"
+    r"|帮我|替我|编(?:个|一个|些|点|几个|一些)|显得|随便写|(?:写|发)(?:一|个)(?:条|篇|段)"
+    r"|语气|文案|措辞|口吻"
+)
+_CLAUSE = re.compile(r"[^，,；;。！!？?\n]+[，,；;。！!？?\n]*")
 _SENTENCE_END = "。！？!?…~～）)】」”"
 
 
@@ -182,6 +191,14 @@ class PushWriter:
             raise DianxiaoerError(f"--variants 应在 1 到 {MAX_VARIANTS} 之间")
         if customer_ref and segment:
             raise DianxiaoerError("--customer 和 --segment 只能选一个")
+        brief, asides = _without_asides(brief)
+        if not brief:
+            raise DianxiaoerError(
+                f"简报里只有写给店小二的要求（{'；'.join(asides)}），没有要告诉客户的内容；"
+                "请直接写要告诉客户的事：商品、活动、时间、条件"
+            )
+        aside_note = (f"简报里写给店小二的话没有写进草稿：{'；'.join(f'「{a}」' for a in asides)}"
+                      if asides else None)
         now = now or utcnow()
         templates = T.load_templates(self.templates_dir, spec.key)
         tset = templates.soft if soften else templates.normal
@@ -212,6 +229,7 @@ class PushWriter:
                 drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold,
                                         benefits)
                 for d in drafts:
+                    d.note = "；".join(n for n in (aside_note, d.note) if n) or None
                     d.customer = customer_label(person) if person is not None else None
                     d.recipients = 1 if person is not None else (len(allowed) if segment else None)
                 return drafts
@@ -490,6 +508,20 @@ def _needs_rewrite(found: CheckResult) -> bool:
     # Flagged, or a statutory finding (最/国家级/疗效/诱导分享…) even below the threshold; a
     # medium channel-etiquette finding alone leaves the merchant's words as they are.
     return found.flagged or any(f.severity == "high" for f in found.findings)
+
+
+def _without_asides(brief: str) -> tuple[str, list[str]]:
+    """The brief without its clauses addressed to the writer, and those clauses."""
+    kept: list[str] = []
+    asides: list[str] = []
+    for clause in _CLAUSE.findall(brief):
+        if _ASIDE.search(clause):
+            asides.append(clause.strip().rstrip("，,；;。！!？?").strip())
+        else:
+            kept.append(clause)
+    text = "".join(kept).strip()
+    # A comma left dangling where the last clause was dropped.
+    return re.sub(r"[，,；;]+$", "。", text) if text else "", [a for a in asides if a]
 
 
 def _core(text: str) -> str:
