@@ -308,3 +308,15 @@ def test_what_the_brief_says_to_the_writer_is_not_copied_to_customers(engine, wr
             assert "「折扣你看着定」" in d.note and "「语气活泼一点」" in d.note
     with pytest.raises(DianxiaoerError, match="只有写给店小二的要求"):
         draft(writer, channel="weibo", fmt="post", brief="帮我写一条新品微博，你自己发挥")
+
+
+def test_a_weibo_brief_with_too_many_topics_keeps_the_first_three(engine, writer):
+    brief = "#春茶# #龙井# #杭州# #西湖# 明前龙井到了，3月20日前下单满200减20。"
+    [d] = draft(writer, channel="weibo", fmt="post", brief=brief).drafts
+    assert re.findall(r"#[^#\n]+#", d.text) == ["#春茶#", "#龙井#", "#杭州#"] and "西湖" in d.text
+    assert_offerable(d, brief)
+
+
+def test_an_offer_word_is_not_made_a_weibo_topic(engine, writer):
+    [d] = draft(writer, channel="weibo", fmt="post", brief="限时秒杀开始了，3月20日前下单满200减20。").drafts
+    assert "#限时秒杀#" not in d.text and "#茶小铺#" in d.text

@@ -37,7 +37,7 @@ from bot.knowledge.entries import Hit
 from bot.memory import crud
 from bot.memory.models import Customer, utcnow
 from bot.push import templates as T
-from bot.push.facts import facts, unsupported
+from bot.push.facts import OFFER_WORDS, TIME_WORDS, facts, unsupported
 from bot.push.formats import PushFormat, push_format
 from bot.push.profile import Profile, build_profile, tier_benefit, tier_of
 
@@ -199,6 +199,8 @@ class PushWriter:
             )
         aside_note = (f"简报里写给店小二的话没有写进草稿：{'；'.join(f'「{a}」' for a in asides)}"
                       if asides else None)
+        if spec.topics is not None:
+            brief = _at_most_topics(brief, spec.topics[1])
         now = now or utcnow()
         templates = T.load_templates(self.templates_dir, spec.key)
         tset = templates.soft if soften else templates.normal
@@ -244,7 +246,12 @@ class PushWriter:
                     result.drafts.extend(drafts)
             else:
                 # One text for everyone; personalised only when it was asked for one customer.
-                result.drafts.extend(compose(allowed[0] if customer_ref and allowed else None))
+                drafts = compose(allowed[0] if customer_ref and allowed else None)
+                if not drafts:
+                    raise DianxiaoerError(
+                        f"没有能通过合规、事实和字数检查的{spec.label}草稿，请改写或缩短简报"
+                    )
+                result.drafts.extend(drafts)
             if store and result.drafts:
                 members = allowed if segment else []
                 self._store(session, spec, result.drafts, {customer_label(p): p for p in allowed}, members)
@@ -358,7 +365,11 @@ class PushWriter:
         topics_in_brief = _TOPIC.findall(brief)
         topics = ""
         if spec.topics is not None and not topics_in_brief:
-            names = [self.settings.shop_name, interest or _product(brief)]
+            product = _product(brief)
+            # #限时秒杀# or #包邮# as a topic would broadcast the selling, not the subject.
+            if any(word in product for word in OFFER_WORDS + TIME_WORDS):
+                product = ""
+            names = [self.settings.shop_name, interest or product]
             topics = " ".join(f"#{t}#" for t in dict.fromkeys(t for t in names if t))
         return {
             "hello": hello,
@@ -508,6 +519,18 @@ def _needs_rewrite(found: CheckResult) -> bool:
     # Flagged, or a statutory finding (最/国家级/疗效/诱导分享…) even below the threshold; a
     # medium channel-etiquette finding alone leaves the merchant's words as they are.
     return found.flagged or any(f.severity == "high" for f in found.findings)
+
+
+def _at_most_topics(brief: str, most: int) -> str:
+    """The brief's first `most` #话题# kept, later ones as plain words: a post carries at most three."""
+    seen = 0
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return match.group(0) if seen <= most else match.group(1)
+
+    return re.sub(r" {2,}", " ", _TOPIC.sub(keep, brief)).strip()
 
 
 def _without_asides(brief: str) -> tuple[str, list[str]]:
