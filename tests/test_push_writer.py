@@ -320,3 +320,27 @@ def test_a_weibo_brief_with_too_many_topics_keeps_the_first_three(engine, writer
 def test_an_offer_word_is_not_made_a_weibo_topic(engine, writer):
     [d] = draft(writer, channel="weibo", fmt="post", brief="限时秒杀开始了，3月20日前下单满200减20。").drafts
     assert "#限时秒杀#" not in d.text and "#茶小铺#" in d.text
+
+
+def test_a_customer_listed_without_a_name_is_not_greeted_by_their_wechat_id(engine, writer):
+    with Session(engine) as session:
+        person = crud.create_customer(session=session, display_name="wx_noname", wechat_id="wx_noname")
+        person.ref = "C009"
+        conv = crud.start_conversation(session=session, customer_id=person.id, channel="wechat",
+                                       now=NOW - timedelta(hours=1))
+        crud.add_message(session=session, conversation_id=conv.id, role="customer", text="在吗",
+                         now=NOW - timedelta(hours=1))
+        session.commit()
+    for d in draft(writer, channel="wechat", fmt="service", brief=TASTING, customer_ref="C009", variants=3).drafts:
+        assert d.text.startswith("您好") and "wx_noname" not in d.text
+
+
+def test_the_cli_says_the_next_allowed_time_once():
+    from bot.cli.push_cmds import _render
+    from bot.push.writer import PushResult, Refusal
+
+    when = datetime(2027, 1, 1, 8, 0)
+    said = _render(PushResult(refused=[Refusal("C001", "本月已用完，最早 01月01日 08:00 可发", when)]))
+    assert said.count("最早") == 1 and "2027-01-01T" not in said
+    bare = _render(PushResult(refused=[Refusal("C002", "该客户在免打扰时段", when)]))
+    assert "最早 2027-01-01 08:00 可发" in bare

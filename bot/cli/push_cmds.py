@@ -43,7 +43,9 @@ def _render(result: PushResult) -> str:
     for n, d in enumerate(result.drafts, start=1):
         lines += _render_draft(n, d) + [""]
     for r in result.refused:
-        when = f"，最早 {r.next_allowed_at.isoformat()}" if r.next_allowed_at else ""
+        # The cap's reason usually says when already (「最早 01月01日 08:00 可发」); say it once.
+        when = (f"，最早 {r.next_allowed_at.strftime('%Y-%m-%d %H:%M')} 可发"
+                if r.next_allowed_at and "最早" not in r.reason else "")
         lines.append(click.style(f"✗ 不发给 {r.customer}：{r.reason}{when}", fg="red"))
     if not result.drafts and not result.refused:
         lines.append("没有可发的草稿。")

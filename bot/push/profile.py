@@ -90,13 +90,21 @@ def build_profile(
     return Profile(
         customer_id=customer.id,
         ref=customer.ref,
-        name=customer.display_name,
+        name=_salutation_name(customer),
         tier=tier_of(customer),
         tags=list(customer.tags),
         products=list(dict.fromkeys(products))[:5],
         asked=list(dict.fromkeys(asked))[:5],
         last_contact=crud.last_contact_by_channel(session=session, customer_id=customer.id),
     )
+
+
+def _salutation_name(customer: Customer) -> str | None:
+    """The name to greet by; None when the list gave none and the display name is only an id
+    (「wx_noname，您好」 greets nobody)."""
+    name = (customer.display_name or "").strip()
+    ids = {customer.ref, customer.wechat_id, customer.weibo_id}
+    return name if name and name not in ids else None
 
 
 def _core(tier: str) -> str:
