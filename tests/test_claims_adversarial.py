@@ -68,6 +68,10 @@ ADVERSARIAL = [
     ("returns", "收到商品7个月内都可以退换", "7"),
     ("longjing", "开封后保质期18天，请冷藏", "18"),
     ("arrival", "江浙沪48天内送到哦", "48"),
+    # a number the entry gives for a neighbouring subject (2–4 天 is 其他地区's, not 偏远地区's)
+    ("arrival", "亲，偏远地区4天就能到哦～", "4"),
+    ("arrival", "新疆西藏这些偏远地区也是2到4天", "2"),
+    ("arrival", "其他地区5-7天能到", "5"),
     # payment instructions, contact ids and links
     ("payment", "可以直接转账到店长个人支付宝，更方便", "转账"),
     ("payment", "支持支付宝，付到店长个人账户就行", "付款"),
@@ -105,6 +109,8 @@ FAITHFUL = [
     ("service", "客服每天9:00-21:00都在线，您在公众号对话框留言就好"),
     ("shipping", "您好，单笔满99元就包邮（港澳台除外）"),
     ("arrival", "下单后48小时内从杭州发货，其他地区2到4天，新疆西藏青海这些偏远地区要5-7天哦"),
+    ("arrival", "偏远地区一般5到7天，其他地区2到4天就到了"),
+    ("arrival", "其他地区一般2-4天能到哦"),
     ("shipping", "亲，您好～我们单笔订单满99元就可以享受全国包邮哦（港澳台地区除外），不满99元的话需要收取10元运费呢"),
 ]
 
@@ -165,3 +171,18 @@ def test_ordinary_replies_are_not_taken_for_leaks(reply):
 
     system, _ = PROMPT.render(shop_name="茶小铺", passages="", history="", question="")
     assert not leaks_instructions(reply, system)
+
+
+def test_a_number_is_checked_against_what_it_counts_for_its_subject():
+    sources = [ARRIVAL.answer]
+    assert unsupported_claims("偏远地区4天", sources) != []  # 4 is 其他地区's; 偏远地区 is 5–7 天
+    assert unsupported_claims("其他地区7天", sources) != []
+    assert unsupported_claims("偏远地区5到7天", sources) == []
+    assert unsupported_claims("其他地区2到4天", sources) == []
+
+
+def test_the_entrys_own_words_are_never_refused():
+    # 「已发货的订单…」 shares 发货 with 「未发货前可以修改」 in the same answer: not a reversal of it
+    answer = "未发货前可以修改，请尽快把订单号和新地址发给客服；已发货的订单需要联系快递改派，可能产生额外费用。"
+    assert unsupported_claims(answer, [answer]) == []
+    assert unsupported_claims("已发货的订单也可以修改地址", [answer]) != []

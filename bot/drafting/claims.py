@@ -157,9 +157,12 @@ def _compatible(context: str, other: str) -> bool:
 
 def _numbers_out_of_context(said: str, known: Sequence[str]) -> list[str]:
     places: dict[str, list[tuple[str, str]]] = {}
+    subjects: list[tuple[str, str, set[str]]] = []  # (value, unit, bigrams of the words before it)
     for text in known:
         for value, unit, before, after, _ in _mentions(text):
             places.setdefault(value, []).append((unit, before + "|" + after))
+            if unit:
+                subjects.append((value, unit, _bigrams(before)))
     problems = []
     for value, unit, before, after, _ in _mentions(said):
         seen = places.get(value)
@@ -169,10 +172,31 @@ def _numbers_out_of_context(said: str, known: Sequence[str]) -> list[str]:
         if not same_unit:
             problems.append(f"{value}{unit}（资料里的 {value} 不是{unit or '这个单位'}）")
             continue
+        own, rival = _subject_match(value, unit, before, subjects)
         context = before[-2:] or after[:2]
-        if not any(_compatible(context, ctx) for ctx in same_unit):
+        if not own and not any(_compatible(context, ctx) for ctx in same_unit):
             problems.append(f"{context}{value}{unit}（资料里的 {value}{unit} 说的是别的）")
+        elif rival:
+            problems.append(f"{before}{value}{unit}（资料里{before}是 {rival}{unit}）")
     return problems
+
+
+def _subject_match(value: str, unit: str, before: str,
+                   subjects: Sequence[tuple[str, str, set[str]]]) -> tuple[int, str]:
+    """How many word pairs before the draft's number are also before this value in the sources,
+    and the value the sources give for those words when that is another one. Sharing a character
+    with the words next to the right number is not enough: in 「其他地区 2–4 天，偏远地区 5–7 天」,
+    「偏远地区 4 天」 shares 地区 with 4's words, but 偏远地区 is 5–7's. Shared pairs also let a filler
+    stand between subject and number (「偏远地区一般 5 到 7 天」)."""
+    mine = _bigrams(before)
+    if not unit or not mine:
+        return 0, ""
+    own = max((len(mine & words) for v, u, words in subjects if v == value and u == unit), default=0)
+    best, rival = own, ""
+    for v, u, words in subjects:
+        if u == unit and v != value and len(mine & words) > best:
+            best, rival = len(mine & words), v
+    return own, rival
 
 
 # --- Offers, payment, contact, links ----------------------------------------------------------
@@ -272,7 +296,10 @@ def _runs(text: str, grams: set[str]) -> list[str]:
 def _reversed(said: str, known: Sequence[str]) -> list[str]:
     source_sentences = [_neutral(s.group()) for text in known for s in _SENTENCE.finditer(text)]
     problems = []
+    stated = "\n".join(source_sentences)
     for window, predicate in _claim_windows(_neutral(said)):
+        if _content(window) and window in stated:
+            continue  # the sources' own clause: 「已发货的订单需要…」 beside their 「未发货前可以修改」
         word = predicate.group()
         own = {g for g in _bigrams(window) if _content(g) == g and not set(g) & set(word)}
         for source in source_sentences:
