@@ -95,11 +95,26 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
+# A place a reply names inside a group the sources name (「港澳台除外」 covers 香港 too).
+_REGION_GROUPS = {"港澳台": ("港澳", "香港", "澳门", "台湾", "台灣")}
+
+
+def _as_groups(said: str, everything: str) -> str:
+    """「香港也包邮」 is read as 「港澳台也包邮」 when the sources speak of 港澳台 and not of 香港, so
+    the polarity check compares it with what they say of the group."""
+    for group, members in _REGION_GROUPS.items():
+        if group in everything:
+            for member in members:
+                if member not in everything:
+                    said = re.sub(f"{member}(?!台)", group, said)
+    return said
+
+
 def unsupported_claims(draft: str, sources: Sequence[str]) -> list[str]:
     """What `draft` claims that none of `sources` supports, as short Chinese descriptions."""
-    said = canonical(draft)
     known = [canonical(s) for s in sources]
     everything = "\n".join(known)
+    said = _as_groups(canonical(draft), everything)
     problems = [
         *_numbers_out_of_context(said, known),
         *_claim_words(said, everything),
