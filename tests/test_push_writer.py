@@ -344,3 +344,36 @@ def test_the_cli_says_the_next_allowed_time_once():
     assert said.count("最早") == 1 and "2027-01-01T" not in said
     bare = _render(PushResult(refused=[Refusal("C002", "该客户在免打扰时段", when)]))
     assert "最早 2027-01-01 08:00 可发" in bare
+
+
+BREW = Hit(id="brew", question="龙井怎么冲泡？", answer="用玻璃杯，水温 80–85℃，3 克茶配 150 毫升水。盖碗也可以。",
+           source="茶叶与冲泡.md", score=0.9)
+HOLIDAY = Hit(id="ship-time", question="什么时候发货？", answer="当天 16:00 前付款的订单当天发出；节假日照常发货。",
+              source="售后与物流.csv", score=0.9)
+
+
+class CareKnowledge(FakeKnowledge):
+    def search(self, query: str, top_k: int = 5) -> list[Hit]:
+        self.queries.append(query)
+        return [HOLIDAY, BREW, BENEFITS][:top_k]
+
+
+@pytest.mark.parametrize("channel,fmt", [("wechat", "article"), ("weibo", "post")])
+def test_a_broadcast_carries_a_care_tip_quoted_from_the_faq_and_cites_it(engine, settings, channel, fmt):
+    writer = PushWriter(settings, engine=engine, knowledge=CareKnowledge())
+    result = draft(writer, channel=channel, fmt=fmt, brief=BRIEF, variants=3)
+    assert len(result.drafts) == 3
+    for d in result.drafts:
+        assert "水温 80–85℃，3 克茶配 150 毫升水" in d.text and [h.id for h in d.sources] == ["brew"]
+        assert_offerable(d, BRIEF, d.sources)
+    # Not a word from the shipping entry, found by the same search: it is not about the product.
+    pause = "春节期间2月10日到2月17日暂停发货，2月18日起恢复。"
+    for d in draft(writer, channel=channel, fmt=fmt, brief=pause, variants=2).drafts:
+        assert "照常发货" not in d.text and d.sources == []
+
+
+def test_a_one_to_one_message_stays_short_without_a_tip(engine, settings):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))
+    writer = PushWriter(settings, engine=engine, knowledge=CareKnowledge())
+    [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
+    assert "水温" not in d.text and d.sources == []

@@ -31,7 +31,7 @@ RECENT_MESSAGES = 20
 
 
 @lru_cache(maxsize=4096)
-def _topic_of(message: str) -> str | None:
+def cached_topic(message: str) -> str | None:
     # jieba's tagger takes milliseconds a message, and a segment's customers ask alike.
     from bot.drafting.followup import topic_of
 
@@ -82,7 +82,7 @@ def build_profile(
     """Read the profile of `customer`; `topic` picks the product out of a message (jieba by default)."""
     assert customer.id is not None
     if topic is None:
-        topic = _topic_of
+        topic = cached_topic
     recent = crud.customer_messages(session=session, customer_id=customer.id, limit=RECENT_MESSAGES)
     products = [t for t in map(topic, recent) if t]
     asked_ids = crud.asked_entry_ids(session=session, customer_id=customer.id)

@@ -24,12 +24,13 @@ from bot.push.facts import facts
 
 FIELDS = frozenset(
     {"hello", "name", "shop", "brief", "headline", "summary", "interest", "tier", "benefit",
-     "interest_line", "benefit_line", "topics"}
+     "interest_line", "benefit_line", "topics", "tip", "tip_question", "tip_line"}
 )
 PARTS = ("openings", "bodies", "closings")
 # `asked_lines` name an interest the customer raised with us themselves («您之前问过…»); a tag the
 # merchant set gets `interest_lines`, which claim nothing about what the customer said.
-OPTIONAL = ("interest_lines", "asked_lines", "benefit_lines", "titles", "digests")
+# `tip_lines` carry a care tip quoted from the FAQ (bot/push/tips.py) in the formats with room for one.
+OPTIONAL = ("interest_lines", "asked_lines", "benefit_lines", "tip_lines", "titles", "digests")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class TemplateSet:
     interest_lines: tuple[str, ...] = ()
     asked_lines: tuple[str, ...] = ()
     benefit_lines: tuple[str, ...] = ()
+    tip_lines: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
     digests: tuple[str, ...] = ()
 

@@ -39,7 +39,8 @@ from bot.memory.models import Customer, utcnow
 from bot.push import templates as T
 from bot.push.facts import OFFER_WORDS, TIME_WORDS, facts, unsupported
 from bot.push.formats import PushFormat, push_format
-from bot.push.profile import Profile, build_profile, tier_benefit, tier_of
+from bot.push.profile import Profile, build_profile, cached_topic, tier_benefit, tier_of
+from bot.push.tips import care_tip
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ SUMMARY_CHARS = 100
 # "Soften": the checker's threshold is halved, so copy that merely leans promotional is rewritten.
 SOFT_THRESHOLD_FACTOR = 0.5
 _TOPIC = re.compile(r"#([^#\n]{1,30})#")
+_TIP_KEY = "\0tip"
 # A clause of the brief addressed to 店小二 rather than to customers (「折扣你看着定」「再编个销量数字」
 # 「语气活泼点」): pasted into the copy it would read as the shop talking to itself. Customers are
 # addressed as 您 in copy, so 你 + a writing verb is the merchant talking to the writer.
@@ -315,7 +317,7 @@ class PushWriter:
     def _variants(self, spec: PushFormat, tset: T.TemplateSet, brief: _Brief, profile: Profile | None,
                   segment: str | None, variants: int, seed: int, threshold: int,
                   benefits: dict[str, tuple[str, Hit] | None]) -> list[PushDraft]:
-        values, sources = self._values(spec, brief.text, profile, segment, benefits)
+        values, sources = self._values(spec, brief.text, profile, segment, benefits, bool(tset.tip_lines))
         fact_sources = [brief.text, *(h.answer for h in sources), self.settings.shop_name,
                         values["name"], values["topics"], *(profile.tags if profile else [])]
         drafts: list[PushDraft] = []
@@ -341,7 +343,8 @@ class PushWriter:
         return drafts
 
     def _values(self, spec: PushFormat, brief: str, profile: Profile | None, segment: str | None,
-                benefits: dict[str, tuple[str, Hit] | None]) -> tuple[dict[str, str], list[Hit]]:
+                benefits: dict[str, tuple[str, Hit] | None],
+                wants_tip: bool = False) -> tuple[dict[str, str], list[Hit]]:
         # A broadcast is read by many, so it greets them all even when drafted for one customer.
         name = profile.name if profile and spec.per_customer else None
         hello = f"{name}，您好" if name else ("您好" if spec.per_customer else "大家好")
@@ -360,6 +363,17 @@ class PushWriter:
             found = benefits[tier]
             if found is not None:
                 benefit, hit = found
+                sources.append(hit)
+        tip = tip_question = tip_id = ""
+        if wants_tip:
+            # Cached with the tiers' benefits (the key cannot be a tier): one search per call.
+            if _TIP_KEY not in benefits:
+                benefits[_TIP_KEY] = care_tip(_TOPIC.sub(lambda m: m.group(1), brief),
+                                              getattr(self.knowledge, "search", None), cached_topic)
+            found = benefits[_TIP_KEY]
+            if found is not None:
+                tip, hit = found
+                tip_question, tip_id = hit.question, hit.id
                 sources.append(hit)
         text = _end(brief)
         topics_in_brief = _TOPIC.findall(brief)
@@ -382,8 +396,12 @@ class PushWriter:
             "raised": "yes" if profile and profile.raised(interest) else "",
             "tier": tier or "",
             "benefit": benefit,
+            "tip": tip,
+            "tip_question": tip_question,
+            "tip_id": tip_id,
             "interest_line": "",
             "benefit_line": "",
+            "tip_line": "",
             "topics": topics,
         }, sources
 
@@ -393,7 +411,8 @@ class PushWriter:
         # as too much selling, because the brief is what must be said.
         candidates: list[dict[str, str]] = []
         shortest = 0
-        for keep_interest, keep_benefit in ((True, True), (True, False), (False, False)):
+        for keep_interest, keep_benefit, keep_tip in ((True, True, True), (True, False, True),
+                                                      (True, False, False), (False, False, False)):
             filled = dict(values)
             lines = "asked_lines" if values["raised"] and tset.asked_lines else "interest_lines"
             line = T.render(tset.pick(lines, n), values) if keep_interest and values["interest"] else ""
@@ -401,6 +420,8 @@ class PushWriter:
             filled["interest_line"] = "" if line and _core(line) in _core(values["brief"]) else line
             filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
                                       if keep_benefit and values["benefit"] else "")
+            filled["tip_line"] = (T.render(tset.pick("tip_lines", n), values)
+                                  if keep_tip and values["tip"] else "")
             filled["body"] = _join(T.render(tset.pick(p, n), filled) for p in ("openings", "bodies", "closings"))
             shortest = len(filled["body"])
             if shortest <= spec.max_chars and filled["body"] not in (c["body"] for c in candidates):
@@ -414,7 +435,8 @@ class PushWriter:
             for filled in candidates:
                 title = T.render(tset.pick("titles", n), filled) if spec.title_chars else None
                 digest = T.render(tset.pick("digests", n), filled) if spec.digest_chars else None
-                used = sources if filled["benefit_line"] else []
+                used = [h for h in sources if (filled["tip_line"] if h.id == values["tip_id"]
+                                                else filled["benefit_line"])]
                 drafted = self._finish(spec, filled["body"], title, digest, brief, used, fact_sources,
                                        threshold, "template", allow_rewrite=allow_rewrite)
                 if drafted is not None:
@@ -445,7 +467,7 @@ class PushWriter:
             title, digest = values["headline"], values["summary"]
         if len(text) > spec.max_chars or not text:
             return None, f"大模型草稿超出{spec.label}的 {spec.max_chars} 字上限，改用模板"
-        used = sources if values["benefit"] and values["benefit"] in text else []
+        used = [h for h in sources if h.id != values["tip_id"] and values["benefit"] and values["benefit"] in text]
         drafted = self._finish(spec, text, title, digest, brief, used, fact_sources, threshold, "llm")
         if drafted is None:
             return None, "大模型草稿含有简报和知识库之外的事实或未通过合规检查，改用模板"
