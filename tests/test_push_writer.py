@@ -377,3 +377,9 @@ def test_a_one_to_one_message_stays_short_without_a_tip(engine, settings):
     writer = PushWriter(settings, engine=engine, knowledge=CareKnowledge())
     [d] = draft(writer, channel="wechat", fmt="service", brief=BRIEF, customer_ref="C001").drafts
     assert "水温" not in d.text and d.sources == []
+
+
+def test_a_row_of_exclamation_marks_is_not_broadcast(engine, writer):
+    brief = "！！！明前龙井到货了！！！3月20日前下单满200减20！！"
+    for d in draft(writer, channel="weibo", fmt="post", brief=brief, variants=2).drafts:
+        assert "！！" not in d.text and "明前龙井到货了！3月20日前下单满200减20" in d.text
