@@ -46,14 +46,16 @@ CLAIM_WORDS: dict[str, re.Pattern[str]] = {
     "内部价或福利": re.compile(r"福利|老客户价|老顾客价|熟客价|内部价|员工价|vip价"),
     "免费或免单": re.compile(r"免单|免费|不要钱|不收钱|不收费"),
     "包邮": re.compile(r"包邮|免运费|免邮|不收运费|运费全免|运费我们(?:出|承担)"),
-    "付款方式": re.compile(r"转账|汇款|打款|转给|付款到|付到|私下|个人(?:支付宝|微信|账户|账号|银行卡)|支付宝|微信支付|银行卡|收款码|收款账号|对公账户|货到付款|到付"),
+    "付款方式": re.compile(r"转账|汇款|打款|转给|付款到|付到|(?:钱|款)?(?:打|存|汇)到|分期|花呗|白条|信用卡|云闪付|私下|个人(?:支付宝|微信|账户|账号|银行卡)|支付宝|微信支付|银行卡|收款码|收款账号|对公账户|货到付款|到付"),
     "联系方式": re.compile(r"微信号|加(?:我|一下)?(?:的)?(?:微信|vx|v信|wx|qq|扣扣|v(?![a-z]))|vx|wx|(?<![a-z])qq|扣扣|手机|电话|热线|私聊|私下联系|联系(?:店长|老板|我)|打我|找我"),
     "商家承担费用": re.compile(r"由我们|我们(?:来)?(?:承担|出|负责|包)|(?:商家|店铺|卖家|本店|店里)(?:来)?(?:承担|出|负责)"),
-    "承诺": re.compile(r"保证|承诺|包退|包换|包赔|赔偿|补偿|绝对"),
+    "承诺": re.compile(r"保证|承诺|包退|包换|包赔|赔偿|补偿|绝对|运费险|保价"),
 }
 # After these, what is given or where the money goes must be the sources' own words.
 _OBJECT_CLAIMS = ("赠品", "付款方式", "联系方式")
 _OBJECT_LENGTH = 10
+# A way to pay is a claim of its own: the sources naming one does not allow another.
+_OWN_WORDS = ("付款方式",)
 
 _LATIN = re.compile(r"(?<![a-z0-9_.-])[a-z][a-z0-9_.-]{3,}")
 _URL = re.compile(
@@ -229,6 +231,9 @@ def _claim_words(said: str, everything: str) -> list[str]:
         if kind in _OBJECT_CLAIMS:
             known = _bigrams(_content(everything))
             for match in matches:
+                if kind in _OWN_WORDS and match.group() not in everything:  # 支付宝 stated, not 信用卡
+                    problems.append(f"{kind}：{match.group()}")
+                    break
                 tail = said[match.end() : match.end() + _OBJECT_LENGTH]
                 cut = next((i for i, ch in enumerate(tail) if ch in _CLAUSE_END), len(tail))
                 obj = _content(tail[:cut])

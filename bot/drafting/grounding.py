@@ -184,7 +184,7 @@ _ABOUT_INSTRUCTIONS = re.compile(
     r"|我(?!们)的(?:规则|说明|要求)"
     r"|(?:被|受)(?:要求|告知|设定|指示|规定|限定|叮嘱|交代)"
     r"|(?:系统|开发者|上面|以上|前面|后台|内部)(?:的|给的?)?(?:指令|指示|提示|设定|规则|说明|要求|消息)"
-    r"|语言模型|人工智能|ai\s*(?:助手|模型)|大模型|chatgpt|gpt-?\d|deepseek|通义千问|qwen|llm|instruction|prompt"
+    r"|语言模型|人工智能|ai\s*(?:助手|模型)|大模型|chatgpt|(?<![a-z])gpt|openai|claude|deepseek|通义千问|文心一言|豆包|qwen|llama|llm|instruction|prompt"
     r"|(?:不能|不可以|不允许|不得|不要)(?:编造|复述|猜)|(?:透露|复述|总结)(?:这些|我的|系统的?|内部的?)(?:说明|指令|规则|设定|提示)"
 )
 # A clause made mostly of one instruction line's character pairs restates that line.
