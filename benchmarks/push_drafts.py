@@ -13,6 +13,7 @@ sample shop in knowledge/ (indexed into a temporary folder) and a generated cust
 - the share of briefs whose offered drafts needed the checker's rewrite (`changed`), of those
   whose brief itself was flagged, and of briefs refused whole (what is left after the rewrite is
   not the message: see `HOLLOW_SHARE` in bot/push/writer.py);
+- how many drafts carry a care tip quoted from the FAQ (bot/push/tips.py);
 - a re-check of every offered draft: flagged by the checker, a fact outside the brief and the cited
   entries, or over the format's limit — each must be 0.
 """
@@ -40,6 +41,7 @@ from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from bot.push.facts import unsupported  # noqa: E402
 from bot.push.formats import FORMATS  # noqa: E402
+from bot.push.tips import CARE  # noqa: E402
 from bot.push.writer import PushWriter, UnusableBrief  # noqa: E402
 
 SHOP = Path(__file__).resolve().parent.parent / "knowledge"
@@ -127,6 +129,7 @@ def main() -> None:
         drafts = refusals = rewritten = brief_flagged = hollow = 0
         problems: Counter[str] = Counter()
         by_format: Counter[str] = Counter()
+        with_tip: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         elapsed = 0.0
         for _ in range(args.repeat):
@@ -156,6 +159,8 @@ def main() -> None:
                     brief_flagged += 1
                 spec = FORMATS[(channel, fmt)]
                 for d in result.drafts:
+                    if any(CARE.search(h.question) for h in d.sources):
+                        with_tip[f"{channel}/{fmt}"] += 1
                     sources = [brief, *(h.answer for h in d.sources), settings.shop_name]
                     if check_text(d.text, channel=channel, surface=spec.surface, settings=settings).flagged:
                         problems["flagged by a re-check"] += 1
@@ -171,6 +176,8 @@ def main() -> None:
         print(f"  of which the brief itself was flagged for its surface: {brief_flagged}/{n}")
         print(f"briefs refused as a whole (UnusableBrief: mostly what the surface forbids): {hollow}/{n}")
         print("drafts by format: " + ", ".join(f"{k} {v}" for k, v in sorted(by_format.items())))
+        print("drafts carrying a care tip from the FAQ: "
+              + ", ".join(f"{k} {with_tip[k]}/{v}" for k, v in sorted(by_format.items())))
         print("refusal reasons: " + "; ".join(f"{v}× {k[:40]}" for k, v in reasons.most_common()))
         print("re-check of offered drafts: " + (", ".join(f"{k}: {v}" for k, v in problems.items()) or "0 problems"))
     finally:

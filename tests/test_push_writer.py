@@ -370,6 +370,10 @@ def test_a_broadcast_carries_a_care_tip_quoted_from_the_faq_and_cites_it(engine,
     pause = "春节期间2月10日到2月17日暂停发货，2月18日起恢复。"
     for d in draft(writer, channel=channel, fmt=fmt, brief=pause, variants=2).drafts:
         assert "照常发货" not in d.text and d.sources == []
+    # A brief that is itself a brewing tip gets no second one.
+    own = "龙井怎么泡才好喝？水温80度左右，玻璃杯下投法，三分钟出汤。"
+    for d in draft(writer, channel=channel, fmt=fmt, brief=own, variants=2).drafts:
+        assert "150 毫升" not in d.text and d.sources == []
 
 
 def test_a_one_to_one_message_stays_short_without_a_tip(engine, settings):

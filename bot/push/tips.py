@@ -28,7 +28,8 @@ def care_tip(brief: str, search: Search | None, topic: Topic) -> tuple[str, Hit]
     if search is None:
         return None
     product = topic(brief) or ""
-    if len(product) < 2:
+    # A brief that is itself about brewing or keeping needs no second tip saying it again.
+    if len(product) < 2 or CARE.search(brief) or re.search(r"(泡|存)", brief):
         return None
     for hit in search(f"{product}怎么保存 怎么冲泡", 5):
         if hit.kind != "faq" or not CARE.search(hit.question):
