@@ -387,3 +387,12 @@ def test_a_row_of_exclamation_marks_is_not_broadcast(engine, writer):
     brief = "！！！明前龙井到货了！！！3月20日前下单满200减20！！"
     for d in draft(writer, channel="weibo", fmt="post", brief=brief, variants=2).drafts:
         assert "！！" not in d.text and "明前龙井到货了！3月20日前下单满200减20" in d.text
+
+
+def test_terms_left_behind_by_a_cut_offer_are_pointed_out(engine, writer):
+    brief = "新茶上市，全网最低价！转发集赞满30个送试饮装，3月20日前有效。"
+    for d in draft(writer, channel="weibo", fmt="post", brief=brief).drafts:
+        assert d.changed and "集赞" not in d.text
+        assert "「3月20日前有效」" in d.note
+    [kept] = draft(writer, channel="weibo", fmt="post", brief="新茶上市，满200减20，3月20日前有效。").drafts
+    assert kept.note is None

@@ -140,6 +140,7 @@ class PushResult:
 class _Brief:
     text: str  # cleaned for the surface
     dropped: list[Finding]
+    note: str | None = None  # what the merchant should re-read in the cleaned brief
 
     @property
     def changed(self) -> bool:
@@ -236,7 +237,7 @@ class PushWriter:
                 drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold,
                                         benefits)
                 for d in drafts:
-                    d.note = "；".join(n for n in (aside_note, d.note) if n) or None
+                    d.note = "；".join(n for n in (aside_note, clean.note, d.note) if n) or None
                     d.customer = customer_label(person) if person is not None else None
                     d.recipients = 1 if person is not None else (len(allowed) if segment else None)
                 return drafts
@@ -297,7 +298,7 @@ class PushWriter:
         found = self._check(brief, spec, threshold)
         if not _needs_rewrite(found):
             return _Brief(brief, [])
-        clean = _Brief(found.rewrite, list(found.findings))
+        clean = _Brief(found.rewrite, list(found.findings), _orphaned_terms(brief, found.rewrite))
         if _hollow(brief, clean.text):
             spans = {f.span.text: f.category_label for f in clean.dropped}
             why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
@@ -544,6 +545,20 @@ def _needs_rewrite(found: CheckResult) -> bool:
     # Flagged, or a statutory finding (最/国家级/疗效/诱导分享…) even below the threshold; a
     # medium channel-etiquette finding alone leaves the merchant's words as they are.
     return found.flagged or any(f.severity == "high" for f in found.findings)
+
+
+_VALIDITY = re.compile(r"[^，,。；;！!？?\n]*(?:前有效|内有效|止有效|截止|为止)[^，,。；;！!？?\n]*")
+_OFFER_MARKS = ("送", "赠", "减", "折", "返", "抽", "免")
+
+
+def _orphaned_terms(original: str, cleaned: str) -> str | None:
+    """When the checker cut an offer but kept its terms (「转发集赞送试饮装，3月20日前有效」 →
+    「3月20日前有效」), the terms now read as if they applied to what is left: say so."""
+    terms = _VALIDITY.search(cleaned)
+    lost = [w for w in _OFFER_MARKS if w in original and w not in cleaned]
+    if terms is None or not lost:
+        return None
+    return f"简报里的优惠被去掉了，「{terms.group(0).strip()}」却还在，请确认它现在指的是什么，必要时改写简报"
 
 
 def _at_most_topics(brief: str, most: int) -> str:
