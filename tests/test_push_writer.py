@@ -313,8 +313,12 @@ def test_what_the_brief_says_to_the_writer_is_not_copied_to_customers(engine, wr
 def test_a_weibo_brief_with_too_many_topics_keeps_the_first_three(engine, writer):
     brief = "#春茶# #龙井# #杭州# #西湖# 明前龙井到了，3月20日前下单满200减20。"
     [d] = draft(writer, channel="weibo", fmt="post", brief=brief).drafts
-    assert re.findall(r"#[^#\n]+#", d.text) == ["#春茶#", "#龙井#", "#杭州#"] and "西湖" in d.text
+    assert re.findall(r"#[^#\n]+#", d.text) == ["#春茶#", "#龙井#", "#杭州#"] and "西湖" not in d.text
+    assert "#西湖#" in d.note
     assert_offerable(d, brief)
+    inline = "#春茶# #龙井# #杭州# 今年的#西湖#龙井到了。"
+    [d] = draft(writer, channel="weibo", fmt="post", brief=inline).drafts
+    assert "今年的西湖龙井到了" in d.text and d.note is None
 
 
 def test_an_offer_word_is_not_made_a_weibo_topic(engine, writer):

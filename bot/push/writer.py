@@ -197,16 +197,20 @@ class PushWriter:
         # 「！！！」 is spam form on every surface (the checker scores it, but under a Weibo post's
         # threshold it would stay); one mark says the same.
         brief = re.sub(r"[！!]{2,}", "！", brief).lstrip("！!？? ")
+        extra_topics: list[str] = []
+        if spec.topics is not None:
+            brief, extra_topics = _at_most_topics(brief, spec.topics[1])
         brief, asides = _without_asides(brief)
         if not brief:
             raise DianxiaoerError(
                 f"简报里只有写给店小二的要求（{'；'.join(asides)}），没有要告诉客户的内容；"
                 "请直接写要告诉客户的事：商品、活动、时间、条件"
             )
-        aside_note = (f"简报里写给店小二的话没有写进草稿：{'；'.join(f'「{a}」' for a in asides)}"
-                      if asides else None)
-        if spec.topics is not None:
-            brief = _at_most_topics(brief, spec.topics[1])
+        aside_note = "；".join(
+            ([f"简报里写给店小二的话没有写进草稿：{'；'.join(f'「{a}」' for a in asides)}"] if asides else [])
+            + ([f"{spec.label}最多带 {spec.topics[1]} 个话题，没有用上：{' '.join(extra_topics)}"]
+               if spec.topics and extra_topics else [])
+        ) or None
         now = now or utcnow()
         templates = T.load_templates(self.templates_dir, spec.key)
         tset = templates.soft if soften else templates.normal
@@ -561,16 +565,25 @@ def _orphaned_terms(original: str, cleaned: str) -> str | None:
     return f"简报里的优惠被去掉了，「{terms.group(0).strip()}」却还在，请确认它现在指的是什么，必要时改写简报"
 
 
-def _at_most_topics(brief: str, most: int) -> str:
-    """The brief's first `most` #话题# kept, later ones as plain words: a post carries at most three."""
+def _at_most_topics(brief: str, most: int) -> tuple[str, list[str]]:
+    """The brief with its first `most` #话题# (a post carries at most three) and the topics left
+    out. A later topic standing alone goes; one inside a sentence (今年的#西湖#龙井) stays as a word."""
     seen = 0
+    dropped: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
         nonlocal seen
         seen += 1
-        return match.group(0) if seen <= most else match.group(1)
+        if seen <= most:
+            return match.group(0)
+        before = brief[match.start() - 1] if match.start() else " "
+        after = brief[match.end()] if match.end() < len(brief) else " "
+        if before.isspace() and after.isspace():
+            dropped.append(match.group(0))
+            return ""
+        return match.group(1)
 
-    return re.sub(r" {2,}", " ", _TOPIC.sub(keep, brief)).strip()
+    return re.sub(r" {2,}", " ", _TOPIC.sub(keep, brief)).strip(), dropped
 
 
 def _without_asides(brief: str) -> tuple[str, list[str]]:
