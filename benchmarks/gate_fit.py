@@ -61,6 +61,9 @@ _collected: dict[str, ShopData] = {}
 def collect(shop) -> ShopData:  # type: ignore[no-untyped-def]
     if shop.name in _collected:
         return _collected[shop.name]
+    from gate_shops import use_rules_of
+
+    use_rules_of(shop)  # retrieval's topic cues and the rules read the shop's own file too
     data = ShopData(shop.name)
     for label, expected, question in shop.rows:
         query = normalize_message(question)
@@ -223,7 +226,11 @@ def fit_shared(shops, betas: tuple[float, float] | None = None) -> Gate:  # type
 
 def loso_gate(shop, gate: Gate) -> Gate:  # type: ignore[no-untyped-def]
     """`gate` on this shop's own scale, as shop_gate would give it."""
+    from gate_shops import use_rules_of
+
     from bot.drafting.calibration import calibrate
+
+    use_rules_of(shop)
 
     return gate.for_shop(calibrate(FaqMemory.of(shop.kb), gate, faq_stamp(shop.kb.lexical) + gate.fingerprint))
 
@@ -256,6 +263,9 @@ def with_feedback(shop, taught, measured, measure):  # type: ignore[no-untyped-d
     from bot.knowledge.base import KnowledgeBase
     from bot.memory.learned import LabelledQuestion
 
+    from gate_shops import use_rules_of
+
+    use_rules_of(shop)
     by_question = {str(m["question"]): e for e, m in shop.kb.lexical.entries.items()}
     work = Path(tempfile.mkdtemp(prefix="dx-feedback-"))
     try:

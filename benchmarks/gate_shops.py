@@ -190,8 +190,22 @@ HEADER = ("| shop | right entry first | in top five | in-scope answered with the
           "out-of-scope handed off | n in / out |\n|---|---|---|---|---|---|")
 
 
+def use_rules_of(shop: Shop) -> None:
+    """The shop's own rules file (店小二规则.yaml in its knowledge folder), as `ask` reads it."""
+    from bot.policy.loader import use_shop_rules
+
+    use_shop_rules(shop.knowledge)
+
+
+def gate_of(shop: Shop):  # type: ignore[no-untyped-def]
+    use_rules_of(shop)  # before the gate: its calibration searches with the shop's topic cues
+    assert shop.kb is not None
+    return gate_for(shop.kb)
+
+
 def measure(shop: Shop, gate, rows: list[Row]) -> Tally:  # type: ignore[no-untyped-def]
     assert shop.kb is not None
+    use_rules_of(shop)
     t = Tally()
     for label, expected, question in rows:
         plan = plan_reply(question, history=[], search=shop.search, gate=gate, lexical=shop.kb.lexical)
@@ -249,7 +263,7 @@ def main() -> None:
     try:
         for shop in shops:
             shop.kb = open_shop(shop, embedder)
-        report("Gate as shipped", shops, lambda s: measure(s, gate_for(s.kb), s.rows))
+        report("Gate as shipped", shops, lambda s: measure(s, gate_of(s), s.rows))
         if args.loso:
             from benchmarks.gate_fit import fit_shared, loso_gate
 
@@ -260,7 +274,7 @@ def main() -> None:
             from benchmarks.gate_fit import with_feedback
 
             report("Without feedback, on the measured half", shops,
-                   lambda s: measure(s, gate_for(s.kb), halves(s.rows)[1]))
+                   lambda s: measure(s, gate_of(s), halves(s.rows)[1]))
             report("After replaying the other half as staff decisions", shops,
                    lambda s: with_feedback(s, halves(s.rows)[0], halves(s.rows)[1], measure))
     finally:
