@@ -400,3 +400,12 @@ def test_terms_left_behind_by_a_cut_offer_are_pointed_out(engine, writer):
         assert "「3月20日前有效」" in d.note
     [kept] = draft(writer, channel="weibo", fmt="post", brief="新茶上市，满200减20，3月20日前有效。").drafts
     assert kept.note is None
+
+
+def test_an_llm_draft_may_not_use_the_care_tips_entry_it_was_not_shown(engine, settings):
+    # The tip's entry is found for the template writer; the model never saw it, so a figure from
+    # it in the model's draft is an invention, and the templates take over.
+    model = FakeChatModel().enqueue("大家好，明前龙井到货，3月20日前下单满200减20。水温80–85℃冲泡最好。#茶小铺#")
+    writer = PushWriter(settings, engine=engine, knowledge=CareKnowledge(), chat_model=model)
+    [d] = draft(writer, channel="weibo", fmt="post", brief=BRIEF).drafts
+    assert d.via == "template" and "简报和知识库之外" in d.note

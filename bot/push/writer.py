@@ -333,7 +333,10 @@ class PushWriter:
         llm_note: str | None = None
         for n in range(variants):
             if self.chat_model is not None:
-                drafted, llm_note = self._from_llm(spec, values, brief, sources, fact_sources, threshold, n)
+                # The model is not shown the care tip, so nothing of its entry may pass as cited.
+                untipped = [h for h in sources if h.id != values["tip_id"]]
+                llm_facts = [brief.text, *(h.answer for h in untipped), *fact_sources[1 + len(sources):]]
+                drafted, llm_note = self._from_llm(spec, values, brief, untipped, llm_facts, threshold, n)
                 if drafted is not None and drafted.text not in seen:
                     seen.add(drafted.text)
                     drafts.append(drafted)
