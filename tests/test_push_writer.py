@@ -409,3 +409,13 @@ def test_an_llm_draft_may_not_use_the_care_tips_entry_it_was_not_shown(engine, s
     writer = PushWriter(settings, engine=engine, knowledge=CareKnowledge(), chat_model=model)
     [d] = draft(writer, channel="weibo", fmt="post", brief=BRIEF).drafts
     assert d.via == "template" and "简报和知识库之外" in d.note
+
+
+@pytest.mark.parametrize(("channel", "fmt"), [("wechat", "moments"), ("wechat", "article"), ("weibo", "post")])
+def test_a_post_everyone_sees_does_not_publish_one_customers_tier_or_interests(engine, writer, channel, fmt):
+    add_customer(engine, "C001", "王芳", ["金卡会员", "龙井爱好者"], wrote=NOW - timedelta(hours=2), tier="金卡会员")
+    result = draft(writer, channel=channel, fmt=fmt, brief=TASTING, customer_ref="C001")
+    assert result.drafts
+    for d in result.drafts:
+        assert "王芳" not in d.text and "金卡" not in d.text and "积分加倍" not in d.text, d.text
+        assert "您之前问过" not in d.text and "知道您喜欢" not in d.text, d.text

@@ -359,12 +359,15 @@ class PushWriter:
         # A broadcast is read by many, so it greets them all even when drafted for one customer.
         name = profile.name if profile and spec.per_customer else None
         hello = f"{name}，您好" if name else ("您好" if spec.per_customer else "大家好")
-        interests = list(profile.interests) if profile else []
+        # Moments, articles and posts are read by everyone: one customer's tier or interests
+        # would be published, so only a segment personalises them.
+        private = profile if profile and spec.per_customer else None
+        interests = list(private.interests) if private else []
         if segment and not tier_of_tag(segment):
             interests.append(re.sub(r"(爱好者|控|粉丝|粉|迷|党)$", "", segment))
         # Name an interest only when this push is about it: the customer is the subject.
         interest = next((i for i in interests if i and i in brief), "")
-        tier = (profile.tier if profile else None) or (segment if segment and tier_of_tag(segment) else None)
+        tier = (private.tier if private else None) or (segment if segment and tier_of_tag(segment) else None)
         sources: list[Hit] = []
         benefit = ""
         if tier:
