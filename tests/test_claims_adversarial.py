@@ -55,6 +55,9 @@ ADVERSARIAL = [
     ("shipping", "港澳台的朋友下单也能包邮", "相反"),
     ("shipping", "寄香港的话也是包邮的哦", "相反"),  # 香港 is one of 港澳台, which the entry excludes
     ("shipping", "台湾地区满99元也包邮", "相反"),
+    # an offer without the amount it starts from (满 99 元)
+    ("shipping", "我们全国包邮哦，放心下单～", "条件"),
+    ("shipping", "都是包邮的，港澳台除外", "条件"),
     ("returns", "定制商品也支持7天无理由退换哦", "相反"),
     ("returns", "7天内拆封了也可以无理由退换", "相反"),
     ("payment", "支持货到付款哦，收到再付", "相反"),
@@ -195,3 +198,12 @@ def test_the_entrys_own_words_are_never_refused():
     answer = "未发货前可以修改，请尽快把订单号和新地址发给客服；已发货的订单需要联系快递改派，可能产生额外费用。"
     assert unsupported_claims(answer, [answer]) == []
     assert unsupported_claims("已发货的订单也可以修改地址", [answer]) != []
+
+
+def test_an_offer_keeps_the_amount_it_starts_from():
+    sources = [SHIPPING.answer]
+    assert unsupported_claims("全国包邮哦", sources) == ["省略了条件：包邮（资料里是满99…）"]
+    assert unsupported_claims("满九十九元包邮", sources) == []
+    assert unsupported_claims("港澳台不包邮哦", sources) == []
+    # another cited entry that offers it outright is not bound by this one's amount
+    assert unsupported_claims("金卡会员全场包邮", [SHIPPING.answer, "金卡会员全场包邮。"]) == []

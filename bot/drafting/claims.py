@@ -122,6 +122,7 @@ def unsupported_claims(draft: str, sources: Sequence[str]) -> list[str]:
         *_claim_words(said, everything),
         *_ids_and_links(said, everything),
         *_reversed(said, known),
+        *_dropped_thresholds(said, known),
     ]
     return list(dict.fromkeys(problems))
 
@@ -249,6 +250,34 @@ def _ids_and_links(said: str, everything: str) -> list[str]:
     problems += [f"账号：{m.group()}" for m in _LATIN.finditer(said)
                  if m.group() not in everything and not any(m.group() in p for p in problems)]
     return problems
+
+
+# --- Conditions that must come along ---------------------------------------------------------
+
+_THRESHOLD = re.compile(r"满(\d+(?:\.\d+)?)")
+_STATEMENT = re.compile(r"[^。；;！!？?\n]+[?？]?")
+
+
+def _dropped_thresholds(said: str, known: Sequence[str]) -> list[str]:
+    """An offer the sources make from an amount on (「满 99 元全国包邮」) promised without it
+    (「全国包邮哦」): a customer ordering for 50 元 would be told shipping is free. The amount must be
+    said somewhere in the draft (「不满 99 元收运费」 keeps it too)."""
+    offer = CLAIM_WORDS["包邮"]
+    claims = [m for m in offer.finditer(said) if not _negated_before(said, m.start())]
+    if not claims:
+        return []
+    numbers = {m.group() for m in _NUMBER.finditer(said)}
+    missing = ""
+    for text in known:
+        for sentence in _STATEMENT.finditer(text):
+            offered = [m for m in offer.finditer(sentence.group()) if not _negated_before(sentence.group(), m.start())]
+            if not offered or sentence.group().endswith(("?", "？")):  # the entry's question offers nothing
+                continue
+            thresholds = list(_THRESHOLD.finditer(sentence.group()))
+            if not thresholds:
+                return []  # a source offers it outright (「金卡会员全场包邮」): another entry's 满 99 does not bind
+            missing = missing or next((t.group() for t in thresholds if t.group(1) not in numbers), "")
+    return [f"省略了条件：{claims[0].group()}（资料里是{missing}…）"] if missing else []
 
 
 # --- Polarity on shared subjects --------------------------------------------------------------
