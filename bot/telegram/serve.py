@@ -61,13 +61,15 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with session(context) as db:
         editing = staff.pending_edit(session=db, user_id=user.id, chat_id=msg.chat_id)
     text = msg.text if msg.chat.type == ChatType.PRIVATE else addressed_text(msg, context.bot.username)
-    if editing is None and not text:
-        return  # group chatter, not addressed to the bot
+    if not text:
+        # Group chatter not addressed to the bot: neither a customer's message nor the new text of
+        # a draft (the edit prompt's force-reply makes the staff member's answer a reply to the bot).
+        return
     if not await allowed(update, context, "serve"):
         return
     if editing is not None:
-        await _finish_edit(update, context, editing.editing_draft_id)  # type: ignore[arg-type]
-    elif text:
+        await _finish_edit(update, context, editing.editing_draft_id, text)  # type: ignore[arg-type]
+    else:
         await _draft_reply(update, context, text)
 
 
@@ -247,13 +249,14 @@ def _has_unanswered(db: Session, draft_id: int) -> bool:
     return db.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft_id)).first() is not None
 
 
-async def _finish_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft_id: int) -> None:
+async def _finish_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft_id: int, text: str) -> None:
+    """`text` is the new reply: in a group, without the @mention that addressed it to the bot."""
     user, msg = update.effective_user, update.effective_message
-    assert user is not None and msg is not None and msg.text is not None
+    assert user is not None and msg is not None
     by = actor(user)
     try:
         note = await blocking(decide, services(context), draft_id=draft_id, status="edited", by=by,
-                              edited_text=msg.text)
+                              edited_text=text)
     finally:
         # Whatever happened, the next message is a customer's again, not another attempt.
         with session(context) as db:
@@ -263,7 +266,7 @@ async def _finish_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft
         draft = crud.get_draft(session=db, draft_id=draft_id)
         card = staff.get_card(session=db, draft_id=draft_id)
         candidate = faq_candidates.add_candidate(
-            session=db, question=card.question, answer=draft.edited_text or msg.text,
+            session=db, question=card.question, answer=draft.edited_text or text,
             draft_id=draft_id, proposed_by=by,
         )
         db.commit()
