@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from telegram.ext import ContextTypes
 from bot.compliance.checker import CheckResult, check_text
 from bot.errors import DianxiaoerError
 from bot.memory import crud, staff
+from bot.push.formats import push_format
 from bot.telegram.cards import callback, clip, parse_callback
 from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
 
@@ -121,6 +123,10 @@ def _writer(context: ContextTypes.DEFAULT_TYPE) -> Any:
     return writer
 
 
+def args_head(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return " ".join((context.args or [])[:2])
+
+
 @requires("copy")
 async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     msg = update.effective_message
@@ -132,6 +138,14 @@ async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return crud.find_customer(session=db, ref=word) is not None
 
     channel, fmt, brief, customer, segment = parse_push(list(context.args or []), is_customer)
+    if customer is None and segment is None and push_format(channel, fmt).per_customer:
+        # Otherwise a mistyped customer id would silently become the brief's last word.
+        last = brief.split()[-1] if brief.split() else ""
+        unknown = f"（「{last}」不在客户资料里）" if re.fullmatch(r"[A-Za-z0-9_-]+", last) else ""
+        raise DianxiaoerError(
+            f"{push_format(channel, fmt).label}是一对一消息：请在最后写上客户编号或 #分组{unknown}，"
+            f"例如 /push {args_head(context)} 要点… C001"
+        )
     async with typing(context, msg.chat_id):
         result = await blocking(writer.draft, channel=channel, fmt=fmt, brief=brief,
                                 customer_ref=customer, segment=segment)
