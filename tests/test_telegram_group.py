@@ -1,12 +1,15 @@
-"""The staff group chat end to end: what the bot takes as a draft's new text there."""
+"""The staff group chat end to end: what the bot takes as meant for it there (a draft's new text, a
+knowledge file) and what it leaves to the colleagues."""
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from bot.knowledge.base import KnowledgeBase
 from bot.memory.models import Draft, FaqCandidate
 from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import GROUP, STAFF, bot_settings, card_id, click, idle, make_services, polling, run
+from tests.test_telegram import (GROUP, MAINTAINER, STAFF, bot_settings, card_id, click, idle, make_services,
+                                 polling, run, write_shop)
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 
@@ -48,5 +51,33 @@ def test_a_group_edit_takes_the_reply_to_the_prompt_not_chatter_nor_the_mention(
                 assert edited == {1: "可以开电子发票，备注抬头和税号就行", 2: "85 度的水，先温杯再注水"}
                 answers = sorted(c.answer for c in session.exec(select(FaqCandidate)))
                 assert answers == ["85 度的水，先温杯再注水", "可以开电子发票，备注抬头和税号就行"]
+
+    run(scenario())
+
+
+def test_a_group_takes_a_knowledge_file_only_when_it_is_sent_to_the_bot(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+    own = base.model_copy(update={"data_dir": tmp_path / "data", "knowledge_dir": tmp_path / "knowledge"})
+    write_shop(own.knowledge_dir)
+    own_kb = KnowledgeBase(own, embedder=knowledge.embedder)
+    own_kb.sync()
+    good = "问题,答案\n可以寄到香港吗？,可以寄到香港，运费 30 元。\n".encode("gbk")  # saved by Excel on Windows
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(own, fake, tmp_path / "bot.db"), own_kb)
+            async with polling(services, fake) as app:
+                # colleagues share files in the group: no refusal, no import
+                mark = fake.mark()
+                await fake.user_sends_document(fake.user(STAFF), GROUP, "发票.pdf", b"%PDF-1.4")
+                await fake.user_sends_document(fake.user(MAINTAINER), GROUP, "港澳.csv", good)
+                await idle(app, fake)
+                assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
+                assert not (own.knowledge_dir / "港澳.csv").exists()
+                # the same file with the bot @mentioned in its caption is imported
+                await fake.user_sends_document(fake.user(MAINTAINER), GROUP, "港澳.csv", good, caption="@fake_bot 新增港澳")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP, after=mark, timeout=30)
+                assert "已导入「港澳.csv」" in reply["text"] and "新增 1" in reply["text"], reply["text"]
+        assert own_kb.entry_count() == 7
 
     run(scenario())

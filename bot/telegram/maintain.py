@@ -8,7 +8,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.errors import DianxiaoerError, KnowledgeFileError
@@ -17,7 +18,7 @@ from bot.knowledge.sync import SyncReport
 from bot.memory import crud, faq_candidates
 from bot.memory.gaps import cluster_questions
 from bot.telegram.cards import candidate_keyboard, clip, parse_callback
-from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
+from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
 
 # Telegram bots may download files up to 20 MB; a FAQ file is far smaller.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -92,7 +93,6 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await msg.reply_text(report_text(report))
 
 
-@requires("knowledge")
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A knowledge file sent as a document: check it, save it into the folder, sync.
 
@@ -101,11 +101,15 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """
     msg = update.effective_message
     assert msg is not None and msg.document is not None
+    if not _for_the_bot(msg, context.bot.username):
+        return  # a file staff share among themselves in the group: neither refused nor imported
+    if not await allowed(update, context, "knowledge"):
+        return
     name = Path(msg.document.file_name or "").name
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES or not is_knowledge_file(Path(name)):
-        allowed = "、".join(sorted(s.lstrip(".") for s in UPLOAD_SUFFIXES))
-        raise DianxiaoerError(f"不能导入「{name or '无名文件'}」：知识库文件应为 {allowed}（文件名不能以 . 或 _ 开头，也不能叫 README）")
+        kinds = "、".join(sorted(s.lstrip(".") for s in UPLOAD_SUFFIXES))
+        raise DianxiaoerError(f"不能导入「{name or '无名文件'}」：知识库文件应为 {kinds}（文件名不能以 . 或 _ 开头，也不能叫 README）")
     if (msg.document.file_size or 0) > MAX_UPLOAD_BYTES:
         raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
     root = services(context).settings.knowledge_dir
@@ -134,6 +138,17 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 raise
         report = await _sync(context)
     await msg.reply_text(f"已导入「{html.escape(name)}」。\n" + report_text(report))
+
+
+def _for_the_bot(msg: Message, bot_username: str) -> bool:
+    """A document is for the bot in a private chat; in a group, when its caption @mentions the bot
+    or it replies to the bot (as the text handler reads group messages)."""
+    if msg.chat.type == ChatType.PRIVATE:
+        return True
+    if (msg.caption or "").strip().lower().startswith(f"@{bot_username}".lower()):
+        return True
+    replied = msg.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.username == bot_username
 
 
 def _problems(path: Path, root: Path) -> list[str]:
