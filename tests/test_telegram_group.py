@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from bot.knowledge.base import KnowledgeBase
 from bot.memory.models import Draft, FaqCandidate
 from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import (GROUP, MAINTAINER, STAFF, bot_settings, card_id, click, idle, make_services,
+from tests.test_telegram import (GROUP, MAINTAINER, STAFF, STRANGER, bot_settings, card_id, click, idle, make_services,
                                  polling, run, write_shop)
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
@@ -79,5 +79,28 @@ def test_a_group_takes_a_knowledge_file_only_when_it_is_sent_to_the_bot(shop, tm
                 reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP, after=mark, timeout=30)
                 assert "已导入「港澳.csv」" in reply["text"] and "新增 1" in reply["text"], reply["text"]
         assert own_kb.entry_count() == 7
+
+    run(scenario())
+
+
+def test_commands_for_another_bot_in_the_group_are_left_alone(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            async with polling(services, fake) as app:
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STAFF), GROUP, "/orders@shop_erp_bot 今天")  # the shop's ERP bot
+                await fake.user_sends(fake.user(STRANGER), GROUP, "/start@shop_erp_bot")  # a guest in the group
+                await idle(app, fake)
+                assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
+                await fake.user_sends(fake.user(STAFF), GROUP, "/orders@fake_bot")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP, after=mark)
+                assert "没有这个命令" in reply["text"]
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STRANGER), GROUP, "/start@fake_bot")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP, after=mark)
+                assert "只对店里的同事开放" in reply["text"]
 
     run(scenario())

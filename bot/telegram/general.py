@@ -47,7 +47,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if user is None or message is None or chat is None:
         raise ApplicationHandlerStop
     # In a group, only a command is addressed to the bot; other chatter is not refused.
-    addressed = chat.type == ChatType.PRIVATE or (message.text or "").startswith("/")
+    addressed = chat.type == ChatType.PRIVATE or for_this_bot(message.text, context.bot.username)
     refused: dict[int, float] = context.application.bot_data.setdefault("refused", {})
     now = time.monotonic()
     if addressed and now - refused.get(user.id, -REFUSAL_INTERVAL) >= REFUSAL_INTERVAL:
@@ -106,9 +106,19 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+def for_this_bot(text: str | None, bot_username: str) -> bool:
+    """Whether `text` is a command for this bot: `/cmd`, or `/cmd@thisbot` but not `/cmd@otherbot`
+    (a staff group may hold other bots)."""
+    if not text or not text.startswith("/"):
+        return False
+    _, at, target = text.split(maxsplit=1)[0].partition("@")
+    return not at or target.lower() == bot_username.lower()
+
+
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text("没有这个命令，发送 /help 查看可用的命令。")
+    message = update.effective_message
+    if message is not None and for_this_bot(message.text, context.bot.username):
+        await message.reply_text("没有这个命令，发送 /help 查看可用的命令。")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
