@@ -17,6 +17,7 @@ from bot.knowledge.readers import SUPPORTED_SUFFIXES, is_knowledge_file, iter_kn
 from bot.knowledge.sync import SyncReport
 from bot.memory import crud, faq_candidates
 from bot.memory.gaps import cluster_questions
+from bot.memory.models import Draft
 from bot.telegram.cards import candidate_keyboard, clip, parse_callback
 from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
 
@@ -176,15 +177,36 @@ async def candidates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await msg.reply_text(f"{len(pending)} 条待处理的 FAQ 候选（店员修改过的答案）：")
     for candidate in pending:
         assert candidate.id is not None
-        await msg.reply_text(_candidate_text(candidate), reply_markup=candidate_keyboard(candidate.id))
+        await msg.reply_text(_candidate_text(candidate, replaced=_cited(context, candidate)),
+                             reply_markup=candidate_keyboard(candidate.id))
 
 
-def _candidate_text(candidate: faq_candidates.FaqCandidate, status: str = "") -> str:
+def _candidate_text(candidate: faq_candidates.FaqCandidate, status: str = "",
+                    replaced: list[tuple[str, str, str]] = ()) -> str:
+    """`replaced`: (question, source, answer) of the entries the draft had cited, so the maintainer
+    sees which answer staff found wrong, and in which file it still stands."""
     head = f"💡 <b>候选 #{candidate.id}</b>{status}"
-    return (
-        f"{head}\n<b>问：</b>{html.escape(clip(candidate.question, 500))}\n"
-        f"<b>答：</b>{html.escape(clip(candidate.answer, 2500))}\n<i>提出：{html.escape(candidate.proposed_by)}</i>"
-    )
+    lines = [
+        head,
+        f"<b>问：</b>{html.escape(clip(candidate.question, 500))}",
+        f"<b>答：</b>{html.escape(clip(candidate.answer, 2000))}",
+    ]
+    for question, source, answer in replaced[:2]:
+        lines.append(f"<b>改写前依据：</b>{html.escape(clip(question, 100))} — <i>{html.escape(source)}</i>"
+                     f"\n  原答案：{html.escape(clip(answer, 300))}")
+    lines.append(f"<i>提出：{html.escape(candidate.proposed_by)}</i>")
+    return "\n".join(lines)
+
+
+def _cited(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> list[tuple[str, str, str]]:
+    if candidate.draft_id is None:
+        return []
+    with session(context) as db:
+        draft = db.get(Draft, candidate.draft_id)
+        ids = list(draft.cited_entry_ids) if draft is not None else []
+    entries = services(context).knowledge.lexical.entries
+    return [(str(entries[i].get("question", "")), str(entries[i].get("source", "")), str(entries[i].get("answer", "")))
+            for i in ids if i in entries]
 
 
 @requires("knowledge")

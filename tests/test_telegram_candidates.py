@@ -1,0 +1,33 @@
+"""/candidates as a maintainer reads it: the rewritten answer beside the entry it replaces."""
+
+from __future__ import annotations
+
+from tests.telegram_fake import FakeTelegram
+from tests.test_telegram import MAINTAINER, STAFF, bot_settings, card_id, click, make_services, polling, run, send
+from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
+
+
+def test_a_candidate_shows_the_cited_entry_its_file_and_old_answer(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            async with polling(services, fake):
+                await send(fake, STAFF, STAFF, "亲，包邮吗？")
+                card = card_id(fake, STAFF, "亲，包邮吗？")
+                mark = fake.mark()
+                await click(fake, STAFF, STAFF, card, "修改")
+                await fake.wait_for("sendMessage", lambda p: "修改后" in p["text"], after=mark)
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STAFF), STAFF, "双十二期间全场包邮<新疆西藏除外>")
+                await fake.wait_for("sendMessage", lambda p: "FAQ 候选" in p["text"], after=mark)
+                mark = fake.mark()
+                await fake.user_sends(fake.user(MAINTAINER), MAINTAINER, "/candidates")
+                shown = await fake.wait_for("sendMessage", lambda p: "候选 #" in p["text"], after=mark)
+                text = shown["text"]
+                assert "双十二期间全场包邮&lt;新疆西藏除外&gt;" in text
+                assert "改写前依据：</b>包邮吗？ — <i>售后.csv</i>" in text, text
+                assert "原答案：订单满 99 元包邮" in text, text
+
+    run(scenario())
