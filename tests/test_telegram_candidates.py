@@ -1,4 +1,5 @@
-"""/candidates as a maintainer reads it: the rewritten answer beside the entry it replaces."""
+"""/candidates as a maintainer reads it (the rewritten answer beside the entry it replaces), and what
+staff are told when they send the bot something it cannot read."""
 
 from __future__ import annotations
 
@@ -29,5 +30,21 @@ def test_a_candidate_shows_the_cited_entry_its_file_and_old_answer(shop, tmp_pat
                 assert "双十二期间全场包邮&lt;新疆西藏除外&gt;" in text
                 assert "改写前依据：</b>包邮吗？ — <i>售后.csv</i>" in text, text
                 assert "原答案：订单满 99 元包邮" in text, text
+
+    run(scenario())
+
+
+def test_a_screenshot_is_answered_with_what_the_bot_can_read(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            async with polling(services, fake):
+                mark = fake.mark()
+                photo = [{"file_id": "p1", "file_unique_id": "up1", "width": 90, "height": 160}]
+                await fake.queue(fake.make_update(message=fake._user_message(fake.user(STAFF), STAFF, photo=photo)))
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+                assert "复制成文字" in reply["text"]
 
     run(scenario())

@@ -199,6 +199,11 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("gaps", maintain.gaps))
     application.add_handler(MessageHandler(filters.Document.ALL, maintain.document))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, serve.message))
+    application.add_handler(MessageHandler(
+        filters.ChatType.PRIVATE & (filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO
+                                    | filters.Sticker.ALL | filters.VIDEO_NOTE),
+        serve.not_text,
+    ))
     application.add_handler(CallbackQueryHandler(serve.card_button, pattern=r"^(ok|ed|ho|no|pk):"))
     application.add_handler(CallbackQueryHandler(maintain.candidate_button, pattern=r"^(ca|cd):"))
     application.add_handler(CallbackQueryHandler(copywriting.push_button, pattern=r"^(pa|pr|ps):"))

@@ -73,6 +73,15 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _draft_reply(update, context, text)
 
 
+@requires("serve")
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A screenshot, voice note or sticker in a private chat: say what the bot can read instead of
+    staying silent (a customer's WeChat screenshot is the usual case)."""
+    msg = update.effective_message
+    assert msg is not None
+    await msg.reply_text("我只能读文字：请把客户的消息复制成文字发来（截图、语音和表情暂时读不了）。")
+
+
 def addressed_text(msg: Message, bot_username: str) -> str | None:
     """In a group, the text meant for the bot: after an @mention of it, or in a reply to it.
 
