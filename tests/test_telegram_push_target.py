@@ -1,4 +1,5 @@
-"""/push to one customer from Telegram: a mistyped customer id is named, not pasted into the copy."""
+"""/push to one customer or a segment from Telegram: a mistyped customer id is named, not pasted into
+the copy; a large segment's refusals still fit one message."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def test_a_one_to_one_push_without_a_known_customer_names_the_unknown_id(shop, t
                 assert "推送草稿 #" in reply["text"], reply["text"]
 
     run(scenario())
+
+
+def test_a_large_segments_refusals_fit_one_message():
+    from datetime import UTC, datetime
+
+    from bot.push.writer import PushResult, Refusal
+    from bot.telegram.copywriting import _refusals
+    from tests.telegram_fake import check_html
+
+    refused = [Refusal(customer=f"老客户{n:03d}", reason="本月已收到 4 条推送，已达上限（每月 4 条）",
+                       next_allowed_at=datetime(2026, 12, 31, 8, tzinfo=UTC)) for n in range(300)]
+    text = _refusals(PushResult(drafts=[], refused=refused))
+    assert len(text) <= 4096 and "老客户000" in text and "另有 280 位" in text
+    check_html(text)

@@ -108,11 +108,18 @@ def push_card(draft: Any, *, status: str | None = None) -> tuple[str, InlineKeyb
     return "\n".join(lines), keyboard
 
 
+SHOWN_REFUSALS = 20
+
+
 def _refusals(result: Any) -> str:
+    """Who is not written to and why; a large segment's list is cut to fit one message (Telegram
+    refuses one over 4096 characters, and the drafts would not be shown either)."""
     lines = []
-    for r in result.refused:
+    for r in result.refused[:SHOWN_REFUSALS]:
         when = f"，最早 {r.next_allowed_at.astimezone().strftime('%m-%d %H:%M')}" if r.next_allowed_at else ""
-        lines.append(f"✗ 不发给 {html.escape(r.customer)}：{html.escape(r.reason)}{when}")
+        lines.append(f"✗ 不发给 {html.escape(clip(r.customer, 40))}：{html.escape(clip(r.reason, 120))}{when}")
+    if len(result.refused) > SHOWN_REFUSALS:
+        lines.append(f"…另有 {len(result.refused) - SHOWN_REFUSALS} 位客户不发（共 {len(result.refused)} 位）")
     return "\n".join(lines)
 
 
