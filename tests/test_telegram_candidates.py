@@ -1,6 +1,5 @@
-"""/candidates as a maintainer reads it (the rewritten answer beside the entry it replaces), and what
-staff are told when they send the bot something it cannot read."""
-
+"""/candidates as a maintainer reads it (the rewritten answer beside the entry it replaces), /gaps
+within one message, and what staff are told when they send the bot something it cannot read."""
 from __future__ import annotations
 
 from tests.telegram_fake import FakeTelegram
@@ -48,3 +47,20 @@ def test_a_screenshot_is_answered_with_what_the_bot_can_read(shop, tmp_path):  #
                 assert "复制成文字" in reply["text"]
 
     run(scenario())
+
+
+
+def test_gaps_with_long_questions_fits_one_message_of_valid_html():
+    from bot.memory.gaps import GapCluster
+    from bot.telegram.maintain import gaps_text
+    from tests.telegram_fake import check_html
+
+    teas = ["西湖龙井", "安吉白茶", "碧螺春", "铁观音", "大红袍", "普洱熟茶", "祁门红茶", "黄山毛峰",
+            "六安瓜片", "信阳毛尖", "白毫银针", "正山小种", "凤凰单丛", "君山银针", "太平猴魁"]
+    clusters = []
+    for tea in teas:
+        examples = [f"问{k}{tea}：" + " &".join(f"{tea}{i}" for i in range(25)) for k in range(3)]
+        clusters.append(GapCluster(representative=examples[0], examples=examples, count=3))
+    text = gaps_text(45, clusters)
+    check_html(text)  # no entity cut in half
+    assert len(text) <= 4096 and "&amp;" in text and "类未列出" in text

@@ -7,6 +7,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -250,9 +251,19 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     embed = getattr(services(context).knowledge.embedder, "encode_queries", None)
     async with typing(context, msg.chat_id):
         clusters = (await blocking(cluster_questions, texts, embed))[:15]
-    lines = [f"{len(texts)} 个未解答的问题；最常见的 {len(clusters)} 类："]
+    await msg.reply_text(gaps_text(len(texts), clusters))
+
+
+def gaps_text(total: int, clusters: list[Any]) -> str:
+    lines = [f"{total} 个未解答的问题；最常见的 {len(clusters)} 类："]
     for n, cluster in enumerate(clusters, start=1):
-        lines.append(f"{n}. ×{cluster.count} {html.escape(clip(cluster.representative, 120))}")
         others = [e for e in cluster.examples if e != cluster.representative][:2]
-        lines += [f"    · {html.escape(clip(o, 80))}" for o in others]
-    await msg.reply_text("\n".join(lines)[:4000])
+        block = [f"{n}. ×{cluster.count} {html.escape(clip(cluster.representative, 120))}",
+                 *(f"    · {html.escape(clip(o, 80))}" for o in others)]
+        # Whole clusters only: cutting the text at a character count can split an HTML entity
+        # (&amp;), which Telegram refuses to parse.
+        if len("\n".join([*lines, *block])) > 4000:
+            lines.append(f"…另有 {len(clusters) - n + 1} 类未列出")
+            break
+        lines += block
+    return "\n".join(lines)
