@@ -1,5 +1,6 @@
 """/candidates as a maintainer reads it (the rewritten answer beside the entry it replaces), /gaps
 within one message, and what staff are told when they send the bot something it cannot read."""
+
 from __future__ import annotations
 
 from tests.telegram_fake import FakeTelegram
@@ -64,3 +65,14 @@ def test_gaps_with_long_questions_fits_one_message_of_valid_html():
     text = gaps_text(45, clusters)
     check_html(text)  # no entity cut in half
     assert len(text) <= 4096 and "&amp;" in text and "类未列出" in text
+
+
+def test_a_sync_report_with_long_warnings_fits_one_message():
+    from bot.knowledge.sync import SyncReport
+    from bot.telegram.maintain import report_text
+    from tests.telegram_fake import check_html
+
+    warnings = [f"售后.csv 第 {n} 行：答案很长 <" + "退货运费由买家承担" * 120 for n in range(8)]
+    text = report_text(SyncReport(warnings=warnings, files=1))
+    check_html(text)
+    assert len(text) <= 4096 and "第 0 行" in text and "另有 3 条" in text

@@ -26,6 +26,7 @@ from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 UPLOAD_SUFFIXES = {".csv", ".tsv", ".xlsx", ".md", ".txt", ".json", ".jsonl"} & SUPPORTED_SUFFIXES
 SHOWN_ERRORS = 5
+SHOWN_LINE = 300
 
 
 def report_text(report: SyncReport) -> str:
@@ -35,8 +36,12 @@ def report_text(report: SyncReport) -> str:
     ]
     if report.kept_despite_errors:
         lines.append(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
-    lines += [f"❗ {html.escape(str(e))}" for e in report.errors[:SHOWN_ERRORS]]
-    lines += [f"⚠️ {html.escape(w)}" for w in report.warnings[:SHOWN_ERRORS]]
+    # Clipped: a warning may quote a whole answer, and the report must stay one message.
+    lines += [f"❗ {html.escape(clip(str(e), SHOWN_LINE))}" for e in report.errors[:SHOWN_ERRORS]]
+    lines += [f"⚠️ {html.escape(clip(w, SHOWN_LINE))}" for w in report.warnings[:SHOWN_ERRORS]]
+    hidden = max(0, len(report.errors) - SHOWN_ERRORS) + max(0, len(report.warnings) - SHOWN_ERRORS)
+    if hidden:
+        lines.append(f"…另有 {hidden} 条错误或提醒，完整列表见 dianxiaoer index")
     return "\n".join(lines)
 
 
@@ -124,7 +129,7 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
             reasons = await blocking(_problems, staged, Path(scratch))
             if reasons:
-                shown = "\n".join(f"❗ {html.escape(r)}" for r in reasons[:SHOWN_ERRORS])
+                shown = "\n".join(f"❗ {html.escape(clip(r, SHOWN_LINE))}" for r in reasons[:SHOWN_ERRORS])
                 await msg.reply_text(f"「{html.escape(name)}」没有导入，知识库未改动：\n{shown}")
                 return
             root.mkdir(parents=True, exist_ok=True)
