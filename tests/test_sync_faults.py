@@ -240,3 +240,22 @@ def test_two_syncs_at_once_leave_a_whole_store(tmp_path, embedder):
     assert np.allclose(np.asarray(got["embeddings"])[sample], fresh, atol=1e-4)
     assert kb.generation() == LexicalIndex.load(kb._lexical_dir).stamp
     assert top_answer(settings_for(root), embedder, "第73号茶多少钱") == "第73号茶每斤 173 元。"
+
+
+@pytest.mark.parametrize("phase", ["embedded", "checked"])
+def test_between_a_killed_sync_and_the_next_readers_serve_what_the_store_holds(tmp_path, clean, embedder,
+                                                                                phase, monkeypatch):
+    """Killed after the edited answer (299 → 399 元, nothing else changed, so every count is the
+    same) was committed but before the lexical index was rebuilt: a new process that searches
+    before anyone syncs again answers 399, not 299."""
+    from bot.knowledge import faults
+
+    before, _ = clean
+    shutil.copytree(before / "data", tmp_path / "data")
+    write_files(tmp_path / "knowledge", {**BEFORE, "faq.csv": BEFORE["faq.csv"].replace("299", "399")})
+    monkeypatch.setattr(faults, "_die", lambda where: (_ for _ in ()).throw(Killed(where)))
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "knowledge", _env_file=None,
+                        fault_at_phase=phase)
+    with pytest.raises(Killed):
+        KnowledgeBase(settings, embedder=embedder).sync()
+    assert "399" in top_answer(settings_for(tmp_path), embedder, "包邮吗")

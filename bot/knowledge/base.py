@@ -18,7 +18,7 @@ from bot.knowledge.doctor import counts_agree, diagnose, repair
 from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
 from bot.knowledge.faults import Faults
-from bot.knowledge.freshness import SyncState, content_generation
+from bot.knowledge.freshness import SYNC_IN_PROGRESS, SyncState, content_generation
 from bot.knowledge import learned_phrasings
 from bot.knowledge.learned_phrasings import LearnedSource
 from bot.policy.loader import RulesFileError, use_shop_rules
@@ -117,6 +117,11 @@ class KnowledgeBase:
             report = plan(found, stored)
             if not allow_mass_delete:
                 refuse_mass_delete(report, stored, self.settings.knowledge_dir)
+            if (report.added or report.updated or report.removed) and self.generation() is not None:
+                # Until this sync's own state is written, readers must not take the old lexical index
+                # for current: killed after embedding an answer edited 299 → 399 元, a new process
+                # would otherwise keep answering 299 until the next sync. They rebuild from Chroma.
+                SyncState.now(SYNC_IN_PROGRESS, len(stored), self.store.count()).write(self._state_path)
             self.faults.phase("locked")
             # In scan order, smallest file first: an edit to the FAQ is not held up behind a new
             # long document's passages, and whatever a crash interrupts, small files are done.

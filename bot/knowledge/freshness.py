@@ -24,6 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
+# Recorded while a sync writes: no lexical index carries it, so a reader rebuilds from the store.
+SYNC_IN_PROGRESS = "sync-in-progress"
+
+
 def content_generation(hashes: Mapping[str, str]) -> str:
     """Digest of entry id → content hash; the same content gives the same generation."""
     digest = hashlib.sha1()
