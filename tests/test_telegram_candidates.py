@@ -76,3 +76,26 @@ def test_a_sync_report_with_long_warnings_fits_one_message():
     text = report_text(SyncReport(warnings=warnings, files=1))
     check_html(text)
     assert len(text) <= 4096 and "第 0 行" in text and "另有 3 条" in text
+
+
+def test_candidates_says_how_many_wait_beyond_the_ones_shown(shop, tmp_path):  # noqa: F811
+    from sqlmodel import Session
+
+    from bot.memory import faq_candidates
+
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            with Session(services.engine) as session:
+                for n in range(13):
+                    faq_candidates.add_candidate(session=session, question=f"第{n}个问题", answer=f"答案{n}")
+                session.commit()
+            async with polling(services, fake):
+                mark = fake.mark()
+                await fake.user_sends(fake.user(MAINTAINER), MAINTAINER, "/candidates")
+                head = await fake.wait_for("sendMessage", lambda p: "待处理" in p["text"], after=mark)
+                assert head["text"].startswith("13 条待处理") and "最早的 10 条" in head["text"], head["text"]
+
+    run(scenario())

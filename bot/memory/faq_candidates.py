@@ -48,6 +48,10 @@ def list_candidates(*, session: Session, status: str = "pending", limit: int = 2
     return list(session.exec(query).all())
 
 
+def count_candidates(*, session: Session, status: str = "pending") -> int:
+    return len(session.exec(select(FaqCandidate.id).where(FaqCandidate.status == status)).all())
+
+
 def _pending(session: Session, candidate_id: int) -> FaqCandidate:
     candidate = session.get(FaqCandidate, candidate_id)
     if candidate is None:

@@ -27,6 +27,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 UPLOAD_SUFFIXES = {".csv", ".tsv", ".xlsx", ".md", ".txt", ".json", ".jsonl"} & SUPPORTED_SUFFIXES
 SHOWN_ERRORS = 5
 SHOWN_LINE = 300
+SHOWN_CANDIDATES = 10
 
 
 def report_text(report: SyncReport) -> str:
@@ -176,11 +177,13 @@ async def candidates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     msg = update.effective_message
     assert msg is not None
     with session(context) as db:
-        pending = faq_candidates.list_candidates(session=db, limit=10)
+        pending = faq_candidates.list_candidates(session=db, limit=SHOWN_CANDIDATES)
+        total = faq_candidates.count_candidates(session=db)
     if not pending:
         await msg.reply_text("没有待处理的 FAQ 候选。")
         return
-    await msg.reply_text(f"{len(pending)} 条待处理的 FAQ 候选（店员修改过的答案）：")
+    shown = f"，先列出最早的 {len(pending)} 条；处理后再发 /candidates 看下一批" if total > len(pending) else ""
+    await msg.reply_text(f"{total} 条待处理的 FAQ 候选（店员修改过的答案）{shown}：")
     for candidate in pending:
         assert candidate.id is not None
         await msg.reply_text(_candidate_text(candidate, replaced=_cited(context, candidate)),
