@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 
 from bot.config import Settings
@@ -117,11 +118,13 @@ class KnowledgeBase:
             report = plan(found, stored)
             if not allow_mass_delete:
                 refuse_mass_delete(report, stored, self.settings.knowledge_dir)
-            if (report.added or report.updated or report.removed) and self.generation() is not None:
+            last = SyncState.read(self._state_path)
+            if (report.added or report.updated or report.removed) and last is not None:
                 # Until this sync's own state is written, readers must not take the old lexical index
                 # for current: killed after embedding an answer edited 299 → 399 元, a new process
                 # would otherwise keep answering 299 until the next sync. They rebuild from Chroma.
-                SyncState.now(SYNC_IN_PROGRESS, len(stored), self.store.count()).write(self._state_path)
+                # (finished_at stays the last completed sync's: /kb reports when that was.)
+                replace(last, generation=SYNC_IN_PROGRESS).write(self._state_path)
             self.faults.phase("locked")
             # In scan order, smallest file first: an edit to the FAQ is not held up behind a new
             # long document's passages, and whatever a crash interrupts, small files are done.
