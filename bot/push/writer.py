@@ -557,7 +557,11 @@ def _needs_rewrite(found: CheckResult) -> bool:
     return found.flagged or any(f.severity == "high" for f in found.findings)
 
 
-_VALIDITY = re.compile(r"[^，,。；;！!？?\n]*(?:前有效|内有效|止有效|截止|为止)[^，,。；;！!？?\n]*")
+# Matched from a clause's start only (the lookbehind): tried from every character of a long
+# clause, the leading run would make the search quadratic.
+_VALIDITY = re.compile(
+    r"(?<![^，,。；;！!？?\n])[^，,。；;！!？?\n]*(?:前有效|内有效|止有效|截止|为止)[^，,。；;！!？?\n]*"
+)
 _OFFER_MARKS = ("送", "赠", "减", "折", "返", "抽", "免")
 
 
