@@ -82,3 +82,10 @@ def test_a_bad_shop_rules_file_stops_ask_with_its_file_and_line(tmp_path, sample
     from bot.policy.loader import use_shop_rules
 
     use_shop_rules(None)
+
+
+def test_explain_drops_escape_sequences_from_the_pasted_question(env):
+    text = run(env, "explain", "\x1b]0;PWNED\x07包邮吗\x1b[31m")
+    assert "包邮吗" in text and "PWNED" not in text
+    # click.style's own colours are fine; the pasted OSC title and BEL are not.
+    assert "\x1b]" not in text and "\x07" not in text, repr(text)

@@ -469,3 +469,14 @@ def test_decide_command_records_and_refuses(tmp_path, monkeypatch):
     with Session(engine) as session:
         assert session.get(Draft, draft_id).decided_by == "小李"
     engine.dispose()
+
+
+def test_gaps_drops_escape_sequences_from_stored_customer_text(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIANXIAOER_DATABASE_URL", raising=False)
+    add_questions(tmp_path, ["\x1b]0;PWNED\x07包邮吗", "\x1b[2J包邮吗？\x9b31m"])
+    result = CliRunner().invoke(cli, ["gaps"], env={"DIANXIAOER_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "包邮吗" in result.output
+    assert not any(ch in result.output for ch in "\x1b\x07\x9b"), repr(result.output)
+    raw = CliRunner().invoke(cli, ["gaps", "--json"], env={"DIANXIAOER_DATA_DIR": str(tmp_path)})
+    assert "\x9b" not in raw.output and "\x1b" not in raw.output

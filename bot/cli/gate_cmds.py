@@ -10,6 +10,7 @@ from sqlmodel import Session
 from bot.cli import cli
 from bot.cli.wiring import command_services
 from bot.memory.learned import list_learned, list_labels
+from bot.textio import printable, safe_json
 
 
 @cli.group()
@@ -82,19 +83,20 @@ def explain(question: str, as_json: bool) -> None:
 
     trace = trace_of(command_services().assistant, question)
     if as_json:
-        click.echo(json.dumps(trace.as_json(), ensure_ascii=False))
+        click.echo(safe_json(json.dumps(trace.as_json(), ensure_ascii=False)))
         return
     verdict = click.style("需要人工处理", fg="yellow") if trace.handoff else click.style("可以回复", fg="green")
-    click.echo(f"消息：{trace.message}  →  {verdict}")
+    # The question is pasted customer text: its escape sequences are dropped, not obeyed.
+    click.echo(f"消息：{printable(trace.message)}  →  {verdict}")
     click.echo(f"门槛 {trace.threshold:.3f}（{trace.calibrated}）· 规则文件：{'、'.join(trace.rules_files)}")
     for n, part in enumerate(trace.parts, start=1):
         click.echo("")
-        click.secho(f"[{n}] 「{part.text}」 检索为「{part.query}」", bold=True)
+        click.secho(printable(f"[{n}] 「{part.text}」 检索为「{part.query}」"), bold=True)
         if not part.hits:
             click.echo("    没有候选条目")
         for rank, hit in enumerate(part.hits, start=1):
             click.echo(
-                f"    {rank}. {hit.question}  [{hit.id}]  综合 {hit.score:.3f} · 向量 {hit.dense:.3f} · "
+                f"    {rank}. {printable(hit.question)}  [{printable(str(hit.id))}]  综合 {hit.score:.3f} · 向量 {hit.dense:.3f} · "
                 f"词法 {hit.lexical:.2f} · 问答段落 {hit.passage:.3f}"
             )
         if part.signals:
@@ -102,11 +104,11 @@ def explain(question: str, as_json: bool) -> None:
         if part.rule is not None:
             start, end = part.rule.span
             marked = f"{part.query[:start]}【{part.query[start:end]}】{part.query[end:]}"
-            click.echo(f"    规则 {part.rule.rule} 命中「{part.rule.text}」：{marked}（{part.rule_source}）")
+            click.echo(printable(f"    规则 {part.rule.rule} 命中「{part.rule.text}」：{marked}（{part.rule_source}）"))
         else:
             click.echo("    没有规则命中")
         if part.model_probability is not None:
             click.echo(f"    模型概率 {part.model_probability:.3f}（门槛 {trace.threshold:.3f}）")
         who = f"规则 {part.decided_by}" if part.decided_by else "模型"
         result = "回答" if part.answered else "转人工"
-        click.echo(f"    决定：{result}（{who}；把握 {part.confidence:.2f}）{part.reason}")
+        click.echo(printable(f"    决定：{result}（{who}；把握 {part.confidence:.2f}）{part.reason}"))

@@ -14,6 +14,7 @@ from bot.cli.wiring import command_services
 from bot.memory import crud
 from bot.memory.gaps import cluster_questions
 from bot.services import Services
+from bot.textio import printable, safe_json
 
 
 def _open_session(services: Services) -> Session:
@@ -52,16 +53,17 @@ def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
             {"question": c.representative, "count": c.count, "examples": c.examples}
             for c in clusters
         ]
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(payload, ensure_ascii=False)))
         return
     if not clusters:
         click.echo("还没有未解答的问题。")
         return
     click.echo(f"{len(texts)} 个未解答的问题；最常见的 {len(clusters)} 类：")
     for n, cluster in enumerate(clusters, start=1):
-        click.echo(f"{n:>2}. ×{cluster.count}  {cluster.representative}")
+        # Stored customer text can carry escape sequences the terminal would obey.
+        click.echo(f"{n:>2}. ×{cluster.count}  {printable(cluster.representative)}")
         for other in [e for e in cluster.examples if e != cluster.representative][:3]:
-            click.echo(f"        · {other}")
+            click.echo(f"        · {printable(other)}")
 
 
 @cli.command()
