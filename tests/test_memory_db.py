@@ -131,3 +131,55 @@ def test_backup_on_postgresql_gives_pg_dump_advice_without_the_password(tmp_path
     with pytest.raises(MemoryDatabaseError, match="pg_dump") as caught:
         backup(engine, tmp_path / "x.dump")
     assert "s3cret" not in str(caught.value) and "postgresql://shop:***@db:5432/shop" in str(caught.value)
+
+
+def test_a_data_dir_and_database_left_readable_by_the_previous_release_are_tightened(tmp_path):
+    data = tmp_path / "data"
+    engine = open_db(Settings(data_dir=data, _env_file=None))
+    with Session(engine) as session:
+        crud.create_customer(session=session, display_name="王姐")
+        session.commit()
+    engine.dispose()
+    data.chmod(0o755)
+    (data / "dianxiaoer.db").chmod(0o644)
+    if (data / "dianxiaoer.db-wal").exists():
+        (data / "dianxiaoer.db-wal").chmod(0o644)
+    engine = Services(Settings(data_dir=data, _env_file=None)).engine
+    try:
+        assert mode(data) == 0o700
+        assert mode(data / "dianxiaoer.db") == 0o600
+        if (data / "dianxiaoer.db-wal").exists():
+            assert mode(data / "dianxiaoer.db-wal") == 0o600
+    finally:
+        engine.dispose()
+
+
+def test_a_folder_the_database_url_points_into_is_left_as_it_is(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    engine = make_engine(
+        Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{shared / 'm.db'}", _env_file=None)
+    )
+    engine.dispose()
+    assert mode(shared) == 0o755 and mode(shared / "m.db") == 0o600
+
+
+def test_a_password_in_the_query_string_of_an_unreachable_database_url_is_not_shown(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://shop@127.0.0.1:9/none?password=s3cret&connect_timeout=2",
+        _env_file=None,
+    )
+    with pytest.raises(MemoryDatabaseError, match="连不上记忆数据库") as caught:
+        Services(settings).engine
+    assert "s3cret" not in str(caught.value) and "127.0.0.1:9" in str(caught.value)
+
+
+def test_backup_advice_hides_a_password_given_in_the_query_string(tmp_path):
+    engine = make_engine(
+        Settings(data_dir=tmp_path, database_url="postgresql+psycopg://shop@db:5432/shop?password=s3cret", _env_file=None)
+    )
+    with pytest.raises(MemoryDatabaseError, match="pg_dump") as caught:
+        backup(engine, tmp_path / "x.dump")
+    assert "s3cret" not in str(caught.value) and "postgresql://shop@db:5432/shop?password=***" in str(caught.value)

@@ -8,6 +8,7 @@ and saying what to do; `close_engine` checkpoints the WAL so the .db file alone 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,30 @@ def sqlite_path(engine: Engine) -> Path | None:
 
 
 def describe(engine: Engine) -> str:
-    """Where the database is, for messages: the file, or the URL without its password."""
+    """Where the database is, for messages: the file, or the URL without its password (in the
+    userinfo or in the query string, e.g. `?password=…`)."""
     path = sqlite_path(engine)
-    return str(path) if path else engine.url.render_as_string(hide_password=True)
+    return str(path) if path else _shown_url(engine.url)
 
 
-def private_dir(path: Path) -> None:
-    """Create `path` (and missing parents) readable by this user only; existing ones are left as they are."""
+# libpq takes the password (and sslpassword, …) as query parameters too; hide_password does not.
+_SECRET_QUERY = re.compile(r"(?i)([?&][^=&#]*(?:pass|secret|token|key)[^=&#]*=)[^&#]*")
+
+
+def _shown_url(url: Any) -> str:
+    """`url` for a message: the user and host stay (pg_dump needs them), every password goes."""
+    return _SECRET_QUERY.sub(r"\1***", url.render_as_string(hide_password=True))
+
+
+def private_dir(path: Path, *, tighten: bool = True) -> None:
+    """Create `path` (and missing parents) readable by this user only.
+
+    An existing `path` is tightened to 0700 when `tighten` (the previous release made the data
+    dir 0755); parents that already exist are never touched.
+    """
     if path.is_dir():
+        if tighten:
+            _tighten(path, 0o700)
         return
     if not path.parent.exists():
         private_dir(path.parent)
@@ -50,10 +67,25 @@ def private_dir(path: Path) -> None:
     os.chmod(path, 0o700)  # mkdir's mode passes through the umask
 
 
+def _tighten(path: Path, mode: int) -> None:
+    """Drop group and other permissions from `path` if it has any (and is ours to change)."""
+    try:
+        current = path.stat().st_mode & 0o777
+        if current & 0o077:
+            os.chmod(path, current & mode)
+    except OSError:
+        pass  # someone else's file or gone: not ours to fix, and not a reason to stop
+
+
 def _private_file(path: Path) -> None:
-    # SQLite creates -wal and -shm with the database file's mode, so this covers all three.
+    # SQLite creates -wal and -shm with the database file's mode, so this covers all three
+    # for a new file; an existing one (0644 from the previous release) is tightened with them.
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        return
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            _tighten(each, 0o600)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -67,7 +99,8 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
     else:
         path = Path(url.database)  # type: ignore[arg-type]
-        private_dir(path.parent)
+        # The data dir is ours to tighten; a folder the user pointed DATABASE_URL into is not.
+        private_dir(path.parent, tighten=_same_dir(path.parent, settings.data_dir))
         _private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
@@ -83,6 +116,13 @@ def make_engine(settings: Settings) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -167,7 +207,10 @@ class unreadable_as_error:  # noqa: N801  (used as `with unreadable_as_error(eng
     def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> bool:
         if not isinstance(error, exc.DBAPIError | sqlite3.DatabaseError):
             return False
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        from bot.logs import redact
+
+        # A driver's message may repeat the connection string it was given.
+        reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
         where = describe(self.engine)
         path = sqlite_path(self.engine)
         if path is not None:
@@ -213,7 +256,7 @@ def backup(engine: Engine, target: Path) -> Path:
     source = sqlite_path(engine)
     if source is None:
         if engine.url.get_backend_name() == "postgresql":
-            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=True)
+            url = _shown_url(engine.url.set(drivername="postgresql"))
             raise MemoryDatabaseError(
                 "记忆数据库在 PostgreSQL 上，请用它自己的工具备份："
                 f"pg_dump --format=custom --file {target} '{url}'"
