@@ -183,3 +183,19 @@ def test_backup_advice_hides_a_password_given_in_the_query_string(tmp_path):
     with pytest.raises(MemoryDatabaseError, match="pg_dump") as caught:
         backup(engine, tmp_path / "x.dump")
     assert "s3cret" not in str(caught.value) and "postgresql://shop@db:5432/shop?password=***" in str(caught.value)
+
+
+def test_without_memory_ask_shows_no_draft_id(shop, tmp_path):
+    # The stand-in's ids name nothing after the command: `decide 1` would find no such draft.
+    root = tmp_path / "shop"
+    shutil.copytree(shop, root)
+    (root / "data" / "dianxiaoer.db").write_bytes(b"not a database" * 100)
+    text = CliRunner().invoke(cli, ["ask", "满多少包邮呀"], env=env_for(root))
+    assert text.exit_code == 0, text.output
+    assert "99" in text.stdout and "草稿编号" not in text.stdout
+    payload = json.loads(CliRunner().invoke(cli, ["ask", "满多少包邮呀", "--json"], env=env_for(root)).stdout)
+    assert payload["draft_id"] is None and "99" in payload["reply"]
+    batch = tmp_path / "batch.txt"
+    batch.write_text("满多少包邮呀\n", encoding="utf-8")
+    line = CliRunner().invoke(cli, ["ask", "--batch", str(batch)], env=env_for(root)).stdout
+    assert json.loads(line.splitlines()[0])["draft_id"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 from bot.cli import cli
 from bot.cli.wiring import command_services, warn_without_memory
 from bot.drafting.assistant import AskResult, Assistant
+from bot.services import Services
 from bot.textio import read_batch_lines
 
 # Where the customer wrote: recorded on the conversation, which the push windows count.
@@ -58,12 +60,20 @@ def ask(question: str | None, customer: str | None, channel: str, batch: Path | 
                 click.echo(json.dumps({"reply": "", "sources": [], "confidence": 0.0, "handoff": True, "draft_id": None,
                                        "reason": "空行：没有消息", "rule": None}, ensure_ascii=False))
                 continue
-            result = assistant.ask(line, customer=customer, channel=channel)
+            result = _kept(services, assistant.ask(line, customer=customer, channel=channel))
             click.echo(json.dumps(result.as_json(), ensure_ascii=False))
         return
     assert question is not None
-    result = assistant.ask(question, customer=customer, channel=channel)
+    result = _kept(services, assistant.ask(question, customer=customer, channel=channel))
     click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))
+
+
+def _kept(services: Services, result: AskResult) -> AskResult:
+    """`result` as shown: without a draft id when memory is an in-memory stand-in, whose ids
+    name nothing once the command exits (`decide 1` would find no such draft)."""
+    if services.memory_warning and result.draft_id is not None:
+        return dataclasses.replace(result, draft_id=None)
+    return result
 
 
 def _warn_if_empty(assistant: Assistant) -> None:
@@ -72,7 +82,8 @@ def _warn_if_empty(assistant: Assistant) -> None:
         click.echo("知识库是空的：先运行 dianxiaoer index，否则每条消息都会转人工。", err=True)
 
 
-def _chat(assistant: Assistant, customer: str | None, channel: str = "cli") -> None:
+def _chat(services: Services, customer: str | None, channel: str = "cli") -> None:
+    assistant = services.assistant
     who = customer or "访客"
     click.echo(f"店小二 · {assistant.settings.shop_name}：以「{who}」的身份输入客户消息，回车获取回复草稿；输入 /q 退出。")
     while True:
@@ -84,7 +95,7 @@ def _chat(assistant: Assistant, customer: str | None, channel: str = "cli") -> N
         if message.strip() in ("/q", "/quit", "/exit"):
             return
         if message.strip():
-            click.echo(_render(assistant.ask(message, customer=customer or "访客", channel=channel)))
+            click.echo(_render(_kept(services, assistant.ask(message, customer=customer or "访客", channel=channel))))
             click.echo()
 
 
@@ -98,7 +109,7 @@ def chat(customer: str | None, channel: str) -> None:
     assistant = services.assistant
     warn_without_memory(services)
     _warn_if_empty(assistant)
-    _chat(assistant, customer, channel)
+    _chat(services, customer, channel)
 
 
 @cli.command()
@@ -116,4 +127,4 @@ def run() -> None:
         return
     assistant = services.assistant
     warn_without_memory(services)
-    _chat(assistant, None)
+    _chat(services, None)
