@@ -14,9 +14,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-_VALUE = {ch: v for v, chars in enumerate(
-    ["零〇", "一", "二两", "三", "四", "五", "六", "七", "八", "九"]) for ch in chars}
-_UNIT = {"十": 10, "百": 100, "千": 1000}
+from bot.drafting.grounding import chinese_to_number
+
 # Chinese numerals count only before a unit, so 一起 / 一定 are not figures.
 _UNITS = "个天日号周年月次件份克斤两元块折倍盒饼箱瓶杯罐包位名款小分秒%％岁期季轮单"
 _ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
@@ -34,33 +33,11 @@ OFFER_WORDS = tuple(
 TIME_WORDS = tuple("今天 明天 后天 当天 当日 次日 本周 下周 周末 月底 年底 今晚 即日起".split())
 
 
-def _chinese(text: str) -> float | None:
-    if text == "半":
-        return 0.5
-    if "半" in text:
-        return None
-    if all(ch in _VALUE for ch in text):
-        return float("".join(str(_VALUE[ch]) for ch in text))
-    total = section = digit = 0
-    for ch in text:
-        if ch in _VALUE:
-            digit = _VALUE[ch]
-        elif ch in _UNIT:
-            section += (digit or 1) * _UNIT[ch]
-            digit = 0
-        elif ch == "万":
-            total += (section + digit) * 10000
-            section = digit = 0
-        else:
-            return None
-    return float(total + section + digit)
-
-
 def _number(token: str) -> float | None:
     token = token.replace(",", "").strip()
     if not token:
         return None
-    return float(token) if token[0].isdigit() else _chinese(token)
+    return float(token) if token[0].isdigit() else chinese_to_number(token)
 
 
 def _key(value: float) -> str:
