@@ -62,7 +62,28 @@ def test_customer_follow_up_is_resolved_from_memory(env):
     assert first["sources"][0]["question"] == "龙井怎么冲泡？"
     follow = json.loads(ask(env, "那它保质期多久", "--customer", "wx_wang", "--json"))
     assert follow["sources"][0]["question"] == "龙井的保质期多久？" and "18 个月" in follow["reply"]
-    assert follow["reply"].startswith("wx_wang，您好")
+    # wx_wang is how staff refer to the customer, not a name to greet them by.
+    assert "wx_wang" not in follow["reply"]
+
+
+def test_an_unknown_id_becomes_the_customers_ref_and_is_not_greeted(env):
+    reply = json.loads(ask(env, "满多少包邮呀", "--customer", "C901", "--json"))["reply"]
+    assert "99" in reply and "C901" not in reply
+    engine = make_engine(Settings(data_dir=env[0] / "data", _env_file=None))
+    with Session(engine) as session:
+        from bot.memory.models import Customer
+
+        person = session.exec(select(Customer).where(Customer.ref == "C901")).one()
+    engine.dispose()
+    # The same reference finds the same customer next time (no second row).
+    ask(env, "能开发票吗", "--customer", "C901", "--json")
+    with Session(make_engine(Settings(data_dir=env[0] / "data", _env_file=None))) as session:
+        assert [c.id for c in session.exec(select(Customer).where(Customer.display_name == "C901"))] == [person.id]
+
+
+def test_a_name_staff_typed_is_greeted(env):
+    reply = json.loads(ask(env, "满多少包邮呀", "--customer", "王芳", "--json"))["reply"]
+    assert reply.startswith("王芳，您好")
 
 
 def test_human_output_shows_sources_and_decision(env):

@@ -22,6 +22,7 @@ from bot.limits import bound_message
 from bot.knowledge.entries import Hit
 from bot.memory import crud
 from bot.memory.models import Customer, utcnow
+from bot.memory.salutation import looks_like_id, salutation_name
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +141,7 @@ class Assistant:
         with Session(self.engine, expire_on_commit=False) as session:
             person = crud.find_customer(session=session, ref=customer) if customer else None
             if customer and person is None:
-                person = crud.create_customer(session=session, display_name=customer)
-                session.commit()
+                person = _new_customer(session, customer)
             conversation = (
                 crud.ongoing_conversation(session=session, customer_id=person.id, channel=channel)
                 if person
@@ -213,7 +213,7 @@ class Assistant:
     def _word(
         self, plan: ReplyPlan, message: str, history: list[str], person: Customer | None
     ) -> tuple[str, str | None]:
-        name = person.display_name if person else None
+        name = salutation_name(person)
         shop = self.settings.shop_name
         if not plan.answered:
             return compose_handoff(shop_name=shop, customer_name=name), None
@@ -237,3 +237,26 @@ class Assistant:
             logger.info("LLM draft rejected: %s", drafted.fallback_reason)
             return composed, drafted.fallback_reason
         return drafted.text, None
+
+
+def _new_customer(session: Session, reference: str) -> Customer:
+    """A customer for a reference not in memory: an id-shaped one (C001, wx_abc) is its `ref` and
+    not a name to greet by; other text (王芳) is taken as the name staff typed."""
+    from sqlalchemy.exc import IntegrityError
+
+    reference = reference.strip()
+    is_id = looks_like_id(reference)
+    try:
+        person = crud.create_customer(session=session, display_name=reference)
+        if is_id:
+            person.ref = reference
+            session.add(person)
+            session.flush()
+        session.commit()
+        return person
+    except IntegrityError:  # another process created the same reference first: use theirs
+        session.rollback()
+        found = crud.find_customer(session=session, ref=reference)
+        if found is None:
+            raise
+        return found

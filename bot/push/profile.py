@@ -102,9 +102,9 @@ def build_profile(
 def _salutation_name(customer: Customer) -> str | None:
     """The name to greet by; None when the list gave none and the display name is only an id
     (「wx_noname，您好」 greets nobody)."""
-    name = (customer.display_name or "").strip()
-    ids = {customer.ref, customer.wechat_id, customer.weibo_id}
-    return name if name and name not in ids else None
+    from bot.memory.salutation import salutation_name
+
+    return salutation_name(customer)
 
 
 def _core(tier: str) -> str:

@@ -15,6 +15,7 @@ from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
 from bot.memory.models import Conversation, Draft, StaffCard, UnansweredQuestion
+from bot.memory.salutation import salutation_name
 from bot.telegram.cards import parse_callback, reply_card
 from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
 
@@ -240,7 +241,7 @@ def pick_entry(services: object, *, draft_id: int, entry_id: str, by: str) -> st
         card = staff.get_card(session=db, draft_id=draft_id)
         customer = crud.find_customer(session=db, ref=card.customer_ref) if card.customer_ref else None
     text = compose_answer([hit], shop_name=services.settings.shop_name,  # type: ignore[attr-defined]
-                          customer_name=customer.display_name if customer else None)
+                          customer_name=salutation_name(customer))
     note = decide(services, draft_id=draft_id, status="edited", by=by, entry_id=entry_id, edited_text=text)
     with Session(services.engine, expire_on_commit=False) as db:  # type: ignore[attr-defined]
         draft = crud.get_draft(session=db, draft_id=draft_id)
