@@ -71,18 +71,9 @@ class FileLock:
         return True
 
     def acquire(self, timeout: float, waiting: Callable[[str], None]) -> None:
-        deadline = time.monotonic() + timeout
-        told = False
-        while not self.try_acquire():
-            if not told:
-                waiting(self.holder())
-                told = True
-            if time.monotonic() >= deadline:
-                raise SyncInProgressError(
-                    f"另一个同步仍在进行（{self.holder()}），等了 {timeout:.0f} 秒仍未结束；"
-                    f"请稍后再试（锁文件：{self.path}）"
-                )
-            time.sleep(POLL_SECONDS)
+        poll_until_held(self, timeout, waiting, lambda holder: (
+            f"另一个同步仍在进行（{holder}），等了 {timeout:.0f} 秒仍未结束；请稍后再试（锁文件：{self.path}）"
+        ))
 
     def holder(self) -> str:
         try:
@@ -96,6 +87,28 @@ class FileLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+class _Pollable(Protocol):
+    def try_acquire(self) -> bool: ...
+
+    def holder(self) -> str: ...
+
+
+def poll_until_held(
+    lock: _Pollable, timeout: float, waiting: Callable[[str], None], busy: Callable[[str], str]
+) -> None:
+    """Try `lock` every POLL_SECONDS until `timeout`: say once who holds it, then fail with
+    `busy(holder)`."""
+    deadline = time.monotonic() + timeout
+    told = False
+    while not lock.try_acquire():
+        if not told:
+            waiting(lock.holder())
+            told = True
+        if time.monotonic() >= deadline:
+            raise SyncInProgressError(busy(lock.holder()))
+        time.sleep(POLL_SECONDS)
 
 
 class AllLocks:

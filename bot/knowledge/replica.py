@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.knowledge.lock import POLL_SECONDS, FileLock, LOCK_FILE, SyncInProgressError
+from bot.knowledge.lock import LOCK_FILE, FileLock, poll_until_held
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
@@ -141,17 +141,9 @@ class AdvisoryLock:
         return True
 
     def acquire(self, timeout: float, waiting: Callable[[str], None]) -> None:
-        deadline = time.monotonic() + timeout
-        told = False
-        while not self.try_acquire():
-            if not told:
-                waiting(self.holder())
-                told = True
-            if time.monotonic() >= deadline:
-                raise SyncInProgressError(
-                    f"另一台机器上的同步仍在进行（{self.holder()}），等了 {timeout:.0f} 秒仍未结束；请稍后再试"
-                )
-            time.sleep(POLL_SECONDS)
+        poll_until_held(self, timeout, waiting, lambda holder: (
+            f"另一台机器上的同步仍在进行（{holder}），等了 {timeout:.0f} 秒仍未结束；请稍后再试"
+        ))
 
     def holder(self) -> str:
         assert self._engine is not None
