@@ -467,6 +467,30 @@ def test_a_handed_off_question_offers_entries_and_records_the_choice(world):
     run(scenario())
 
 
+def test_handing_off_an_answered_card_records_who_pressed_it_and_when(world):
+    base, knowledge, db = world
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, db), knowledge)
+            async with polling(services, fake):
+                card = await send(fake, STAFF, STAFF, "满多少包邮呀")
+                buttons = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+                assert "转人工 🙋" in buttons, buttons  # the FAQ answers it: staff hand it off themselves
+                mark = fake.mark()
+                await click(fake, STAFF, STAFF, card_id(fake, STAFF, "满多少包邮呀"), "转人工")
+                await fake.wait_for("editMessageText", after=mark)
+                reply = await send(fake, ADMIN, ADMIN, "/stats")
+                assert "转人工 1 条" in reply["text"], reply["text"]
+            with Session(services.engine) as session:
+                card = session.exec(select(StaffCard)).one()
+                draft = session.get(Draft, card.draft_id)
+                assert card.escalated and f"tg {STAFF}" in card.escalated_by
+                assert card.escalated_at is not None and card.escalated_at >= draft.created_at
+
+    run(scenario())
+
+
 def test_check_reports_findings_and_the_token_never_reaches_the_logs(world, caplog):
     base, knowledge, db = world
     caplog.set_level(logging.DEBUG)

@@ -178,3 +178,19 @@ def test_updates_run_side_by_side_across_chats_and_in_order_within_one():
     log = asyncio.run(scenario())
     assert log.index("end a1") < log.index("start a2")  # one chat: in order
     assert log.index("end b1") < log.index("end a1")  # another chat: not held up
+
+
+def test_escalation_keeps_the_first_press_and_counts_in_the_stats(session):
+    start = utcnow() - timedelta(hours=1)
+    draft = crud.create_draft(session=session, text="满 99 元包邮。")
+    draft.created_at = start
+    staff.record_card(session=session, draft_id=draft.id, chat_id=1, message_id=2, question="包邮吗", customer_ref=None)
+    staff.escalate(session=session, draft_id=draft.id, by="tg 42 小王", now=start + timedelta(minutes=4))
+    staff.escalate(session=session, draft_id=draft.id, by="tg 43 小李", now=start + timedelta(minutes=9))
+    session.commit()
+    card = staff.get_card(session=session, draft_id=draft.id)
+    assert (card.escalated, card.escalated_by) == (True, "tg 42 小王")
+    assert card.escalated_at - start == timedelta(minutes=4)
+    figures = service_stats(session=session, since=start - timedelta(minutes=1))
+    assert figures.escalated == 1 and figures.median_escalation_wait == timedelta(minutes=4)
+    assert service_stats(session=session, since=utcnow() + timedelta(days=1)).escalated == 0

@@ -177,6 +177,8 @@ class StaffCardBase(SQLModel):
     nearest_entry_ids: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     reason: str = ""  # why the draft answered or was handed off, shown to staff
     escalated: bool = False  # staff pressed 转人工 on a draft that had answered
+    escalated_by: str | None = None  # who pressed it (as decisions record who decided)
+    escalated_at: datetime | None = _optional_time()
     chosen_entry_id: str | None = None  # "this entry answers it" on a handed-off card
 
 

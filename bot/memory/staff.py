@@ -8,6 +8,7 @@ the numbers it is given (user, chat and message ids).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -93,9 +94,14 @@ def get_card(*, session: Session, draft_id: int) -> StaffCard:
     return card
 
 
-def escalate(*, session: Session, draft_id: int) -> StaffCard:
-    """Staff say an answered draft needs a person after all: the card offers entries instead."""
+def escalate(*, session: Session, draft_id: int, by: str, now: datetime | None = None) -> StaffCard:
+    """Staff say an answered draft needs a person after all: the card offers entries instead.
+
+    Who pressed it and when are kept (the first press: a second one changes nothing)."""
     card = get_card(session=session, draft_id=draft_id)
+    if not card.escalated:
+        card.escalated_by = by
+        card.escalated_at = now or utcnow()
     card.escalated = True
     session.add(card)
     session.flush()

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.memory.models import Draft
+from bot.memory.models import Draft, StaffCard
 
 RESPONSE_STANDARD = timedelta(minutes=15)
 
@@ -28,6 +28,8 @@ class ServiceStats:
     median_wait: timedelta | None  # question to staff decision
     p90_wait: timedelta | None
     within_standard: int  # decisions within RESPONSE_STANDARD
+    escalated: int = 0  # answered drafts staff handed to a person (转人工 on a Telegram card)
+    median_escalation_wait: timedelta | None = None  # question to that press
 
     @property
     def answered_share(self) -> float | None:
@@ -64,6 +66,14 @@ def service_stats(*, session: Session, since: datetime) -> ServiceStats:
     decided = [d for d in drafts if d.decided_at is not None and d.status != "pending"]
     accepted = [d for d in decided if d.status == "approved" or (d.status == "sent" and not d.edited_text)]
     waits = sorted(d.decided_at - d.created_at for d in decided)  # type: ignore[operator]
+    created = {d.id: d.created_at for d in drafts}
+    cards = session.exec(
+        select(StaffCard).where(col(StaffCard.draft_id).in_(list(created)), col(StaffCard.escalated))
+    ).all() if created else []
+    # Cards escalated before the press was timed (escalated_at empty) count, but have no wait.
+    escalation_waits = sorted(
+        c.escalated_at - created[c.draft_id] for c in cards if c.escalated_at is not None
+    )
     return ServiceStats(
         drafts=len(drafts),
         answered=sum(1 for d in drafts if not d.needs_human),
@@ -74,4 +84,6 @@ def service_stats(*, session: Session, since: datetime) -> ServiceStats:
         median_wait=_percentile(waits, 0.5),
         p90_wait=_percentile(waits, 0.9),
         within_standard=sum(1 for w in waits if w <= RESPONSE_STANDARD),
+        escalated=len(cards),
+        median_escalation_wait=_percentile(escalation_waits, 0.5),
     )

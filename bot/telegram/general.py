@@ -103,6 +103,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"修改 {figures.edited}，拒绝 {figures.rejected}\n"
         f"从客户提问到审核：中位数 {wait(figures.median_wait)}，P90 {wait(figures.p90_wait)}；"
         f"{standard} 分钟内 {share(figures.within_standard_share)}（标准 {standard} 分钟）"
+        + (f"\n转人工 {figures.escalated} 条，从提问到转人工中位数 {wait(figures.median_escalation_wait)}"
+           if figures.escalated else "")
     )
 
 

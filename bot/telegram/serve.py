@@ -153,7 +153,7 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await query.answer(_short("已拒绝", note))
     elif action == "handoff":
         with session(context) as db:
-            staff.escalate(session=db, draft_id=draft_id)
+            staff.escalate(session=db, draft_id=draft_id, by=by)
             if not _has_unanswered(db, draft_id):
                 crud.add_unanswered(session=db, text=card.question, customer_id=draft.customer_id, draft_id=draft_id)
             db.commit()
