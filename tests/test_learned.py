@@ -257,3 +257,20 @@ def test_staff_judge_the_trade_s_rules_for_the_words_they_taught_and_no_others(s
     with Session(engine) as session:
         learn(session=session, knowledge=kb, text="退货要多少钱", entry_id=target)
     assert evaluate("退货要多少钱", top, kb.lexical).rule == "price"
+
+
+def test_learned_list_drops_escape_sequences_from_customer_text(tmp_path):
+    from bot.config import Settings
+    from bot.memory.db import open_db
+
+    engine = open_db(Settings(data_dir=tmp_path / "data", _env_file=None))
+    with Session(engine) as session:
+        record_label(session=session, text="\x1b]0;PWNED\x07有咖啡吗\x9b2J", entry_id=None, decision="rejected")
+        session.commit()
+    engine.dispose()
+    env = {"DIANXIAOER_DATA_DIR": str(tmp_path / "data"), "DIANXIAOER_KNOWLEDGE_DIR": str(tmp_path / "kb")}
+    text = CliRunner().invoke(cli, ["learned", "list", "--all"], env=env)
+    assert text.exit_code == 0, text.output
+    assert "有咖啡吗" in text.output and not any(ch in text.output for ch in "\x1b\x07\x9b"), repr(text.output)
+    raw = CliRunner().invoke(cli, ["learned", "list", "--all", "--json"], env=env).output
+    assert "\x9b" not in raw and json.loads(raw)[0]["text"].endswith("有咖啡吗\x9b2J")

@@ -46,17 +46,17 @@ def learned_list(entry_id: str | None, everything: bool, as_json: bool) -> None:
         for r in rows
     ]
     if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(payload, ensure_ascii=False)))
         return
     if not payload:
         click.echo("还没有学到的问法。")
         return
     for item in payload:
         if item["entry_id"] is None:
-            click.echo(f"#{item['id']}  「{item['text']}」 → 知识库不能回答（{item['decision']}）")
+            click.echo(printable(f"#{item['id']}  「{item['text']}」 → 知识库不能回答（{item['decision']}）"))
             continue
         question = item["entry_question"] or "（条目已不在知识库中）"
-        click.echo(f"#{item['id']}  「{item['text']}」 → {question}  [{item['entry_id']}]")
+        click.echo(printable(f"#{item['id']}  「{item['text']}」 → {question}  [{item['entry_id']}]"))
 
 
 @learned.command("remove")
@@ -68,7 +68,7 @@ def learned_remove(learned_id: int) -> None:
     services = command_services()
     with Session(services.engine) as session:
         row = unlearn(session=session, knowledge=services.knowledge, learned_id=learned_id)
-    click.echo(f"已删除学到的问法 #{learned_id}：「{row.text}」")
+    click.echo(printable(f"已删除学到的问法 #{learned_id}：「{row.text}」"))
 
 
 @cli.command()
