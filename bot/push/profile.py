@@ -18,6 +18,7 @@ from sqlmodel import Session
 from bot.knowledge.entries import Hit
 from bot.memory import crud
 from bot.memory.models import Customer
+from bot.memory.salutation import salutation_name
 
 # Tags that name a membership level rather than an interest.
 TIER = re.compile(r"(金卡|银卡|铜卡|白金|钻石|黑卡|VIP|vip|普通会员|会员)")
@@ -90,21 +91,13 @@ def build_profile(
     return Profile(
         customer_id=customer.id,
         ref=customer.ref,
-        name=_salutation_name(customer),
+        name=salutation_name(customer),
         tier=tier_of(customer),
         tags=list(customer.tags),
         products=list(dict.fromkeys(products))[:5],
         asked=list(dict.fromkeys(asked))[:5],
         last_contact=crud.last_contact_by_channel(session=session, customer_id=customer.id),
     )
-
-
-def _salutation_name(customer: Customer) -> str | None:
-    """The name to greet by; None when the list gave none and the display name is only an id
-    (「wx_noname，您好」 greets nobody)."""
-    from bot.memory.salutation import salutation_name
-
-    return salutation_name(customer)
 
 
 def _core(tier: str) -> str:
