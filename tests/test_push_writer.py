@@ -419,3 +419,30 @@ def test_a_post_everyone_sees_does_not_publish_one_customers_tier_or_interests(e
     for d in result.drafts:
         assert "王芳" not in d.text and "金卡" not in d.text and "积分加倍" not in d.text, d.text
         assert "您之前问过" not in d.text and "知道您喜欢" not in d.text, d.text
+
+
+def _send_all(engine, when):
+    with Session(engine) as session:
+        for d in session.exec(select(Draft).where(Draft.status == "pending")).all():
+            crud.decide_draft(session=session, draft_id=d.id, status="approved", by="店长", now=when)
+            crud.decide_draft(session=session, draft_id=d.id, status="sent", by="店长", now=when)
+        session.commit()
+
+
+def test_a_push_to_everyone_counts_the_shops_sends_on_its_channel(engine, writer):
+    # 朋友圈: at most 3 a day for the whole shop, whoever each went to.
+    for n in range(3):
+        assert draft(writer, channel="wechat", fmt="moments", brief=TASTING, seed=n).drafts
+        _send_all(engine, NOW - timedelta(minutes=30 - n))
+    with pytest.raises(DianxiaoerError, match="朋友圈每天最多发 3 条") as refused:
+        draft(writer, channel="wechat", fmt="moments", brief=TASTING)
+    assert "最早" in str(refused.value)
+    # A Weibo post is another channel's count; the next day Moments may go out again.
+    assert draft(writer, channel="weibo", fmt="post", brief=TASTING).drafts
+    assert draft(writer, channel="wechat", fmt="moments", brief=TASTING, now=NOW + timedelta(days=1)).drafts
+
+
+def test_a_push_to_everyone_waits_for_the_end_of_quiet_hours(engine, writer):
+    night = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    with pytest.raises(DianxiaoerError, match="免打扰"):
+        draft(writer, channel="weibo", fmt="post", brief=TASTING, now=night)

@@ -71,6 +71,10 @@ def bot_settings(base: Settings, fake: FakeTelegram, db: Path | str, **extra: ob
         "telegram_admins": str(ADMIN),
         "telegram_staff": str(STAFF),
         "telegram_maintainers": str(MAINTAINER),
+        # These tests push with the real clock at any hour; quiet hours are tested with a fixed
+        # clock in tests/test_frequency.py and tests/test_push_writer.py.
+        "quiet_hours_start": 0,
+        "quiet_hours_end": 0,
         **extra,
     })
 

@@ -31,3 +31,21 @@ def push_decision(
         quiet_end=settings.quiet_hours_end,
         tz=settings.timezone,
     )
+
+
+def broadcast_decision(
+    *, session: Session, channel: PushChannel, settings: Settings, now: datetime | None = None
+) -> PushDecision:
+    """Whether a push to everyone (no customer, no segment) may go out now: every earlier send on
+    the channel counts, since each follower received it; quiet hours apply."""
+    now = now or utcnow()
+    return check_push(
+        channel=channel,
+        now=now,
+        previous_sends=crud.shop_sent_pushes(session=session, channel=channel, since=now - HISTORY),
+        last_customer_message_at=None,
+        opted_out=False,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+        tz=settings.timezone,
+    )

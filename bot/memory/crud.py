@@ -384,6 +384,22 @@ def sent_pushes(
     return [t for t in rows if t is not None]
 
 
+def shop_sent_pushes(*, session: Session, channel: str, since: datetime) -> list[datetime]:
+    """When the shop sent pushes on `channel` since `since`, whoever they went to, oldest first:
+    what a shop-wide cap (Moments a day, Weibo posts a day) and a broadcast to everyone count."""
+    rows = session.exec(
+        select(Draft.sent_at)
+        .where(
+            Draft.kind == "push",
+            Draft.channel == channel,
+            Draft.status == "sent",
+            col(Draft.sent_at) >= since,
+        )
+        .order_by(col(Draft.sent_at))
+    ).all()
+    return [t for t in rows if t is not None]
+
+
 def add_recipients(*, session: Session, draft_id: int, customer_ids: Sequence[int]) -> int:
     """Record who a segment draft (one text, no customer of its own) goes to; returns how many.
     Recording the same member twice keeps one row."""

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.compliance.checker import CheckResult, Finding, check_text
-from bot.compliance.push_policy import push_decision
+from bot.compliance.push_policy import broadcast_decision, push_decision
 from bot.config import Settings
 from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
@@ -231,6 +231,11 @@ class PushWriter:
                     )
             if targets and not allowed:
                 return result
+            if not targets:
+                # To everyone: no one to refuse by name, so a cap or quiet hours stop the whole push.
+                decision = broadcast_decision(session=session, channel=spec.cap, settings=self.settings, now=now)
+                if not decision.allowed:
+                    raise DianxiaoerError(f"现在不能发{spec.label}：{decision.reason}")
             clean = self._usable_brief(brief, spec, threshold, soften)
             benefits: dict[str, tuple[str, Hit] | None] = {}
             entry_question = self._entry_question()
