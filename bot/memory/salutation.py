@@ -14,7 +14,9 @@ from bot.memory.models import Customer
 
 _ID_SHAPED = re.compile(r"[A-Za-z0-9_.\-]+")
 # Shaped like an id and not like a name: a digit or a separator in it (C001, wx_abc), not "Tom".
-_NOT_A_NAME = re.compile(r"[A-Za-z0-9_.\-]*[0-9_.\-][A-Za-z0-9_.\-]*")
+# Letters taken possessively, and only from a run's start: searched over a long run, any other
+# spelling of this pattern is quadratic.
+_NOT_A_NAME = re.compile(r"(?<![A-Za-z0-9_.\-])[A-Za-z]*+[0-9_.\-][A-Za-z0-9_.\-]*")
 
 
 def looks_like_id(reference: str) -> bool:
