@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
-from bot.drafting.grounding import _FACT, _discount, _key, _number, _numeral
+from bot.drafting.grounding import _FACT, _numeral, discount_key, number_key, parse_number
 
 # Words a reply uses around a fact without changing it: pronouns, particles, fillers.
 _FILLER = set("我们你您亲这那边就都也还是的了呢吧啊呀哦喔噢哟啦嘛么哈～~的话会要可以能有在给为对把被让或和与及跟等")
@@ -77,11 +77,11 @@ def canonical(text: str) -> str:
     def digits(match: re.Match[str]) -> str:
         kind, token = match.lastgroup, match.group(0)
         if kind == "discount":
-            value = _number(token.rstrip("折").strip())
-            return token if value is None else _discount(value)[1:] + "折"
+            value = parse_number(token.rstrip("折").strip())
+            return token if value is None else discount_key(value)[1:] + "折"
         if kind == "numeral":
             values = _numeral(token)
-            return _key(values[0]) if len(values) == 1 else token
+            return number_key(values[0]) if len(values) == 1 else token
         if kind == "arabic":
             return token.replace(",", "")
         return token
@@ -160,7 +160,7 @@ def _mentions(text: str) -> Iterator[tuple[str, str, str, str, int]]:
         if i and text[ends[i - 1] : match.start()] in _RANGE:
             before = previous  # 「其他地区 2–4 天」: 4 is 其他地区's too
         previous = before
-        value = _key(float(match.group()))
+        value = number_key(float(match.group()))
         yield value, unit, before, after, match.start()
 
 

@@ -78,7 +78,7 @@ def chinese_to_number(text: str) -> float | None:
     return float(total + section + digit)
 
 
-def _number(token: str) -> float | None:
+def parse_number(token: str) -> float | None:
     token = token.replace(",", "").strip()
     if not token:
         return None
@@ -87,15 +87,15 @@ def _number(token: str) -> float | None:
     return chinese_to_number(token)
 
 
-def _key(value: float) -> str:
+def number_key(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.4f}".rstrip("0")
 
 
-def _discount(value: float) -> str:
+def discount_key(value: float) -> str:
     # 8折 = 八折 and 9.5折 = 九五折 = 95折: a discount is a number below ten.
     while value >= 10:
         value /= 10
-    return "折" + _key(round(value, 4))
+    return "折" + number_key(round(value, 4))
 
 
 def _numeral(token: str) -> list[float]:
@@ -115,20 +115,20 @@ def facts(text: str) -> list[tuple[str, str]]:
     for match in _FACT.finditer(text):
         kind, token = match.lastgroup, match.group(0)
         if kind == "discount":
-            value = _number(token.rstrip("折").strip())
+            value = parse_number(token.rstrip("折").strip())
             if value is not None:
-                found.append((token, _discount(value)))
+                found.append((token, discount_key(value)))
         elif kind == "weekday":
             day = token[-1]
             found.append((token, f"周{_WEEKDAY.get(day, day)}"))
         elif kind == "double":
             found.append((token, "双" + ("11" if token.endswith(("一", "11")) else "12")))
         elif kind == "numeral":
-            found.extend((token, _key(value)) for value in _numeral(token))
+            found.extend((token, number_key(value)) for value in _numeral(token))
         else:
-            value = _number(token)
+            value = parse_number(token)
             if value is not None:
-                found.append((token, _key(value)))
+                found.append((token, number_key(value)))
     lowered = text.lower()
     found.extend((word, word) for word in OFFER_WORDS + TIME_WORDS if word in lowered)
     return found

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from bot.drafting.grounding import chinese_to_number
+from bot.drafting.grounding import discount_key, number_key, parse_number
 
 # Chinese numerals count only before a unit, so 一起 / 一定 are not figures.
 _UNITS = "个天日号周年月次件份克斤两元块折倍盒饼箱瓶杯罐包位名款小分秒%％岁期季轮单"
@@ -33,17 +33,6 @@ OFFER_WORDS = tuple(
 TIME_WORDS = tuple("今天 明天 后天 当天 当日 次日 本周 下周 周末 月底 年底 今晚 即日起".split())
 
 
-def _number(token: str) -> float | None:
-    token = token.replace(",", "").strip()
-    if not token:
-        return None
-    return float(token) if token[0].isdigit() else chinese_to_number(token)
-
-
-def _key(value: float) -> str:
-    return str(int(value)) if value.is_integer() else f"{value:.4f}".rstrip("0")
-
-
 def facts(text: str) -> list[tuple[str, str]]:
     """(as written, normalised key) for each fact in `text`, in order of the kinds above."""
     text = unicodedata.normalize("NFKC", text)
@@ -51,15 +40,13 @@ def facts(text: str) -> list[tuple[str, str]]:
     for match in _FACT.finditer(text):
         kind, token = match.lastgroup, match.group(0)
         if kind == "discount":
-            value = _number(token.rstrip("折").strip())
+            value = parse_number(token.rstrip("折").strip())
             if value is not None:
-                while value >= 10:  # 85折 = 8.5折
-                    value /= 10
-                found.append((token, "折" + _key(round(value, 4))))
+                found.append((token, discount_key(value)))
         else:
-            value = _number(token)
+            value = parse_number(token)
             if value is not None:
-                found.append((token, _key(value)))
+                found.append((token, number_key(value)))
     found.extend((word, word) for word in OFFER_WORDS + TIME_WORDS if word in text)
     return found
 
