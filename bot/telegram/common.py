@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlmodel import Session
-from telegram import Message, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.telegram.cards import parse_callback
 from bot.telegram.roles import ROLE_NAMES, Permission, Roles
 
 logger = logging.getLogger(__name__)
@@ -110,3 +111,15 @@ async def edit_quietly(message: Message | None, text: str, **kwargs: Any) -> Non
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
+
+
+async def pressed(update: Update) -> tuple[CallbackQuery, User, str, list[int]] | None:
+    """The button press in `update`: (query, who, action, numbers), or None (already answered)
+    when its data is not one of ours, e.g. a card from before an upgrade."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    parsed = parse_callback(query.data)
+    if parsed is None:
+        await query.answer("这个按钮已失效。")
+        return None
+    return query, user, *parsed

@@ -14,8 +14,8 @@ from bot.compliance.checker import CheckResult, check_text
 from bot.errors import DianxiaoerError
 from bot.memory import crud, staff
 from bot.push.formats import push_format
-from bot.telegram.cards import callback, clip, parse_callback
-from bot.telegram.common import actor, blocking, edit_quietly, requires, services, session, typing
+from bot.telegram.cards import callback, clip
+from bot.telegram.common import actor, blocking, edit_quietly, pressed, requires, services, session, typing
 
 CHANNELS = {"wechat": "wechat", "微信": "wechat", "weibo": "weibo", "微博": "weibo"}
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
@@ -176,13 +176,9 @@ async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @requires("copy")
 async def push_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    parsed = parse_callback(query.data)
-    if parsed is None:
-        await query.answer("这个按钮已失效。")
+    if (press := await pressed(update)) is None:
         return
-    action, (draft_id, *_) = parsed
+    query, user, action, (draft_id, *_) = press
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=draft_id)
         card = staff.get_push_card(session=db, draft_id=draft_id)

@@ -19,8 +19,8 @@ from bot.knowledge.sync import SyncReport
 from bot.memory import crud, faq_candidates
 from bot.memory.gaps import cluster_questions
 from bot.memory.models import Draft
-from bot.telegram.cards import candidate_keyboard, clip, parse_callback
-from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
+from bot.telegram.cards import candidate_keyboard, clip
+from bot.telegram.common import actor, allowed, blocking, edit_quietly, pressed, requires, services, session, typing
 
 # Telegram bots may download files up to 20 MB; a FAQ file is far smaller.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -220,13 +220,9 @@ def _cited(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCand
 
 @requires("knowledge")
 async def candidate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    parsed = parse_callback(query.data)
-    if parsed is None:
-        await query.answer("这个按钮已失效。")
+    if (press := await pressed(update)) is None:
         return
-    action, (candidate_id, *_) = parsed
+    query, user, action, (candidate_id, *_) = press
     root = services(context).settings.knowledge_dir
     with session(context) as db:
         if action == "accept_candidate":

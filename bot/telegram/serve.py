@@ -16,8 +16,8 @@ from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
 from bot.memory.models import Conversation, Draft, StaffCard, UnansweredQuestion
 from bot.memory.salutation import salutation_name
-from bot.telegram.cards import parse_callback, reply_card
-from bot.telegram.common import actor, allowed, blocking, edit_quietly, requires, services, session, typing
+from bot.telegram.cards import reply_card
+from bot.telegram.common import actor, allowed, blocking, edit_quietly, pressed, requires, services, session, typing
 
 logger = logging.getLogger(__name__)
 
@@ -127,13 +127,9 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
 
 @requires("serve")
 async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    parsed = parse_callback(query.data)
-    if parsed is None:
-        await query.answer("这个按钮已失效。")
+    if (press := await pressed(update)) is None:
         return
-    action, numbers = parsed
+    query, user, action, numbers = press
     draft_id = numbers[0]
     by = actor(user)
     with session(context) as db:
