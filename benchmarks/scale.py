@@ -367,9 +367,9 @@ def main() -> None:
 
         # `ask` without an LLM, when the rest of the product builds (kept from the first version)
         try:
-            from bot.services import build_assistant
+            from bot.services import Services
 
-            assistant = build_assistant(settings, kb)
+            assistant = Services(settings, knowledge=kb).assistant
             assistant.ask(queries[0])
             runs = []
             for _ in range(args.repeat):

@@ -76,7 +76,7 @@ def prepare(root: Path, entries: int, reuse: bool) -> tuple[Settings, KnowledgeB
     took = time.perf_counter() - started
     print(f"index: {entries} entries, {'re-sync' if reuse else 'full index'} {took:.1f} s "
           f"(+{len(report.added)} ~{len(report.updated)} ={report.unchanged})", flush=True)
-    kb.lexical  # noqa: B018  (loaded before the clock starts, as build_assistant does)
+    kb.lexical  # noqa: B018  (loaded before the clock starts, as Services.assistant does)
     kb.passages  # noqa: B018
     return settings, kb, [row["query"] for row in rows]
 

@@ -140,7 +140,3 @@ class Services:
 
             close_engine(engine)
 
-
-def build_assistant(settings: Settings, knowledge: KnowledgeBase | None = None) -> Assistant:
-    """The assistant alone, for callers that hold no `Services` (kept for existing callers)."""
-    return Services(settings, knowledge=knowledge).assistant
