@@ -68,8 +68,9 @@ def test_a_learned_phrasing_survives_resync_edits_and_a_wiped_index(shop):
     report = kb.sync()
     assert [e.id for e in report.updated] == [target]
     assert kb.search(ODD)[0].id == target
-    # A new data dir (or a new embedding model) starts empty: the database puts it back.
-    del kb
+    # A new data dir (or a new embedding model) starts empty: the database puts it back. The old
+    # handle is kept alive on purpose: a client Chroma cached for the wiped path must not be reused.
+    old_kb = kb  # noqa: F841
     shutil.rmtree(settings.data_dir / "chroma")
     shutil.rmtree(settings.data_dir / "lexical")
     kb = open_kb()

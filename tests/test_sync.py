@@ -299,3 +299,22 @@ def test_a_lexical_index_of_the_wrong_shape_is_rebuilt_not_a_crash(make_kb, payl
     assert len(again.lexical.docs) == kb.store.count()
     make_kb().sync()  # and a sync does not trip over it either
     assert make_kb().search("几天能到")[0].question == "几天能到？"
+
+
+def test_a_wiped_data_dir_gets_a_fresh_store_not_the_one_cached_for_its_path(tmp_path):
+    # Chroma caches one system per directory for the life of a process; after the directory is
+    # wiped, reusing it reads a deleted database (and, once its pool reconnects, an empty file).
+    import shutil
+
+    from bot.knowledge.store import make_chroma_client
+
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path)
+    first = make_chroma_client(settings)
+    first.get_or_create_collection("faq").add(ids=["a"], embeddings=[[0.1, 0.2]])
+    cached = first._system
+    shutil.rmtree(settings.data_dir / "chroma")
+    second = make_chroma_client(settings)
+    assert second._system is not cached
+    assert second.list_collections() == []
+    second.get_or_create_collection("faq").add(ids=["b"], embeddings=[[0.3, 0.4]])
+    assert second.get_collection("faq").count() == 1

@@ -91,8 +91,26 @@ def make_chroma_client(settings: Settings):  # type: ignore[no-untyped-def]
             settings=chroma_settings,
         )
     path = settings.data_dir / "chroma"
+    if not (path / "chroma.sqlite3").exists():
+        _forget_cached_store(str(path))
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _forget_cached_store(path: str) -> None:
+    """Drop the Chroma system this process cached for `path`, whose files are gone.
+
+    Chroma keeps one system per directory for the life of the process. Reused after the directory
+    was wiped (a new data dir, an operator starting over), its connections still point at the
+    deleted database, and each new pooled connection opens an empty file: "no such table:
+    collections", depending on timing. A fresh system creates the store anew.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+    if system is not None:
+        system.stop()
 
 
 class VectorStore:
