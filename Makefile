@@ -11,8 +11,10 @@ TORCH_INDEX := https://download.pytorch.org/whl/cpu
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.
-	$(PIP) install --quiet --extra-index-url $(TORCH_INDEX) $(TORCH)
+	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA build. A wheel already
+	# on this machine (pip's find-links) is taken without asking the network; else PyTorch's index.
+	$(PIP) install --quiet $(TORCH) 2>/dev/null || \
+		$(PIP) install --quiet --extra-index-url $(TORCH_INDEX) $(TORCH)
 	$(PIP) install --quiet -e '.[test,postgres]'
 	touch $@
 
