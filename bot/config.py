@@ -128,8 +128,19 @@ def load_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "DIANXIAOER_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise ConfigError(f"{field}: {first['msg']}") from exc
+    remember_secrets(settings)
+    return settings
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Tell the log redaction (bot/logs.py) which strings are this deployment's secrets."""
+    from bot.logs import remember_secret, remember_url_secrets
+
+    for secret in (settings.llm_api_key, settings.telegram_token, settings.telegram_webhook_secret):
+        remember_secret(secret.get_secret_value() if secret else None)
+    remember_url_secrets(settings.llm_base_url)

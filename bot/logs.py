@@ -24,11 +24,35 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 _API_KEY = re.compile(r"(?<![A-Za-z0-9_-])(?:sk|pk|rk)-[A-Za-z0-9_-]{12,}")
 
 
+# Secrets this process was configured with (settings.remember_secrets): masked wherever they
+# appear, whatever shape they have — e.g. a gateway that puts its key in the URL's path.
+_known: set[str] = set()
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_~.-]{16,}")
+
+
+def remember_secret(value: str | None) -> None:
+    if value and len(value) >= 6:
+        _known.add(value)
+
+
+def remember_url_secrets(url: str | None) -> None:
+    """Path segments of `url` that look like keys (long, letters and digits mixed)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return
+    for segment in urlsplit(url).path.split("/"):
+        if _TOKEN_LIKE.fullmatch(segment) and re.search(r"\d", segment) and re.search(r"[A-Za-z]", segment):
+            remember_secret(segment)
+
+
 def redact(text: str) -> str:
-    """`text` with URL userinfo, query values, Telegram bot tokens, bearer credentials and
-    API keys replaced by ***."""
+    """`text` with URL userinfo, query values, Telegram bot tokens, bearer credentials, API keys
+    and the secrets this process was configured with replaced by ***."""
     if not text:
         return text
+    for secret in _known:
+        text = text.replace(secret, MASK)
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _QUERY_VALUE.sub(rf"\1{MASK}", text)
     text = _TELEGRAM_PATH.sub(f"/bot{MASK}", text)

@@ -205,3 +205,18 @@ def test_check_train_reads_gbk_labels_and_names_a_bad_line(tmp_path):
     damaged.write_bytes(("0\t好的\n" * 20).encode() + b"1\t\xff\xfe\n")
     with pytest.raises(DianxiaoerError, match=r"damaged\.tsv:21"):
         read_labelled_tsv(damaged)
+
+
+def test_a_key_in_the_llm_url_path_and_configured_secrets_are_masked(monkeypatch, tmp_path):
+    # Some gateways take the key in the path (https://gw/v1/<key>/chat/completions); the
+    # settings say which strings are secrets, so their shape does not matter.
+    from bot.config import load_settings
+
+    monkeypatch.setenv("DIANXIAOER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DIANXIAOER_LLM_BASE_URL", "https://gw.example.com/v1/k7Hq2Lp9Zx4Rt8Wm/openai")
+    monkeypatch.setenv("DIANXIAOER_LLM_API_KEY", "plainwordsecret")
+    load_settings(_env_file=None)
+    line = redact("POST https://gw.example.com/v1/k7Hq2Lp9Zx4Rt8Wm/openai/chat/completions key=plainwordsecret")
+    assert "k7Hq2Lp9Zx4Rt8Wm" not in line and "plainwordsecret" not in line
+    assert "https://gw.example.com/v1/***/openai/chat/completions" in line
+    assert redact("/v1/chat/completions 满99元包邮") == "/v1/chat/completions 满99元包邮"
