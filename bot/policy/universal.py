@@ -32,6 +32,8 @@ _STATES_STOCK = re.compile(r"现货|库存|有货|售罄|补货|预售|断货|�
 # A waybill (SF1029384756) or an order number: long runs of digits, optionally with a carrier prefix.
 _ORDER_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d{8,}(?![0-9])")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+# 「限期使用日期20270314」「想刻个日期20240520」: eight digits that read as a calendar date are a date.
+_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 # 「订单尾号3821」「尾号是三八二一」: the last digits of one order or waybill.
 _TAIL_NUMBER = re.compile(r"尾号(?:是)?\s*(?:\d{3,}|[零〇一二三四五六七八九幺两]{3,})")
 
@@ -102,7 +104,7 @@ def _order_number(question: str, _: EntryView) -> tuple[tuple[int, int], None] |
     tail = _TAIL_NUMBER.search(question)
     if tail:
         return tail.span(), None
-    return _span(next((m for m in _ORDER_NUMBER.finditer(question) if not _MOBILE.fullmatch(m.group())), None))
+    return _span(next((m for m in _ORDER_NUMBER.finditer(question) if not _MOBILE.fullmatch(m.group()) and not _DATE.fullmatch(m.group())), None))
 
 
 def _own_record(question: str, entry: EntryView) -> tuple[tuple[int, int], None] | None:
@@ -162,7 +164,8 @@ UNIVERSAL: tuple[Rule, ...] = (
                         ("订单号2024100812345 怎么还没发", DISPATCH),
                         ("客户原话：订单尾号3821 发了没", DISPATCH),
                         ("订单尾号是五六七八那单到哪了", DISPATCH)),
-        passes=_examples(("我手机号13800000000，客服几点在", ("客服在线时间？", "客服在线时间 9:00-22:00。"))),
+        passes=_examples(("我手机号13800000000，客服几点在", ("客服在线时间？", "客服在线时间 9:00-22:00。")),
+                         ("瓶底印着20270314，是到期日吗", ("保质期多久？", "未开封保质期 3 年，到期日印在瓶底。"))),
     ),
     Rule(
         "own_records", "universal", "查自己的订单、账户或催某一单", "条目说客服会帮查（帮您查）",
