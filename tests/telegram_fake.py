@@ -214,6 +214,61 @@ class FakeTelegram:
     async def user_sends(self, user: dict[str, Any], chat_id: int, text: str, thread_id: int | None = None) -> dict[str, Any]:
         return await self._queue(self.message_update(user, chat_id, text, thread_id))
 
+    # Forwards and edits (what staff do with customers' messages)
+
+    @staticmethod
+    def origin_user(user: dict[str, Any], date: int) -> dict[str, Any]:
+        """A forward of `user`'s message sent at unix time `date` (MessageOriginUser)."""
+        return {"type": "user", "date": date, "sender_user": user}
+
+    @staticmethod
+    def origin_hidden_user(name: str, date: int) -> dict[str, Any]:
+        """A forward from someone whose privacy settings hide their account: only a name."""
+        return {"type": "hidden_user", "date": date, "sender_user_name": name}
+
+    @staticmethod
+    def origin_chat(title: str, date: int, chat_id: int = -100999, signature: str | None = None) -> dict[str, Any]:
+        """A forward of a message sent on behalf of a group (anonymous admin)."""
+        origin = {"type": "chat", "date": date,
+                  "sender_chat": {"id": chat_id, "type": "supergroup", "title": title}}
+        return origin | ({"author_signature": signature} if signature else {})
+
+    @staticmethod
+    def origin_channel(title: str, date: int, chat_id: int = -100888, message_id: int = 7,
+                       signature: str | None = None) -> dict[str, Any]:
+        """A forward of a channel post."""
+        origin = {"type": "channel", "date": date, "message_id": message_id,
+                  "chat": {"id": chat_id, "type": "channel", "title": title}}
+        return origin | ({"author_signature": signature} if signature else {})
+
+    async def user_forwards(
+        self, user: dict[str, Any], chat_id: int, text: str, origin: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`user` forwards a message with `text` whose first sender and time are `origin`
+        (as Telegram does, the forward's own `date` is now and it carries no entities of ours)."""
+        message = self._user_message(user, chat_id, text=text, forward_origin=origin)
+        if origin["type"] == "user":  # the fields Telegram still sends beside forward_origin
+            message["forward_from"], message["forward_date"] = origin["sender_user"], origin["date"]
+        return await self._queue(self.make_update(message=message))
+
+    async def user_edits(self, user: dict[str, Any], chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """`user` edits their message `message_id` to `text`: an `edited_message` update with the
+        same id and original date, and an `edit_date`."""
+        message = self.messages[(chat_id, message_id)]
+        assert message["from"]["id"] == user["id"], "Telegram lets only the author edit a message"
+        message.update(text=text, edit_date=int(time.time()))
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        else:
+            message.pop("entities", None)
+        return await self._queue(self.make_update(edited_message=dict(message)))
+
+    async def user_replies(self, user: dict[str, Any], chat_id: int, text: str, to_message_id: int) -> dict[str, Any]:
+        """`user` sends `text` as a reply to message `to_message_id` of the same chat."""
+        replied = self.messages[(chat_id, to_message_id)]
+        message = self._user_message(user, chat_id, text=text, reply_to_message=replied)
+        return await self._queue(self.make_update(message=message))
+
     async def user_sends_document(
         self, user: dict[str, Any], chat_id: int, file_name: str, data: bytes, caption: str | None = None
     ) -> dict[str, Any]:

@@ -34,6 +34,8 @@ TRANSITIONS: dict[str, set[str]] = {
     "edited": {"sent", "edited", "rejected"},
     "rejected": set(),
     "sent": set(),
+    # Replaced by a re-draft when staff corrected the customer's message (never a decision).
+    "superseded": set(),
 }
 STATUS_NAMES = {
     "pending": "待审核",
@@ -41,6 +43,7 @@ STATUS_NAMES = {
     "edited": "已修改",
     "rejected": "已拒绝",
     "sent": "已发送",
+    "superseded": "作废（客户消息已更正）",
 }
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 Role = Literal["customer", "staff", "assistant"]
 ConversationChannel = Literal["wechat", "weibo", "cli", "telegram"]
 DraftKind = Literal["reply", "push"]
-DraftStatus = Literal["pending", "approved", "edited", "rejected", "sent"]
+DraftStatus = Literal["pending", "approved", "edited", "rejected", "sent", "superseded"]
 
 ROLES: tuple[Role, ...] = ("customer", "staff", "assistant")
 CONVERSATION_CHANNELS: tuple[ConversationChannel, ...] = ("wechat", "weibo", "cli", "telegram")
@@ -180,6 +180,12 @@ class StaffCardBase(SQLModel):
     escalated_by: str | None = None  # who pressed it (as decisions record who decided)
     escalated_at: datetime | None = _optional_time()
     chosen_entry_id: str | None = None  # "this entry answers it" on a handed-off card
+    # The staff member's message the card answers: editing that message re-drafts the card.
+    source_message_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    # When the customer asked, when that was before the card: a forward's original time, or the
+    # first card's time for a re-draft. Waits run from here (else from the draft's creation).
+    asked_at: datetime | None = _optional_time()
+    origin_name: str | None = None  # a forward's sender as Telegram names them (never an id)
 
 
 class StaffCard(StaffCardBase, table=True):
@@ -272,3 +278,11 @@ class DraftRecipientBase(SQLModel):
 
 class DraftRecipient(DraftRecipientBase, table=True):
     pass
+
+
+class RefusedUser(SQLModel, table=True):
+    """A Telegram user in no role who was told the bot is for the shop's staff, and when. Kept in
+    the database so that a restart does not tell them again."""
+
+    user_id: int = Field(sa_type=BigInteger, primary_key=True)
+    refused_at: datetime = _created()

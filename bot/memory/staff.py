@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.errors import DianxiaoerError
-from bot.memory.models import CONVERSATION_CHANNELS, StaffCard, StaffPushCard, StaffState, utcnow
+from bot.memory.models import (
+    CONVERSATION_CHANNELS,
+    Draft,
+    RefusedUser,
+    StaffCard,
+    StaffPushCard,
+    StaffState,
+    UnansweredQuestion,
+    utcnow,
+)
 
 
 def get_state(*, session: Session, user_id: int) -> StaffState:
@@ -72,6 +81,9 @@ def record_card(
     customer_ref: str | None,
     reason: str = "",
     nearest_entry_ids: Sequence[str] = (),
+    source_message_id: int | None = None,
+    asked_at: datetime | None = None,
+    origin_name: str | None = None,
 ) -> StaffCard:
     card = StaffCard(
         draft_id=draft_id,
@@ -81,10 +93,58 @@ def record_card(
         customer_ref=customer_ref,
         reason=reason,
         nearest_entry_ids=list(nearest_entry_ids),
+        source_message_id=source_message_id,
+        asked_at=asked_at,
+        origin_name=origin_name,
     )
     session.add(card)
     session.flush()
     return card
+
+
+def card_for_message(*, session: Session, chat_id: int, message_id: int) -> StaffCard | None:
+    """The latest card drafted for staff's message `message_id` in `chat_id` (re-drafts after
+    edits make several; the newest is the one that counts)."""
+    return session.exec(
+        select(StaffCard)
+        .where(StaffCard.source_message_id == message_id, StaffCard.chat_id == chat_id)
+        .order_by(col(StaffCard.draft_id).desc())
+    ).first()
+
+
+def supersede(*, session: Session, draft_id: int) -> Draft:
+    """A pending reply draft is replaced by one for the corrected message: it is no longer
+    pending, is no decision (stats and learning leave it out), its question leaves the unanswered
+    list, and an edit someone had started on it is dropped."""
+    draft = session.get(Draft, draft_id)
+    if draft is None:
+        raise DianxiaoerError(f"草稿 #{draft_id} 不存在")
+    if draft.status != "pending":
+        raise DianxiaoerError(f"草稿 #{draft_id} 已处理，不能作废")
+    draft.status = "superseded"
+    session.add(draft)
+    for question in session.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft_id)):
+        question.resolved = True
+        session.add(question)
+    for state in session.exec(select(StaffState).where(StaffState.editing_draft_id == draft_id)):
+        state.editing_draft_id = state.editing_chat_id = state.editing_message_id = None
+        state.updated_at = utcnow()
+        session.add(state)
+    session.flush()
+    return draft
+
+
+def refused_at(*, session: Session, user_id: int) -> datetime | None:
+    """When a user in no role was last told the bot is for staff only (None: never)."""
+    row = session.get(RefusedUser, user_id)
+    return row.refused_at if row is not None else None
+
+
+def record_refusal(*, session: Session, user_id: int, now: datetime | None = None) -> None:
+    row = session.get(RefusedUser, user_id) or RefusedUser(user_id=user_id)
+    row.refused_at = now or utcnow()
+    session.add(row)
+    session.flush()
 
 
 def get_card(*, session: Session, draft_id: int) -> StaffCard:

@@ -57,22 +57,34 @@ def _percentile(sorted_values: list[timedelta], q: float) -> timedelta | None:
 def service_stats(*, session: Session, since: datetime) -> ServiceStats:
     """Figures over reply drafts created at or after `since`.
 
-    A draft's creation is the question's arrival (drafting takes milliseconds), and its decision
-    time is `decided_at`, which marking it sent later leaves alone.
+    A draft's creation is the question's arrival (drafting takes milliseconds) unless its card
+    says the customer asked earlier (`StaffCard.asked_at`: a forwarded message's original time, or
+    the first card's time when staff corrected the message and it was re-drafted). Its decision
+    time is `decided_at`, which marking it sent later leaves alone. A draft superseded by such a
+    re-draft is not a question of its own and is left out.
     """
     drafts = session.exec(
-        select(Draft).where(Draft.kind == "reply", col(Draft.created_at) >= since)
+        select(Draft).where(
+            Draft.kind == "reply", col(Draft.created_at) >= since, Draft.status != "superseded"
+        )
     ).all()
     decided = [d for d in drafts if d.decided_at is not None and d.status != "pending"]
     accepted = [d for d in decided if d.status == "approved" or (d.status == "sent" and not d.edited_text)]
-    waits = sorted(d.decided_at - d.created_at for d in decided)  # type: ignore[operator]
-    created = {d.id: d.created_at for d in drafts}
+    asked = {d.id: d.created_at for d in drafts}
+    if asked:
+        for draft_id, asked_at in session.exec(
+            select(StaffCard.draft_id, StaffCard.asked_at).where(
+                col(StaffCard.draft_id).in_(list(asked)), col(StaffCard.asked_at).is_not(None)
+            )
+        ):
+            asked[draft_id] = min(asked[draft_id], asked_at)  # type: ignore[type-var]
+    waits = sorted(d.decided_at - asked[d.id] for d in decided)  # type: ignore[operator]
     cards = session.exec(
-        select(StaffCard).where(col(StaffCard.draft_id).in_(list(created)), col(StaffCard.escalated))
-    ).all() if created else []
+        select(StaffCard).where(col(StaffCard.draft_id).in_(list(asked)), col(StaffCard.escalated))
+    ).all() if asked else []
     # Cards escalated before the press was timed (escalated_at empty) count, but have no wait.
     escalation_waits = sorted(
-        c.escalated_at - created[c.draft_id] for c in cards if c.escalated_at is not None
+        c.escalated_at - asked[c.draft_id] for c in cards if c.escalated_at is not None
     )
     return ServiceStats(
         drafts=len(drafts),

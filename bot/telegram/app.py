@@ -47,7 +47,8 @@ COMMANDS = [
     ("gaps", "知识库没答上的问题"),
     ("stats", "回复与审核统计：/stats [天数]"),
 ]
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Edited messages: staff correcting a customer's message they pasted re-drafts its card.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 # Updates from different chats are handled side by side (drafting runs in worker threads).
 MAX_CONCURRENT_UPDATES = 8
 
@@ -186,6 +187,9 @@ def build_application(
 
 def register_handlers(application: Application) -> None:
     application.add_handler(TypeHandler(Update, general.gate), group=-1)
+    # First: PTB's command and message handlers match edited messages too (an edited /reindex
+    # must not sync again, an edited question must not make a second card beside the first).
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, serve.edited))
     application.add_handler(CommandHandler("start", general.start))
     application.add_handler(CommandHandler("help", general.help_command))
     application.add_handler(CommandHandler("stats", general.stats))

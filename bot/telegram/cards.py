@@ -36,7 +36,12 @@ ACTIONS = {
 }
 CODES = {name: code for code, name in ACTIONS.items()}
 CHANNEL_NAMES = {"wechat": "微信", "weibo": "微博", "cli": "终端", "telegram": "Telegram"}
-STATUS_LINES = {"approved": "✅ 已通过", "edited": "✏️ 已修改", "rejected": "❌ 已拒绝", "sent": "📤 已发送"}
+STATUS_LINES = {"approved": "✅ 已通过", "edited": "✏️ 已修改", "rejected": "❌ 已拒绝", "sent": "📤 已发送",
+                "superseded": "♻️ 已作废：客户消息已更正，请看下方的新草稿"}
+# A forward's sender name is the customer's Telegram name (up to 64 characters) or a chat title.
+MAX_SHOWN_NAME = 64
+# A card says how long the customer has waited only when it is worth saying.
+SHOW_WAIT_FROM = timedelta(minutes=1)
 
 
 def callback(action: str, *numbers: int) -> str:
@@ -96,13 +101,20 @@ def reply_card(
     assert draft.id is not None
     who = f"客户 {escape(card.customer_ref)}" if card.customer_ref else "客户"
     where = f"（{CHANNEL_NAMES.get(channel or '', channel)}）" if channel else ""
-    lines = [f"🧾 <b>草稿 #{draft.id}</b> · {who}{where}", f"<b>客户说：</b>{escape(clip(card.question, MAX_SHOWN_QUESTION))}", ""]
+    origin = f" · 转发自 {escape(clip(card.origin_name, MAX_SHOWN_NAME))}" if card.origin_name else ""
+    lines = [f"🧾 <b>草稿 #{draft.id}</b> · {who}{where}{origin}",
+             f"<b>客户说：</b>{escape(clip(card.question, MAX_SHOWN_QUESTION))}"]
     handoff = draft.needs_human or card.escalated
     decided = draft.status != "pending"
+    if not decided and card.asked_at is not None and card.created_at - card.asked_at >= SHOW_WAIT_FROM:
+        lines.append(f"⏱ 客户发来已 {wait_text(card.created_at - card.asked_at)}（按原消息的时间）")
+    lines.append("")
     if decided:
-        lines.append(f"<b>{STATUS_LINES.get(draft.status, draft.status)}</b>" + _decided_by(draft))
-        if draft.status == "rejected":
+        lines.append(f"<b>{STATUS_LINES.get(draft.status, draft.status)}</b>" + _decided_by(draft, card))
+        if draft.status in ("rejected", "superseded"):
             lines.append(f"<s>{escape(clip(draft.text, MAX_SHOWN_REPLY))}</s>")
+            if draft.status == "superseded":  # the new card says the rest
+                return "\n".join(lines), None
         else:
             lines += ["可直接复制发送：", f"<pre>{escape(clip(draft.final_text, MAX_SHOWN_REPLY))}</pre>"]
     else:
@@ -132,10 +144,11 @@ def reply_card(
     return text, reply_keyboard(draft.id, handoff=handoff, nearest=entry_refs(card.nearest_entry_ids, entries))
 
 
-def _decided_by(draft: Draft) -> str:
+def _decided_by(draft: Draft, card: StaffCard) -> str:
     if not draft.decided_by:
         return ""
-    waited = f"，问题后 {wait_text(draft.decided_at - draft.created_at)}" if draft.decided_at else ""
+    asked = min(draft.created_at, card.asked_at) if card.asked_at else draft.created_at
+    waited = f"，问题后 {wait_text(draft.decided_at - asked)}" if draft.decided_at else ""
     return f" · {escape(draft.decided_by)}{waited}"
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import html
 import logging
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.errors import DianxiaoerError
+from bot.memory import staff
 from bot.memory.models import utcnow
 from bot.memory.stats import RESPONSE_STANDARD, service_stats
 from bot.telegram.cards import wait_text
@@ -21,8 +21,12 @@ from bot.telegram.roles import ROLE_NAMES
 logger = logging.getLogger(__name__)
 
 REFUSAL = "您好，这是店铺内部的客服助手，只对店里的同事开放。如需帮助，请通过店铺的微信或微博联系我们。"
-# A stranger is told once in this long, however often they write: one polite refusal, no more.
-REFUSAL_INTERVAL = 600.0
+# A stranger is told once, however often they write, and restarts do not tell them again (the
+# database remembers); someone who comes back after this long is reminded rather than ignored.
+REFUSAL_INTERVAL = timedelta(days=30)
+# Strangers refused recently, kept in memory too so a flood from one costs no database read per
+# message; bounded, so a flood from many cannot grow it without end.
+REFUSED_CACHE_SIZE = 10_000
 
 HELP = {
     "serve": "• /customer 客户编号 [wechat|weibo]：设置正在接待的客户，之后发来的文字就是这位客户的消息（在群里请 @我 或回复我的消息），我会给出回复草稿卡片（发送 ✅ / 修改 ✏️ / 转人工 🙋 / 拒绝 ❌）\n• /cancel：取消正在进行的修改",
@@ -48,13 +52,34 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     # In a group, only a command is addressed to the bot; other chatter is not refused.
     addressed = chat.type == ChatType.PRIVATE or for_this_bot(message.text, context.bot.username)
-    refused: dict[int, float] = context.application.bot_data.setdefault("refused", {})
-    now = time.monotonic()
-    if addressed and now - refused.get(user.id, -REFUSAL_INTERVAL) >= REFUSAL_INTERVAL:
-        refused[user.id] = now
+    if addressed and _refuse_now(context, user.id):
         logger.info("refused Telegram user %s", user.id)
         await message.reply_text(REFUSAL)
     raise ApplicationHandlerStop
+
+
+def _refuse_now(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
+    """Whether to refuse this stranger now (and if so, remember it): not if they were refused
+    within REFUSAL_INTERVAL, in this process or before a restart."""
+    cache: dict[int, datetime] = context.application.bot_data.setdefault("refused", {})
+    now = utcnow()
+    last = cache.get(user_id)
+    if last is not None and now - last < REFUSAL_INTERVAL:
+        return False
+    try:
+        with session(context) as db:
+            last = staff.refused_at(session=db, user_id=user_id)
+            if last is None or now - last >= REFUSAL_INTERVAL:
+                staff.record_refusal(session=db, user_id=user_id, now=now)
+                db.commit()
+                last = None
+    except Exception:  # the database is down: refuse once per process rather than fail the gate
+        logger.warning("could not read or record the refusal of Telegram user %s", user_id, exc_info=True)
+        last = None
+    if len(cache) >= REFUSED_CACHE_SIZE:
+        cache.clear()
+    cache[user_id] = last or now
+    return last is None
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

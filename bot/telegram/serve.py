@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime
 
 from sqlmodel import Session, select
-from telegram import ForceReply, Message, Update
+from telegram import (
+    ForceReply,
+    Message,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -14,7 +23,7 @@ from bot.drafting.composer import compose_answer
 from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
-from bot.memory.models import Conversation, Draft, StaffCard, UnansweredQuestion
+from bot.memory.models import Conversation, Draft, StaffCard, StaffState, UnansweredQuestion
 from bot.memory.salutation import salutation_name
 from bot.telegram.cards import reply_card
 from bot.telegram.common import actor, allowed, blocking, edit_quietly, pressed, requires, services, session, typing
@@ -56,22 +65,108 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A staff member's text: the new text of a draft they are editing, else a customer's message."""
+    """A staff member's text: the new text of a draft they are editing, else a customer's message.
+
+    A forwarded message is always a customer's (never staff's rewrite of a draft); in a group,
+    "@bot" alone in reply to a message asks for a draft of that message.
+    """
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
     with session(context) as db:
         editing = staff.pending_edit(session=db, user_id=user.id, chat_id=msg.chat_id)
-    text = msg.text if msg.chat.type == ChatType.PRIVATE else addressed_text(msg, context.bot.username)
+    source = msg
+    if msg.chat.type == ChatType.PRIVATE:
+        text: str | None = msg.text
+    elif (quoted := quoted_message(msg, context.bot.username)) is not None:
+        source, text = quoted, quoted.text
+    else:
+        text = addressed_text(msg, context.bot.username)
     if not text:
         # Group chatter not addressed to the bot: neither a customer's message nor the new text of
         # a draft (the edit prompt's force-reply makes the staff member's answer a reply to the bot).
         return
     if not await allowed(update, context, "serve"):
         return
-    if editing is not None:
+    if source.forward_origin is not None and _forwarded_by_this_bot(source, context):
+        await msg.reply_text("这是我发出的消息，不是客户的消息：请转发或粘贴客户发来的原话。")
+    elif editing is not None and source is msg and msg.forward_origin is None:
         await _finish_edit(update, context, editing.editing_draft_id, text)  # type: ignore[arg-type]
     else:
-        await _draft_reply(update, context, text)
+        await _draft_reply(update, context, text, source=source)
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Staff corrected a message they had sent (a typo in the customer's words they pasted).
+
+    The message's pending card is superseded by a card drafted for the corrected text (same
+    customer, same question time); a decided draft is not reopened, and staff are told so. In a
+    group the edit counts only while it is still addressed to the bot, and chatter is ignored.
+    Any other edit (a command, the new text of a draft) changes nothing: in a private chat the
+    bot says so rather than staying silent.
+    """
+    msg = update.edited_message
+    if msg is None:
+        return
+    private = msg.chat.type == ChatType.PRIVATE
+    with session(context) as db:
+        card = staff.card_for_message(session=db, chat_id=msg.chat_id, message_id=msg.message_id)
+        draft = crud.get_draft(session=db, draft_id=card.draft_id) if card is not None else None
+    if card is None or draft is None or msg.text is None:
+        if private and await allowed(update, context, "serve"):
+            what = "命令改过后不会重新执行，请重新发送命令。" if (msg.text or "").startswith("/") else (
+                "这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。")
+            await msg.reply_text(what, do_quote=True)
+        return
+    text = msg.text if private else addressed_text(msg, context.bot.username)
+    if not text or not await allowed(update, context, "serve"):
+        return  # in a group: the edit took the @mention away, so it is no longer for the bot
+    if text.strip() == card.question.strip():
+        return  # what the draft reads did not change
+    if draft.status != "pending":
+        status = crud.STATUS_NAMES.get(draft.status, draft.status)
+        by = f"（{html.escape(draft.decided_by)}）" if draft.decided_by else ""
+        await msg.reply_text(
+            f"草稿 #{draft.id} 已{status}{by}，不会因为消息改动而重新起草。"
+            "如需按改后的内容回复，请把它作为新消息再发一次。", do_quote=True)
+        return
+    await _draft_reply(update, context, text, source=msg, supersedes=card)
+
+
+def quoted_message(msg: Message, bot_username: str) -> Message | None:
+    """In a group, the message "@bot" alone replies to (a customer's forwarded message, or one a
+    colleague pasted): a forward cannot carry a mention of the bot, so this is how it asks."""
+    replied = msg.reply_to_message
+    if (msg.text or "").strip().lower() != f"@{bot_username}".lower() or replied is None or not replied.text:
+        return None
+    if replied.from_user is not None and replied.from_user.username == bot_username:
+        return None
+    return replied
+
+
+def forward_origin(msg: Message) -> tuple[str | None, datetime | None]:
+    """Who first sent a forwarded message (a name as Telegram shows it, never an id) and when.
+
+    The time is never after the forward's own (a sender's clock cannot make a wait negative).
+    """
+    origin = msg.forward_origin
+    if origin is None:
+        return None, None
+    if isinstance(origin, MessageOriginUser):
+        name: str | None = origin.sender_user.full_name
+    elif isinstance(origin, MessageOriginHiddenUser):
+        name = origin.sender_user_name
+    elif isinstance(origin, MessageOriginChat):
+        name = origin.sender_chat.title or origin.author_signature
+    elif isinstance(origin, MessageOriginChannel):
+        name = origin.author_signature or origin.chat.title
+    else:
+        name = None
+    return (name or "").strip() or None, min(origin.date, msg.date)
+
+
+def _forwarded_by_this_bot(msg: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    origin = msg.forward_origin
+    return isinstance(origin, MessageOriginUser) and origin.sender_user.id == context.bot.id
 
 
 @requires("serve")
@@ -98,31 +193,63 @@ def addressed_text(msg: Message, bot_username: str) -> str | None:
     return None
 
 
-async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *,
+                       source: Message, supersedes: StaffCard | None = None) -> None:
+    """Draft a reply to `text`, the customer's message in staff's message `source`, and show its
+    card; with `supersedes`, the card of that message before staff corrected it."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
+    origin_name, asked_at = forward_origin(source)
+    stopped_edit: StaffState | None = None
     with session(context) as db:
         state = staff.get_state(session=db, user_id=user.id)
+        customer_ref, channel = state.customer_ref, state.channel
+        if supersedes is not None:
+            # The corrected message belongs to the customer it was first drafted for, and was
+            # asked when it was first asked, whoever staff serve now.
+            old = crud.get_draft(session=db, draft_id=supersedes.draft_id)
+            customer_ref, channel = supersedes.customer_ref, _conversation_channel(db, old) or channel
+            origin_name, asked_at = supersedes.origin_name, supersedes.asked_at or old.created_at
+            asked_at = min(asked_at, old.created_at)
+            stopped_edit = db.exec(select(StaffState).where(StaffState.editing_draft_id == old.id)).first()
     assistant = services(context).assistant
     async with typing(context, msg.chat_id, msg.message_thread_id if msg.is_topic_message else None):
-        result = await blocking(assistant.ask, text, customer=state.customer_ref, channel=state.channel)
+        result = await blocking(assistant.ask, text, customer=customer_ref, channel=channel)
     assert result.draft_id is not None
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=result.draft_id)
         card = StaffCard(
             draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=text,
-            customer_ref=state.customer_ref, reason=result.reason,
-            nearest_entry_ids=[h.id for h in result.nearest[:3]],
+            customer_ref=customer_ref, reason=result.reason,
+            nearest_entry_ids=[h.id for h in result.nearest[:3]], asked_at=asked_at, origin_name=origin_name,
         )
-        shown, markup = reply_card(draft, card, entries=_entries(context), channel=state.channel)
-    sent = await msg.reply_text(shown, reply_markup=markup)
+        shown, markup = reply_card(draft, card, entries=_entries(context), channel=channel)
+    # A re-draft quotes the corrected message, so staff see which message it answers.
+    sent = await source.reply_text(shown, reply_markup=markup,
+                                   do_quote=True if supersedes is not None or source is not msg else None)
     with session(context) as db:
         staff.record_card(
             session=db, draft_id=result.draft_id, chat_id=sent.chat_id, message_id=sent.message_id,
-            question=text, customer_ref=state.customer_ref, reason=result.reason,
-            nearest_entry_ids=card.nearest_entry_ids,
+            question=text, customer_ref=customer_ref, reason=result.reason,
+            nearest_entry_ids=card.nearest_entry_ids, source_message_id=source.message_id,
+            asked_at=asked_at, origin_name=origin_name,
         )
+        # Decided in the meantime (a colleague pressed 发送 on the old card): it stays decided.
+        superseded = supersedes is not None and crud.get_draft(
+            session=db, draft_id=supersedes.draft_id).status == "pending"
+        if superseded:
+            staff.supersede(session=db, draft_id=supersedes.draft_id)  # type: ignore[union-attr]
         db.commit()
+    if supersedes is None:
+        return
+    if superseded:
+        await _refresh_card(context, supersedes.draft_id, None)
+    if superseded and stopped_edit is not None:
+        await context.bot.send_message(
+            supersedes.chat_id,
+            f"草稿 #{supersedes.draft_id} 已作废，对它的修改已取消；请在新草稿 #{result.draft_id} 上修改。",
+            message_thread_id=msg.message_thread_id if msg.is_topic_message else None,
+        )
 
 
 @requires("serve")
@@ -138,7 +265,9 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if action == "edit":
         await _start_edit(query, context, draft, card, user)
         return
-    if draft.status != "pending" and not (action == "pick" and draft.status in ("approved", "edited")):
+    if draft.status == "superseded":
+        await query.answer(f"草稿 #{draft_id} 已作废：客户消息已更正，请用新的草稿卡片。")
+    elif draft.status != "pending" and not (action == "pick" and draft.status in ("approved", "edited")):
         # Two people pressed at once, or an old card: show what was decided instead.
         await query.answer(f"草稿 #{draft_id} 已由 {draft.decided_by or '他人'} 处理。")
     elif action == "approve":
@@ -189,7 +318,7 @@ def _conversation_channel(db: Session, draft: Draft) -> str | None:
 
 
 async def _start_edit(query, context, draft: Draft, card: StaffCard, user) -> None:  # type: ignore[no-untyped-def]
-    if draft.status in ("rejected", "sent"):
+    if draft.status in ("rejected", "sent", "superseded"):
         await query.answer(f"草稿 #{draft.id} 已{crud.STATUS_NAMES[draft.status]}，不能再改。", show_alert=True)
         return
     with session(context) as db:
