@@ -256,3 +256,44 @@ def test_model_scores_one_text_as_the_fitted_pipeline_does() -> None:
     one_by_one = [model.probability(t) for t in texts]
     assert one_by_one == pytest.approx(model.probabilities(texts), abs=1e-9)
     assert one_by_one[0] > 0.5 > one_by_one[1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最后3小时！错过再等一年",
+        "今晚截止！再不下单就没了",
+        "名额有限，先到先得！",
+        "限时秒杀，仅剩3件，手慢无",
+        "倒计时最后一天，赶紧抢购",
+        "新茶到店，最后两天！错过今天再等明年",
+    ],
+)
+@pytest.mark.parametrize(("channel", "surface"), [("weibo", "post"), ("wechat", "mass")])
+def test_stacked_urgency_is_flagged_on_broadcast(text: str, channel: str, surface: str) -> None:
+    result = check_text(text, channel=channel, surface=surface)  # type: ignore[arg-type]
+    assert result.flagged, (text, result.score, result.findings)
+    assert any(f.rule == "urgency.stacking" for f in result.findings)
+    again = check_text(result.rewrite, channel=channel, surface=surface)  # type: ignore[arg-type]
+    assert not any(f.category == "urgency" for f in again.findings), result.rewrite
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "仅剩3件，手慢无",  # two cues, said plainly: listed, not flagged
+        "本周六品鉴会名额有限，欢迎报名！",  # one cue and an exclamation
+        "活动时间：11月1日至11月11日，限时8折！名额有限",  # the deadline is stated: one cue left
+        "限时特惠开始了。\n\n今年的龙井口感清爽，冲泡时水温80度为宜，欢迎来店里试饮。\n\n这批茶数量有限",
+    ],
+)
+def test_urgency_cues_apart_or_alone_are_not_a_stack(text: str) -> None:
+    result = check_text(text, channel="weibo", surface="post")
+    assert not any(f.rule == "urgency.stacking" for f in result.findings), result.findings
+    assert not result.flagged
+
+
+def test_urgency_stack_scores_above_its_cues_alone() -> None:
+    plain = check_text("错过再等一年", channel="weibo", surface="post").score
+    stacked = check_text("最后3小时！错过再等一年", channel="weibo", surface="post").score
+    assert stacked >= 50 > plain

@@ -39,6 +39,14 @@ STACKING_MIN_SIGNALS = 3
 STACKING_POINTS_PER_SIGNAL = 8
 # More emoji than this in one message reads as a flood even when they are spread out.
 EMOJI_FLOOD_MIN = 6
+# Urgency stacking: cues at most this many characters apart belong to one breath (「最后3小时！错过
+# 再等一年」 has one character between its cues; two paragraphs of an article do not). Such a run is
+# a stack with three distinct cues, or two and an exclamation mark; a stack lifts the urgency cap.
+URGENCY_STACK_GAP = 8
+URGENCY_STACK_CUES = 3
+URGENCY_STACK_CAP = 60
+_EXCLAIM = "！!"
+_CLAUSE_END = re.compile(r"[，,。！!？?；;\n]")
 
 SURFACES: dict[Channel, tuple[str, ...]] = {
     "wechat": ("mass", "customer_service", "template", "moments"),
@@ -223,6 +231,9 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
         assert first is not None
         findings.append(_finding(R.STACKING, channel, first.start(), first.end(), text))
 
+    if stack := _urgency_stack(text, findings):
+        findings.append(_finding(R.URGENCY_STACKING, channel, stack[0], stack[1], text))
+
     urls = [f for f in findings if f.rule == "contact.url"]
     if len(urls) >= 2:
         findings.append(_finding(R.MANY_LINKS, channel, urls[1].span.start, urls[1].span.end, text))
@@ -253,9 +264,28 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
     return _score(text, findings, signals)
 
 
+def _urgency_stack(text: str, findings: list[Finding]) -> tuple[int, int] | None:
+    """The span of the first run of urgency cues that reads as one stacked push, if any."""
+    cues = sorted((f.span for f in findings if f.category == "urgency"), key=lambda s: s.start)
+    run: list[Span] = []
+    for cue in [*cues, None]:
+        if cue is not None and (not run or cue.start - run[-1].end <= URGENCY_STACK_GAP):
+            run.append(cue)
+            continue
+        distinct = {s.text for s in run}
+        start, end = (run[0].start, run[-1].end) if run else (0, 0)
+        # The mark ending the last cue's clause counts: 「赶紧下单！」 shouts as loud as one between.
+        tail = _CLAUSE_END.search(text, end, end + URGENCY_STACK_GAP)
+        shouted = any(c in _EXCLAIM for c in text[start:end]) or bool(tail and tail.group() in _EXCLAIM)
+        if len(distinct) >= URGENCY_STACK_CUES or (len(distinct) >= 2 and shouted):
+            return start, end
+        run = [cue] if cue is not None else []
+    return None
+
+
 _STATUTORY = {"absolute", "medical", "false_claim", "state_name"}
 _SOFT_RULES = {r.id for r in R.RULES if r.soft} | {
-    R.STACKING.id, R.MANY_LINKS.id, R.EMOJI_FLOOD.id,
+    R.STACKING.id, R.MANY_LINKS.id, R.EMOJI_FLOOD.id, R.URGENCY_STACKING.id,
 }
 
 
@@ -275,8 +305,11 @@ def _score(text: str, findings: list[Finding], signals: int) -> RuleScan:
         if f.rule in _SOFT_RULES:
             soft_categories.add(f.category)
     hard = soft = 0
+    caps = dict(CATEGORY_CAP)
+    if any(f.rule == R.URGENCY_STACKING.id for f in findings):
+        caps["urgency"] = URGENCY_STACK_CAP
     for category, points in per_category.items():
-        points = min(points, CATEGORY_CAP.get(category, 100))
+        points = min(points, caps.get(category, 100))
         per_category[category] = points
         if category in soft_categories:
             soft += points

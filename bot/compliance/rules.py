@@ -541,6 +541,17 @@ STACKING = Rule(
     suggestion="一条消息只讲一件事：写清商品、价格和活动时间，删去多余的促销字眼和联系方式。",
     fix="keep", soft=True,
 )
+# Urgency cues stacked in one breath (「最后3小时！错过再等一年」「限时秒杀，仅剩3件，手慢无」): each cue
+# alone is everyday copy; packed together, and shouted, they are the countdown pressure the rules
+# on misleading and harassing marketing aim at. Found by the checker from the cues' positions.
+URGENCY_STACKING = Rule(
+    "urgency.stacking", "urgency", "high", _PRESSURE,
+    reason="一句话里堆叠多个催促、倒计时或稀缺说法（再加感叹号），是制造焦虑的施压式营销。",
+    basis="广告法第四条（不得引人误解）；" + PROMO_RULES,
+    basis_weibo="广告法第四条（不得引人误解）；" + WEIBO_MARKETING,
+    suggestion="最多保留一个如实的期限（写明起止时间）或库存说明，删去其余催促字眼和感叹号。",
+    fix="keep", soft=True,
+)
 MANY_LINKS = Rule(
     "form.links", "spam_form", "medium", URL,
     reason="一条消息里有多个链接，是垃圾信息的典型形式。",
