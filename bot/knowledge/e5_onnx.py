@@ -25,6 +25,7 @@ import numpy as np
 QK = 32  # values per 4-bit block
 BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 METASPACE = "\u2581"
+SPINNING = "session.intra_op.allow_spinning"  # ONNX Runtime's session config key
 
 
 def bundled_weights() -> Path:
@@ -273,6 +274,12 @@ class OnnxE5:
         # (measured here on two cores only).
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1
+        # ONNX Runtime's pool threads otherwise spin between and after runs, waiting for work.
+        # On two cores shared with the bot's own Python (and with concurrent questions, each
+        # running the session from its own thread) the spinning takes the cores the work needs:
+        # measured 10.3 → 22.8 ms of CPU per question one at a time, 13.3 ms eight at a time,
+        # against 11.2 / 10.9 ms with it off (benchmarks/README.md, Telegram).
+        options.add_session_config_entry(SPINNING, "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         graph = _graph(self._weights).SerializeToString()
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
