@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from bot.memory.models import Draft, RefusedUser, StaffCard, StaffState, UnansweredQuestion
+from bot.memory.models import Draft, FaqCandidate, RefusedUser, StaffCard, StaffState, UnansweredQuestion
 from tests.telegram_fake import FakeTelegram
 from tests.test_telegram import (ADMIN, GROUP, STAFF, STRANGER, bot_settings, card_id, click, idle, make_services,
                                  polling, run, send)
@@ -183,5 +183,35 @@ def test_a_stranger_is_not_refused_again_after_a_restart(world):  # noqa: F811
             with Session(services.engine) as session:
                 assert [r.user_id for r in session.exec(select(RefusedUser))] == [STRANGER]
                 assert session.exec(select(Draft)).all() == []
+
+    run(scenario())
+
+
+def test_editing_the_new_text_of_a_draft_corrects_it_and_its_faq_candidate(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            async with polling(services, fake):
+                await send(fake, STAFF, STAFF, "能开发票吗")
+                card = card_id(fake, STAFF, "能开发票吗")
+                mark = fake.mark()
+                await click(fake, STAFF, STAFF, card, "修改")
+                await fake.wait_for("sendMessage", lambda p: "修改后" in p["text"], after=mark)
+                rewrite, _ = await sent(fake, STAFF, STAFF, "可以开电子发漂，备注抬头和税号。")
+                mark = fake.mark()
+                await fake.user_edits(fake.user(STAFF), STAFF, rewrite, "可以开电子发票，备注抬头和税号。")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+                assert "已更正草稿 #1" in reply["text"]
+                shown = await fake.wait_for("editMessageText", lambda p: p["message_id"] == card, after=mark)
+                assert "可以开电子发票，备注抬头和税号。" in shown["text"] and "发漂" not in shown["text"]
+            with Session(services.engine) as session:
+                draft = session.get(Draft, 1)
+                assert (draft.status, draft.edited_text) == ("edited", "可以开电子发票，备注抬头和税号。")
+                assert f"tg {STAFF}" in draft.decided_by
+                [candidate] = session.exec(select(FaqCandidate)).all()
+                assert candidate.answer == "可以开电子发票，备注抬头和税号。"
+                assert len(session.exec(select(Draft)).all()) == 1  # no new draft for the staff's own words
 
     run(scenario())

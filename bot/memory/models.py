@@ -186,6 +186,8 @@ class StaffCardBase(SQLModel):
     # first card's time for a re-draft. Waits run from here (else from the draft's creation).
     asked_at: datetime | None = _optional_time()
     origin_name: str | None = None  # a forward's sender as Telegram names them (never an id)
+    # The staff message holding the draft's new text (修改 ✏️): editing it corrects that text.
+    edit_message_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
 
 
 class StaffCard(StaffCardBase, table=True):

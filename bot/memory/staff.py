@@ -16,6 +16,7 @@ from bot.errors import DianxiaoerError
 from bot.memory.models import (
     CONVERSATION_CHANNELS,
     Draft,
+    FaqCandidate,
     RefusedUser,
     StaffCard,
     StaffPushCard,
@@ -110,6 +111,52 @@ def card_for_message(*, session: Session, chat_id: int, message_id: int) -> Staf
         .where(StaffCard.source_message_id == message_id, StaffCard.chat_id == chat_id)
         .order_by(col(StaffCard.draft_id).desc())
     ).first()
+
+
+def card_at(*, session: Session, chat_id: int, message_id: int) -> StaffCard | None:
+    """The card shown as message `message_id` in `chat_id`, if that message is a card."""
+    return session.exec(
+        select(StaffCard).where(StaffCard.chat_id == chat_id, StaffCard.message_id == message_id)
+    ).first()
+
+
+def record_edit_message(*, session: Session, draft_id: int, message_id: int) -> StaffCard:
+    """Staff's message `message_id` (in the card's chat) holds the draft's new text."""
+    card = get_card(session=session, draft_id=draft_id)
+    card.edit_message_id = message_id
+    session.add(card)
+    session.flush()
+    return card
+
+
+def card_for_edit_message(*, session: Session, chat_id: int, message_id: int) -> StaffCard | None:
+    """The card whose draft's new text is staff's message `message_id` in `chat_id`."""
+    return session.exec(
+        select(StaffCard).where(StaffCard.edit_message_id == message_id, StaffCard.chat_id == chat_id)
+    ).first()
+
+
+def correct_edit(*, session: Session, draft_id: int, text: str) -> Draft:
+    """Staff fixed their own new text of an edited draft (a typo): the text changes, the decision
+    (who, when) does not, and a pending FAQ candidate made from it gets the corrected answer."""
+    draft = session.get(Draft, draft_id)
+    if draft is None:
+        raise DianxiaoerError(f"草稿 #{draft_id} 不存在")
+    if draft.status != "edited":
+        raise DianxiaoerError(f"草稿 #{draft_id} 已不是“已修改”状态，文字不能再改")
+    if not text.strip():
+        raise DianxiaoerError("修改草稿需要给出修改后的文字")
+    old = draft.edited_text
+    draft.edited_text = text.strip()
+    session.add(draft)
+    for candidate in session.exec(
+        select(FaqCandidate).where(FaqCandidate.draft_id == draft_id, FaqCandidate.status == "pending")
+    ):
+        if candidate.answer == old:
+            candidate.answer = draft.edited_text
+            session.add(candidate)
+    session.flush()
+    return draft
 
 
 def supersede(*, session: Session, draft_id: int) -> Draft:

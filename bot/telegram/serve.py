@@ -96,30 +96,39 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Staff corrected a message they had sent (a typo in the customer's words they pasted).
+    """Staff corrected a message they had sent: a typo in the customer's words they pasted, or in
+    their own new text of a draft (修改 ✏️).
 
-    The message's pending card is superseded by a card drafted for the corrected text (same
-    customer, same question time); a decided draft is not reopened, and staff are told so. In a
+    A customer's message: its pending card is superseded by a card drafted for the corrected
+    text (same customer, same question time); a decided draft is not reopened, and staff are told
+    so. A draft's new text: the saved text is corrected (the decision's who and when stay). In a
     group the edit counts only while it is still addressed to the bot, and chatter is ignored.
-    Any other edit (a command, the new text of a draft) changes nothing: in a private chat the
+    Any other edit (a command, a message with no card) changes nothing: in a private chat the
     bot says so rather than staying silent.
     """
     msg = update.edited_message
     if msg is None:
         return
     private = msg.chat.type == ChatType.PRIVATE
+    words = msg.text if msg.text is not None else msg.caption  # a photo's caption is its text
     with session(context) as db:
         card = staff.card_for_message(session=db, chat_id=msg.chat_id, message_id=msg.message_id)
-        draft = crud.get_draft(session=db, draft_id=card.draft_id) if card is not None else None
-    if card is None or draft is None or msg.text is None:
+        rewritten = None if card is not None else staff.card_for_edit_message(
+            session=db, chat_id=msg.chat_id, message_id=msg.message_id)
+        draft = crud.get_draft(session=db, draft_id=(card or rewritten).draft_id) if card or rewritten else None
+    if draft is None or words is None:
         if private and await allowed(update, context, "serve"):
             what = "命令改过后不会重新执行，请重新发送命令。" if (msg.text or "").startswith("/") else (
                 "这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。")
             await msg.reply_text(what, do_quote=True)
         return
-    text = msg.text if private else addressed_text(msg, context.bot.username)
+    text = words if private or msg.text is None else addressed_text(msg, context.bot.username)
     if not text or not await allowed(update, context, "serve"):
         return  # in a group: the edit took the @mention away, so it is no longer for the bot
+    if rewritten is not None:
+        await _correct_edit(update, context, draft, text)
+        return
+    assert card is not None
     if text.strip() == card.question.strip():
         return  # what the draft reads did not change
     if draft.status != "pending":
@@ -130,6 +139,22 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "如需按改后的内容回复，请把它作为新消息再发一次。", do_quote=True)
         return
     await _draft_reply(update, context, text, source=msg, supersedes=card)
+
+
+async def _correct_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft, text: str) -> None:
+    msg = update.edited_message
+    assert msg is not None and draft.id is not None
+    if text.strip() == (draft.edited_text or "").strip():
+        return
+    if draft.status != "edited":
+        status = crud.STATUS_NAMES.get(draft.status, draft.status)
+        await msg.reply_text(f"草稿 #{draft.id} 已{status}，改动不会生效。", do_quote=True)
+        return
+    with session(context) as db:
+        staff.correct_edit(session=db, draft_id=draft.id, text=text)
+        db.commit()
+    await _refresh_card(context, draft.id, None)
+    await msg.reply_text(f"已更正草稿 #{draft.id} 的修改文字。", do_quote=True)
 
 
 def quoted_message(msg: Message, bot_username: str) -> Message | None:
@@ -175,6 +200,12 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     staying silent (a customer's WeChat screenshot is the usual case)."""
     msg = update.effective_message
     assert msg is not None
+    if msg.caption and msg.caption.strip():
+        # A customer's photo with words (often forwarded): the words are drafted for, and staff
+        # are told the picture itself was not read.
+        await _draft_reply(update, context, msg.caption, source=msg)
+        await msg.reply_text("↑ 只按图片附带的文字起草，图片本身我读不了。")
+        return
     await msg.reply_text("我只能读文字：请把客户的消息复制成文字发来（截图、语音和表情暂时读不了）。")
 
 
@@ -204,6 +235,14 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
     with session(context) as db:
         state = staff.get_state(session=db, user_id=user.id)
         customer_ref, channel = state.customer_ref, state.channel
+        replied = source.reply_to_message
+        on_card = staff.card_at(session=db, chat_id=replied.chat_id, message_id=replied.message_id) if (
+            replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+        ) else None
+        if on_card is not None and supersedes is None:
+            # A reply to a card is that card's customer's follow-up, whoever staff serve now.
+            customer_ref = on_card.customer_ref
+            channel = _conversation_channel(db, crud.get_draft(session=db, draft_id=on_card.draft_id)) or channel
         if supersedes is not None:
             # The corrected message belongs to the customer it was first drafted for, and was
             # asked when it was first asked, whoever staff serve now.
@@ -399,7 +438,7 @@ async def _finish_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draft
             db.commit()
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=draft_id)
-        card = staff.get_card(session=db, draft_id=draft_id)
+        card = staff.record_edit_message(session=db, draft_id=draft_id, message_id=msg.message_id)
         candidate = faq_candidates.add_candidate(
             session=db, question=card.question, answer=draft.edited_text or text,
             draft_id=draft_id, proposed_by=by,
