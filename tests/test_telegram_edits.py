@@ -5,9 +5,12 @@ count; edited commands are not run again. And the stranger refusal survives a re
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session, select
 
 from bot.memory.models import Draft, FaqCandidate, RefusedUser, StaffCard, StaffState, UnansweredQuestion
+from bot.telegram.general import REFUSAL_INTERVAL
 from tests.telegram_fake import FakeTelegram
 from tests.test_telegram import (ADMIN, GROUP, STAFF, STRANGER, bot_settings, card_id, click, idle, make_services,
                                  polling, run, send)
@@ -183,6 +186,14 @@ def test_a_stranger_is_not_refused_again_after_a_restart(world):  # noqa: F811
             with Session(services.engine) as session:
                 assert [r.user_id for r in session.exec(select(RefusedUser))] == [STRANGER]
                 assert session.exec(select(Draft)).all() == []
+                # someone who comes back a month later is reminded rather than ignored
+                row = session.get(RefusedUser, STRANGER)
+                row.refused_at -= REFUSAL_INTERVAL + timedelta(minutes=1)
+                session.add(row)
+                session.commit()
+            async with polling(make_services(settings, knowledge), fake):
+                reply = await send(fake, STRANGER, STRANGER, "在吗")
+                assert "只对店里的同事开放" in reply["text"]
 
     run(scenario())
 

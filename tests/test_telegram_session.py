@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bot.memory.models import Customer, Draft
 from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import STAFF, bot_settings, card_id, make_services, polling, run, send
+from tests.test_telegram import STAFF, bot_settings, card_id, click, make_services, polling, run, send
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 PHOTO = [{"file_id": "p1", "file_unique_id": "up1", "width": 90, "height": 90}]
@@ -61,5 +61,23 @@ def test_a_reply_to_a_card_is_that_customers_follow_up(shop, tmp_path):  # noqa:
                 refs = {c.id: c.ref for c in session.exec(select(Customer))}
                 assert [refs[d.customer_id] for d in session.exec(select(Draft).order_by(Draft.id))] == [
                     "C001", "C001", "C002"]
+
+    run(scenario())
+
+
+def test_what_the_bot_tells_staff_names_no_command_line_flag(shop, tmp_path):  # noqa: F811
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            async with polling(services, fake):
+                card = await send(fake, STAFF, STAFF, "亲 满多少包邮？还有多久能发货")
+                assert "多久发货" in card["text"] and "包邮吗" in card["text"]  # two entries cited
+                answer = await click(fake, STAFF, STAFF, card_id(fake, STAFF, "满多少包邮"), "发送")
+                assert "已通过" in answer["text"] and "未学习" in answer["text"]
+                assert "--" not in answer["text"], answer["text"]
+                help_text = (await send(fake, STAFF, STAFF, "/help"))["text"]
+                assert "转发" in help_text and "编辑" in help_text
 
     run(scenario())

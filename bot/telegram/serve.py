@@ -256,7 +256,7 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
         result = await blocking(assistant.ask, text, customer=customer_ref, channel=channel)
     assert result.draft_id is not None
     with session(context) as db:
-        draft = crud.get_draft(session=db, draft_id=result.draft_id)
+        draft = result.draft or crud.get_draft(session=db, draft_id=result.draft_id)
         card = StaffCard(
             draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=text,
             customer_ref=customer_ref, reason=result.reason,
@@ -390,7 +390,17 @@ def decide(services: object, *, draft_id: int, status: str, by: str,
                 raise
             logger.info("draft %s decided, not learned: %s", draft_id, exc)
             return f"未学习：{exc}"
-        return outcome.note
+        return _for_chat(outcome.note)
+
+
+# The learning service's notes speak to the command line; in the chat, its flag means nothing.
+_CLI_HINTS = ("（可用 --entry 指定回答它的条目）",)
+
+
+def _for_chat(note: str) -> str:
+    for hint in _CLI_HINTS:
+        note = note.replace(hint, "")
+    return note
 
 
 def pick_entry(services: object, *, draft_id: int, entry_id: str, by: str) -> str:
