@@ -102,7 +102,9 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     A customer's message: its pending card is superseded by a card drafted for the corrected
     text (same customer, same question time); a decided draft is not reopened, and staff are told
     so. A draft's new text: the saved text is corrected (the decision's who and when stay). In a
-    group the edit counts only while it is still addressed to the bot, and chatter is ignored.
+    group, a message with a card was meant for the bot however it was addressed (an @mention, a
+    reply, or a colleague's "@bot" in reply to it), so its edits count, without the mention;
+    chatter has no card and its edits are ignored.
     Any other edit (a command, a message with no card) changes nothing: in a private chat the
     bot says so rather than staying silent.
     """
@@ -122,9 +124,9 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。")
             await msg.reply_text(what, do_quote=True)
         return
-    text = words if private or msg.text is None else addressed_text(msg, context.bot.username)
+    text = words if private else without_mention(words, context.bot.username)
     if not text or not await allowed(update, context, "serve"):
-        return  # in a group: the edit took the @mention away, so it is no longer for the bot
+        return
     if rewritten is not None:
         await _correct_edit(update, context, draft, text)
         return
@@ -155,6 +157,11 @@ async def _correct_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draf
         db.commit()
     await _refresh_card(context, draft.id, None)
     await msg.reply_text(f"已更正草稿 #{draft.id} 的修改文字。", do_quote=True)
+
+
+def without_mention(text: str, bot_username: str) -> str:
+    mention = f"@{bot_username}"
+    return text.strip()[len(mention):].strip() if text.strip().lower().startswith(mention.lower()) else text.strip()
 
 
 def quoted_message(msg: Message, bot_username: str) -> Message | None:
