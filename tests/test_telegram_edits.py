@@ -1,7 +1,8 @@
 """Edited messages end to end: staff correcting the customer's message they pasted re-drafts its
 card (the old pending draft superseded, the question's time kept, the customer it was for kept); a
-decided draft is not reopened and staff are told; in a group only edits still addressed to the bot
-count; edited commands are not run again. And the stranger refusal survives a restart."""
+decided draft is not reopened and staff are told; in a group edits of messages that have a card
+count and chatter is ignored; edited commands are not run again. And the stranger refusal
+survives a restart."""
 
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def test_an_edit_in_progress_on_the_old_draft_is_cancelled(shop, tmp_path):  # n
     run(scenario())
 
 
-def test_in_a_group_only_edits_still_addressed_to_the_bot_redraft(shop, tmp_path):  # noqa: F811
+def test_in_a_group_edits_of_messages_with_a_card_redraft_and_chatter_is_ignored(shop, tmp_path):  # noqa: F811
     base, knowledge = shop
 
     async def scenario() -> None:
@@ -155,14 +156,25 @@ def test_in_a_group_only_edits_still_addressed_to_the_bot_redraft(shop, tmp_path
                 assert "客户说：</b>龙井怎么泡" in card["text"]  # without the mention
                 await fake.wait_for("editMessageText", lambda p: "已作废" in p["text"], after=mark)
 
-                # chatter edited, and an edit that takes the mention away: nothing for the bot
+                # chatter edited: nothing for the bot
                 mark = fake.mark()
                 await fake.user_edits(fake.user(ADMIN), GROUP, chatter, "中午吃面")
-                await fake.user_edits(fake.user(STAFF), GROUP, source, "龙井怎么泡才好喝")
                 await idle(app, fake)
                 assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
+
+                # a colleague's pasted message that another asked the bot about ("@bot" in reply to
+                # it) has a card: its author's correction re-drafts it
+                pasted = (await fake.user_sends(fake.user(ADMIN), GROUP, "客户问：能开发漂吗"))["message"]["message_id"]
+                mark = fake.mark()
+                await fake.user_replies(fake.user(STAFF), GROUP, "@fake_bot", pasted)
+                await fake.wait_for("sendMessage", lambda p: "草稿 #3" in p["text"], after=mark)
+                mark = fake.mark()
+                await fake.user_edits(fake.user(ADMIN), GROUP, pasted, "客户问：能开发票吗")
+                card = await fake.wait_for("sendMessage", lambda p: "草稿 #4" in p["text"], after=mark)
+                assert "客户说：</b>客户问：能开发票吗" in card["text"]
             with Session(services.engine) as session:
-                assert {d.id: d.status for d in session.exec(select(Draft))} == {1: "superseded", 2: "pending"}
+                assert {d.id: d.status for d in session.exec(select(Draft))} == {
+                    1: "superseded", 2: "pending", 3: "superseded", 4: "pending"}
 
     run(scenario())
 
