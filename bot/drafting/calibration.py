@@ -31,12 +31,13 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.drafting.decision_memory import DecisionMemory
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.retrieve import Passages, ranked_hits
@@ -53,6 +54,7 @@ MAX_ENTRIES = 200  # entries sampled for the simulation: enough for two paramete
 PER_ENTRY = 2  # phrasings of each sampled entry asked each way
 DENSE_CANDIDATES = 50
 MAX_DECISIONS = 500  # the latest staff decisions a re-fit reads
+MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Example:
 
     score: float
     label: int  # 1 = the top hit is the right entry
+    top: str | None = field(default=None, compare=False)  # the entry first after the re-rank
+    decision: int | None = field(default=None, compare=False)  # its row in the DecisionMemory
 
 
 @dataclass
@@ -78,12 +82,21 @@ class ShopCalibration:
     seconds: float = 0.0  # what the simulation cost
     format: int = FORMAT
     sim: list[tuple[float, int]] = field(default_factory=list)  # the simulated examples, for re-fits
+    # Staff's decisions as a memory the next message is compared with (never stored in the JSON:
+    # rebuilt from the database's decisions, bot/drafting/decision_memory.py).
+    memory: DecisionMemory | None = field(default=None, compare=False, repr=False)
 
-    def logit(self, score: float) -> float:
-        return self.scale * score + self.shift
+    def logit(self, score: float, query: str | None = None, top: str | None = None) -> float:
+        """This shop's logit for the shared score; with the message and its first candidate,
+        leaned by the nearest staff decisions."""
+        base = self.scale * score + self.shift
+        if self.memory is not None and query:
+            base += self.memory.adjust(query, top)
+        return base
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        data = {name: value for name, value in vars(self).items() if name != "memory"}
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> ShopCalibration | None:
@@ -244,7 +257,7 @@ def scored(gate: Gate, asked: Sequence[Asked]) -> list[Example]:
     for text, hits, entry_id, view in asked:
         ordered = gate.order(text, [Hit(**{**vars(h), "extra": {}}) for h in hits], view)  # type: ignore[arg-type]
         right = entry_id is not None and ordered[0].id == entry_id
-        examples.append(Example(gate.score(text, ordered, view), int(right)))  # type: ignore[arg-type]
+        examples.append(Example(gate.score(text, ordered, view), int(right), top=ordered[0].id))  # type: ignore[arg-type]
     return examples
 
 
@@ -285,29 +298,83 @@ def refit(calibration: ShopCalibration, decisions: Sequence[Example], *, prior_w
     """Shift and scale re-fitted on staff decisions: logistic regression on the shared score,
     penalised toward the FAQ's own (shift, scale) with the weight of `prior_weight` examples, so
     a few decisions nudge it and many decide it; the scale never falls below `floor`."""
+    fitted = fit_decisions(calibration, decisions, None, prior_weight=prior_weight, floor=floor)
+    return fitted.shift, fitted.scale
+
+
+@dataclass(frozen=True)
+class Refit:
+    shift: float
+    scale: float
+    weights: tuple[float, float] = (0.0, 0.0)  # the decision memory's (approved, rejected)
+
+
+def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], memory: DecisionMemory | None, *,
+                  prior_weight: float = 30.0, floor: float = 0.25, balanced: bool = True) -> Refit:
+    """This shop's scale, and how much its decision memory counts, fitted on staff decisions.
+
+    Penalised logistic regression of "the first candidate is the one staff named" on the shared
+    score and, with a memory, on each decision's closeness to the *other* decisions (its own row
+    left out, as a new message has no decision yet): penalised toward the FAQ's own (scale,
+    shift) and toward the memory not counting, with the weight of `prior_weight` examples. The
+    two kinds weigh alike however many of each staff decided (`balanced`): the shop's threshold
+    is chosen for the worse of the two rates, and a log loss over a set with three approvals to
+    each rejection would move the boundary toward answering (what lowered hand-off on the
+    appliances shop). Sign bounds: the scale stays at or above `floor`, closeness to an approval
+    only speaks for answering and to a rejection only against.
+    """
+    start = Refit(calibration.shift, calibration.scale)
     if not decisions or len({d.label for d in decisions}) < 2:
-        return calibration.shift, calibration.scale
-    x = np.array([d.score for d in decisions])
+        return start
+    rows = [[d.score, 1.0] for d in decisions]
+    theta0 = [calibration.scale, calibration.shift]
+    lower, upper = [floor, -np.inf], [np.inf, np.inf]
+    if memory is not None and len(memory) and all(d.decision is not None for d in decisions):
+        vectors = memory.vectors
+        for row, d in zip(rows, decisions):
+            row.extend(memory.signals(vectors[d.decision], d.top, leave_out=d.decision))
+        theta0 += [0.0, 0.0]
+        lower += [0.0, -np.inf]
+        upper += [np.inf, 0.0]
+    x = np.array(rows, dtype=float)
     y = np.array([d.label for d in decisions], dtype=float)
-    a0, b0 = calibration.scale, calibration.shift
-    a, b = a0, b0
-    lam = prior_weight / len(decisions)
-    for _ in range(50):  # Newton steps on the mean penalised log loss
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        w = p * (1 - p)
-        ga = float(((p - y) * x).mean() + lam * (a - a0))
-        gb = float((p - y).mean() + lam * (b - b0))
-        haa = float((w * x * x).mean() + lam)
-        hab = float((w * x).mean())
-        hbb = float(w.mean() + lam)
-        det = haa * hbb - hab * hab
-        if det <= 1e-12:
-            break
-        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        a, b = a - da, b - db
-        if abs(da) + abs(db) < 1e-8:
-            break
-    return b, max(a, floor)
+    weight = np.ones(len(y))
+    if balanced:
+        share = y.mean()
+        weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
+    # The memory's weights start at "not counting" and need more evidence to move than the scale:
+    # in a shop whose messages never repeat, closeness to a few dozen decisions is noise.
+    lam = np.array([prior_weight] * 2 + [MEMORY_TRUST] * (len(theta0) - 2)) / len(y)
+    theta = _bounded_logistic(x, y, weight, np.array(theta0), lam, np.array(lower), np.array(upper))
+    weights = (float(theta[2]), float(theta[3])) if len(theta) > 2 else (0.0, 0.0)
+    return Refit(shift=float(theta[1]), scale=float(theta[0]), weights=weights)
+
+
+def _bounded_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, theta0: np.ndarray, lam: np.ndarray,
+                      lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Weighted logistic regression penalised by Σ lam_i/2·(θ_i−θ0_i)², θ within [lower, upper]: Newton
+    steps on the free coordinates; a coordinate that leaves its bound is held there (active set)."""
+    theta = np.clip(theta0.astype(float), lower, upper)
+    free = np.ones(len(theta), dtype=bool)
+    for _ in range(len(theta) + 1):
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-np.clip(x @ theta, -60, 60)))
+            grad = x.T @ ((p - y) * weight) / len(y) + lam * (theta - theta0)
+            hess = (x.T * (p * (1 - p) * weight)) @ x / len(y) + np.diag(lam)
+            f = np.flatnonzero(free)
+            try:
+                step = np.linalg.solve(hess[np.ix_(f, f)], grad[f])
+            except np.linalg.LinAlgError:
+                break
+            theta[f] -= step
+            if np.abs(step).sum() < 1e-8:
+                break
+        out = (theta < lower - 1e-12) | (theta > upper + 1e-12)
+        if not out.any():
+            return theta
+        theta = np.clip(theta, lower, upper)
+        free &= ~out
+    return np.clip(theta, lower, upper)
 
 
 def calibration_path(kb: KnowledgeBase) -> Path:
@@ -337,32 +404,59 @@ def decision_examples(kb: KnowledgeBase, gate: Gate, decisions: Sequence[Labelle
     """Staff decisions as labelled examples of the shared score: each message searched as it was
     before staff taught it (its own learned phrasing left out), label 1 when the entry staff
     named comes first, 0 when staff said the FAQ does not answer it or the wrong entry leads."""
+    return decision_memory(kb, gate, decisions)[0]
+
+
+def decision_memory(kb: KnowledgeBase, gate: Gate,
+                    decisions: Sequence[LabelledQuestion]) -> tuple[list[Example], DecisionMemory | None]:
+    """The latest `MAX_DECISIONS` decisions as examples (each knowing its row in the memory) and
+    as a DecisionMemory of their messages' vectors.
+
+    Each decision is embedded once per process and scored once per FAQ content and shared
+    model: the assistant re-fits after every decision staff make, and only the new one needs an
+    embedding and a search (`benchmarks` in the Gate section of benchmarks/README.md give the
+    cost)."""
     from bot.knowledge.normalize import normalize_message
 
-    recent = list(decisions)[-MAX_DECISIONS:]
+    recent = _latest(decisions)
     if not recent:
-        return []
-    # Each decision is scored once per FAQ content and shared model: the assistant re-fits after
-    # every phrasing staff teach, and only the new decision needs a search.
+        return [], None
     stamp = faq_stamp(kb.lexical) + gate.fingerprint
     if _decision_cache.get("stamp") != stamp:
-        _decision_cache.clear()
+        _decision_cache.pop("examples", None)
         _decision_cache["stamp"] = stamp
     known: dict[tuple[str, str | None], Example | None] = _decision_cache.setdefault("examples", {})  # type: ignore[assignment]
+    vectors: dict[tuple[str, str], np.ndarray] = _decision_cache.setdefault("vectors", {})  # type: ignore[assignment]
+    model = str(getattr(kb.embedder, "name", type(kb.embedder).__name__))
+    texts = {d.text: normalize_message(d.text) for d in recent}
+    missing = [t for t in dict.fromkeys(texts.values()) if (model, t) not in vectors]
+    if missing:
+        for text, vector in zip(missing, kb.embedder.encode_queries(missing)):
+            vectors[(model, text)] = np.asarray(vector, dtype=np.float32)
+        while len(vectors) > 4 * MAX_DECISIONS:  # withdrawn decisions' vectors go first
+            vectors.pop(next(iter(vectors)))
     todo = [d for d in recent if (d.text, d.entry_id) not in known]
     if todo:
         memory = FaqMemory.of(kb)
-        texts = [normalize_message(d.text) for d in todo]
         learned_at: dict[str, list[int]] = {}
         for i, doc in enumerate(memory.lexical.docs):
             if ":L" in doc.vector_id:
                 learned_at.setdefault(doc.text, []).append(i)
-        for d, text, vector in zip(todo, texts, kb.embedder.encode_queries(texts)):
+        for d in todo:
+            text = texts[d.text]
             own = learned_at.get(text, [])
-            hits = memory.search(text, vector, leave_out=own)
+            hits = memory.search(text, vectors[(model, text)], leave_out=own)
             view = LeftOut(memory.lexical, own, memory.rows_of) if own else memory.lexical
             known[(d.text, d.entry_id)] = scored(gate, [(text, hits, d.entry_id, view)])[0] if hits else None
-    return [e for d in recent if (e := known[(d.text, d.entry_id)]) is not None]
+    stack = np.stack([vectors[(model, texts[d.text])] for d in recent])
+    examples = [replace(e, decision=i) for i, d in enumerate(recent) if (e := known[(d.text, d.entry_id)]) is not None]
+    return examples, DecisionMemory.build(stack, [d.entry_id for d in recent], encoder=kb.embedder)
+
+
+def _latest(decisions: Sequence[LabelledQuestion]) -> list[LabelledQuestion]:
+    """The latest `MAX_DECISIONS` (the database keeps one per message: a later decision on the
+    same words replaces the earlier one)."""
+    return list(decisions)[-MAX_DECISIONS:]
 
 
 _decision_cache: dict[str, object] = {}
@@ -370,7 +464,8 @@ _decision_cache: dict[str, object] = {}
 
 def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[LabelledQuestion] = ()) -> Gate:
     """The gate for this knowledge base: the shared model on this shop's own scale, fitted on its
-    FAQ (stored, reused while the FAQ is unchanged) and re-fitted on staff decisions."""
+    FAQ (stored, reused while the FAQ is unchanged) and re-fitted on staff decisions, which it
+    also keeps as a memory the next message is compared with."""
     from bot.drafting.gate import default_gate
 
     base = gate or default_gate()
@@ -378,10 +473,13 @@ def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[L
         return base  # a shared model fitted before per-shop scales existed, or an empty FAQ
     calibration = load_or_calibrate(kb, base)
     if decisions:
-        examples = decision_examples(kb, base, decisions)
-        shift, scale = refit(calibration, examples, prior_weight=base.prior.decision_trust,
-                             floor=base.prior.scale_floor)
-        calibration = replace(calibration, shift=shift, scale=scale, decisions=len(examples))
+        examples, memory = decision_memory(kb, base, decisions)
+        fitted = fit_decisions(calibration, examples, memory, prior_weight=base.prior.decision_trust,
+                               floor=base.prior.scale_floor)
+        if memory is not None:
+            memory.weights = fitted.weights
+        calibration = replace(calibration, shift=fitted.shift, scale=fitted.scale, decisions=len(examples),
+                              memory=memory if any(fitted.weights) else None)
     return base.for_shop(calibration)
 
 

@@ -152,9 +152,10 @@ class Gate:
         values = features(query, hits, lexical)
         return self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
 
-    def probability(self, values: dict[str, float]) -> float:
+    def probability(self, values: dict[str, float], query: str | None = None, top: str | None = None) -> float:
+        """With `query` and its first candidate `top`, this shop's staff decisions lean it too."""
         z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
-        return _sigmoid(self.calibration.logit(z) if self.calibration else z)
+        return _sigmoid(self.calibration.logit(z, query, top) if self.calibration else z)
 
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         """Whether hits[0] answers `query`; `hits` in the order `order` gave them."""
@@ -163,7 +164,7 @@ class Gate:
         ruled_out = rule_out(query, hits[0], lexical)
         if ruled_out:
             return GateDecision(False, 0.0, ruled_out.reason, rule=ruled_out.rule)
-        p = self.probability(features(query, hits, lexical))
+        p = self.probability(features(query, hits, lexical), query, hits[0].id)
         if p >= self.threshold:
             return GateDecision(True, p, f"匹配「{hits[0].question}」", threshold=self.threshold)
         return GateDecision(
