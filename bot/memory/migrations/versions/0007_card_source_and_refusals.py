@@ -1,6 +1,7 @@
 """Telegram cards know the staff message they answer (its edits re-draft the card) and the one
-holding a draft's new text (its edits correct that text), when the customer really asked (a forward's original time) and the forward's sender name; strangers
-refused once are remembered across restarts."""
+holding a draft's new text (its edits correct that text), when the customer really asked (a
+forward's original time) and the forward's sender name; strangers refused once are remembered
+across restarts."""
 
 import sqlalchemy as sa
 from alembic import op
