@@ -102,6 +102,11 @@ def test_a_decided_draft_is_not_reopened_and_staff_are_told(shop, tmp_path):  # 
                 await fake.user_edits(fake.user(STAFF), STAFF, command, "/customer C003")
                 reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
                 assert "不会重新执行" in reply["text"]
+                # nor is a customer's message that became a command drafted as one
+                mark = fake.mark()
+                await fake.user_edits(fake.user(STAFF), STAFF, source, "/customer C004")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+                assert "不会重新执行" in reply["text"]
             with Session(services.engine) as session:
                 assert [d.status for d in session.exec(select(Draft))] == ["approved"]
                 assert session.get(StaffState, STAFF).customer_ref == "C002"

@@ -118,9 +118,10 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rewritten = None if card is not None else staff.card_for_edit_message(
             session=db, chat_id=msg.chat_id, message_id=msg.message_id)
         draft = crud.get_draft(session=db, draft_id=(card or rewritten).draft_id) if card or rewritten else None
-    if draft is None or words is None:
+    command = (msg.text or "").startswith("/")
+    if draft is None or words is None or command:
         if private and await allowed(update, context, "serve"):
-            what = "命令改过后不会重新执行，请重新发送命令。" if (msg.text or "").startswith("/") else (
+            what = "命令改过后不会重新执行，请重新发送命令。" if command else (
                 "这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。")
             await msg.reply_text(what, do_quote=True)
         return
