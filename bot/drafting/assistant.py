@@ -96,20 +96,30 @@ class Assistant:
         self.engine = engine
         self.chat_model = chat_model
         self._fixed_gate = gate
-        self._shop_gate: tuple[object, Gate] | None = None
+        self._shop_gate: tuple[tuple[object, object], Gate] | None = None
 
     @property
     def gate(self) -> Gate:
         """This shop's gate: the shared model on the scale fitted to this FAQ and to staff's
-        decisions, fitted again whenever the index changes (a sync, a phrasing staff taught)."""
+        decisions, fitted again whenever the index changes (a sync, a phrasing staff taught) or
+        staff decide anything (a rejection too, here or in another process)."""
         if self._fixed_gate is not None:
             return self._fixed_gate
-        lexical = self.knowledge.lexical
-        if self._shop_gate is None or self._shop_gate[0] is not lexical:
+        lexical, labels = self.knowledge.lexical, self._labels_stamp()
+        if self._shop_gate is None or self._shop_gate[0][0] is not lexical or self._shop_gate[0][1] != labels:
             from bot.drafting.calibration import shop_gate
 
-            self._shop_gate = (lexical, shop_gate(self.knowledge, default_gate(), self._decisions()))
+            self._shop_gate = ((lexical, labels), shop_gate(self.knowledge, default_gate(), self._decisions()))
         return self._shop_gate[1]
+
+    def _labels_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            from bot.memory.learned import labels_stamp
+
+            with Session(self.engine) as session:
+                return labels_stamp(session=session)
+        except Exception:  # unreadable: _decisions says so when the gate is fitted
+            return None
 
     def _decisions(self) -> list:  # type: ignore[type-arg]
         """Staff's labelled questions; none when the memory database cannot be read."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.errors import DianxiaoerError
 from bot.memory.models import Draft, LearnedPhrasing, Message
@@ -102,6 +102,17 @@ def forget_entries(*, session: Session, entry_ids: Collection[str]) -> int:
 def labelled_questions(*, session: Session) -> list[LabelledQuestion]:
     """Every staff label, oldest first: the examples a shop's gate is re-fitted on."""
     return [LabelledQuestion(r.text, r.entry_id, r.decision) for r in list_labels(session=session)]
+
+
+def labels_stamp(*, session: Session) -> tuple[int, int, int]:
+    """What changes whenever staff label a message: (labels, the newest id, labels with an entry).
+    One indexed aggregate, cheap enough to read before every `ask` so that a decision made in
+    another process (or a rejection, which leaves the index alone) reaches the next reply."""
+    count, newest, answered = session.exec(
+        select(func.count(col(LearnedPhrasing.id)), func.max(col(LearnedPhrasing.id)),
+               func.count(col(LearnedPhrasing.entry_id)))
+    ).one()
+    return int(count or 0), int(newest or 0), int(answered or 0)
 
 
 def draft_question(*, session: Session, draft: Draft) -> str | None:
