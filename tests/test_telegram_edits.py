@@ -243,3 +243,24 @@ def test_editing_the_new_text_of_a_draft_corrects_it_and_its_faq_candidate(shop,
                 assert len(session.exec(select(Draft)).all()) == 1  # no new draft for the staff's own words
 
     run(scenario())
+
+
+def test_a_database_that_cannot_remember_refusals_still_refuses_once_per_process(shop, tmp_path):  # noqa: F811
+    from sqlalchemy import text
+
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+            with services.engine.begin() as connection:
+                connection.execute(text("DROP TABLE refuseduser"))
+            async with polling(services, fake) as app:
+                reply = await send(fake, STRANGER, STRANGER, "包邮吗")
+                assert "只对店里的同事开放" in reply["text"]
+                mark = fake.mark()
+                await fake.user_sends(fake.user(STRANGER), STRANGER, "在吗")
+                await idle(app, fake)
+                assert not fake.calls_to("sendMessage", after=mark)
+
+    run(scenario())
