@@ -36,7 +36,7 @@ def test_a_forward_is_timed_from_the_customers_message_and_names_its_sender(worl
                 await fake.user_forwards(fake.user(STAFF), STAFF, "满多少包邮呀", fake.origin_user(CUSTOMER, asked))
                 card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
                 assert "转发自 王 芳" in card["text"] or "转发自 芳 王" in card["text"], card["text"]
-                assert "客户发来已 20 分" in card["text"], card["text"]
+                assert "客户发来已 20 分" in card["text"] and "已超过 15 分钟的回复标准" in card["text"], card["text"]
                 # the customer's Telegram id and username stay out of the card
                 assert str(CUSTOMER["id"]) not in card["text"] and "wangfang_88" not in card["text"]
 
@@ -114,7 +114,7 @@ def test_in_a_group_a_mention_in_reply_to_a_forward_drafts_it(shop, tmp_path):  
                 await fake.user_replies(fake.user(ADMIN), GROUP, "@fake_bot", forwarded["message"]["message_id"])
                 card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
                 assert "客户说：</b>可以退货吗" in card["text"] and "转发自 小李" in card["text"]
-                assert "客户发来已 5 分" in card["text"]
+                assert "客户发来已 5 分" in card["text"] and "回复标准" not in card["text"]
                 assert card["reply_parameters"]["message_id"] == forwarded["message"]["message_id"]
             with Session(services.engine) as session:
                 card_row = session.exec(select(StaffCard)).one()

@@ -15,6 +15,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.memory.models import Draft, StaffCard
+from bot.memory.stats import RESPONSE_STANDARD
 
 MAX_CALLBACK_BYTES = 64
 # Telegram refuses messages over 4096 characters; leave room for the card's frame.
@@ -107,7 +108,9 @@ def reply_card(
     handoff = draft.needs_human or card.escalated
     decided = draft.status != "pending"
     if not decided and card.asked_at is not None and card.created_at - card.asked_at >= SHOW_WAIT_FROM:
-        lines.append(f"⏱ 客户发来已 {wait_text(card.created_at - card.asked_at)}（按原消息的时间）")
+        waited = card.created_at - card.asked_at
+        late = f"，已超过 {RESPONSE_STANDARD.seconds // 60} 分钟的回复标准" if waited > RESPONSE_STANDARD else ""
+        lines.append(f"⏱ 客户发来已 {wait_text(waited)}（按原消息的时间）{late}")
     lines.append("")
     if decided:
         lines.append(f"<b>{STATUS_LINES.get(draft.status, draft.status)}</b>" + _decided_by(draft, card))
