@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 from bot.memory.models import Draft, FaqCandidate, RefusedUser, StaffCard, StaffState, UnansweredQuestion
 from bot.telegram.general import REFUSAL_INTERVAL
 from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import (ADMIN, GROUP, STAFF, STRANGER, bot_settings, card_id, click, idle, make_services,
-                                 polling, run, send)
+from tests.test_telegram import (ADMIN, GROUP, MAINTAINER, STAFF, STRANGER, bot_settings, card_id, click, idle,
+                                 make_services, polling, run, send)
 from tests.test_telegram import shop, world  # noqa: F401  (the module's indexed shop, the bot's database)
 
 
@@ -101,6 +101,12 @@ def test_a_decided_draft_is_not_reopened_and_staff_are_told(shop, tmp_path):  # 
                 mark = fake.mark()
                 await fake.user_edits(fake.user(STAFF), STAFF, command, "/customer C003")
                 reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+                assert "不会重新执行" in reply["text"]
+                # a maintainer is told the same, not refused as if serving customers
+                kb, _ = await sent(fake, MAINTAINER, MAINTAINER, "/kb")
+                mark = fake.mark()
+                await fake.user_edits(fake.user(MAINTAINER), MAINTAINER, kb, "/kb all")
+                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == MAINTAINER, after=mark)
                 assert "不会重新执行" in reply["text"]
                 # nor is a customer's message that became a command drafted as one
                 mark = fake.mark()

@@ -26,7 +26,8 @@ from bot.memory import crud, faq_candidates, staff
 from bot.memory.models import Conversation, Draft, StaffCard, StaffState, UnansweredQuestion
 from bot.memory.salutation import salutation_name
 from bot.telegram.cards import reply_card
-from bot.telegram.common import actor, allowed, blocking, edit_quietly, pressed, requires, services, session, typing
+from bot.telegram.common import (actor, allowed, blocking, edit_quietly, pressed, requires, roles, services, session,
+                                 typing)
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +121,13 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         draft = crud.get_draft(session=db, draft_id=(card or rewritten).draft_id) if card or rewritten else None
     command = (msg.text or "").startswith("/")
     if draft is None or words is None or command:
-        if private and await allowed(update, context, "serve"):
-            what = "命令改过后不会重新执行，请重新发送命令。" if command else (
-                "这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。")
-            await msg.reply_text(what, do_quote=True)
+        # Said in a private chat only, and to anyone with a role (a maintainer who fixes a typo in
+        # /kb is told about commands, not refused as if serving customers).
+        if private and command:
+            await msg.reply_text("命令改过后不会重新执行，请重新发送命令。", do_quote=True)
+        elif private and roles(context).may(update.effective_user.id if update.effective_user else None, "serve"):
+            await msg.reply_text("这条消息没有对应的草稿卡片，改动不会生效；如果它是客户的消息，请重新发送。",
+                                 do_quote=True)
         return
     text = words if private else without_mention(words, context.bot.username)
     if not text or not await allowed(update, context, "serve"):
