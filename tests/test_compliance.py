@@ -297,3 +297,29 @@ def test_urgency_stack_scores_above_its_cues_alone() -> None:
     plain = check_text("错过再等一年", channel="weibo", surface="post").score
     stacked = check_text("最后3小时！错过再等一年", channel="weibo", surface="post").score
     assert stacked >= 50 > plain
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The offer is cut, so its deadline or condition would refer to nothing.
+        ("新茶上市，转发集赞送试饮装，3月20日前有效", "新茶上市。"),
+        ("明前龙井到货，全网最低价，3月20日前有效", "明前龙井到货。"),
+        ("新茶上市，集满38个赞送茶杯，活动时间：3月1日至3月20日，欢迎到店", "新茶上市，欢迎到店。"),
+        ("秋茶到店，关注公众号即可领取试饮装，每人限一份，凭截图到店领取", "秋茶到店。"),
+        # A cut that leaves a stub of its clause takes the stub along.
+        ("新茶到店，欢迎品鉴，这批茶数量有限", "新茶到店，欢迎品鉴。"),
+        # An offer that stays keeps its terms; a softened claim inside a phrase keeps the phrase.
+        ("满200减20，转发集赞再送试饮装，3月20日前有效", "满200减20，3月20日前有效。"),
+        ("王芳您好，全网最低价！明前龙井3月20日前满200减20。", "王芳您好，明前龙井3月20日前满200减20。"),
+        ("全网最低价的龙井", "实惠价格的龙井。"),
+        ("限时8折", "8折。"),
+    ],
+)
+def test_rewrite_leaves_no_fragment_of_what_it_cut(text: str, expected: str) -> None:
+    assert check_text(text, surface="mass").rewrite == expected
+
+
+def test_terms_the_merchant_wrote_without_an_offer_are_left_alone() -> None:
+    text = "本店最好的新茶，3月20日前有效"
+    assert check_text(text, surface="mass").rewrite == "本店很好的新茶，3月20日前有效。"

@@ -393,11 +393,27 @@ def test_a_row_of_exclamation_marks_is_not_broadcast(engine, writer):
         assert "！！" not in d.text and "明前龙井到货了！3月20日前下单满200减20" in d.text
 
 
-def test_terms_left_behind_by_a_cut_offer_are_pointed_out(engine, writer):
-    brief = "新茶上市，全网最低价！转发集赞满30个送试饮装，3月20日前有效。"
-    for d in draft(writer, channel="weibo", fmt="post", brief=brief).drafts:
-        assert d.changed and "集赞" not in d.text
-        assert "「3月20日前有效」" in d.note
+def test_terms_of_a_cut_offer_leave_with_it(engine, writer):
+    # 「转发集赞送试饮装」 is cut; 「3月20日前有效」 was its deadline and would now be a deadline for
+    # nothing (or seem to date the product news), so it goes too, and the findings say why.
+    brief = "今年的明前龙井到货了，汤色清亮、豆香明显，全网最低价！转发集赞满30个送试饮装，3月20日前有效。"
+    for fmt, channel in (("post", "weibo"), ("article", "wechat"), ("moments", "wechat")):
+        for d in draft(writer, channel=channel, fmt=fmt, brief=brief).drafts:
+            assert d.changed and "集赞" not in d.text and "最低价" not in d.text
+            assert "3月20日" not in d.text and "实惠价格" not in d.text, d.text
+            assert "明前龙井到货了" in d.text
+            dropped = {f["span"]["text"] for f in d.as_json()["check"]["findings"] if f.get("dropped")}
+            assert "全网最低价" in dropped and any("集赞" in t for t in dropped)
+    # Only the news 「新茶上市」 is left of this one: a reason, not a four-character post.
+    with pytest.raises(UnusableBrief, match="集赞"):
+        draft(writer, channel="weibo", fmt="post", brief="新茶上市，全网最低价！转发集赞满30个送试饮装，3月20日前有效。")
+
+
+def test_terms_shared_with_an_offer_that_stays_are_kept_and_pointed_out(engine, writer):
+    brief = "新茶上市，满200减20，转发集赞再送试饮装，3月20日前有效。"
+    [d] = draft(writer, channel="weibo", fmt="post", brief=brief).drafts
+    assert "满200减20" in d.text and "3月20日前有效" in d.text and "集赞" not in d.text
+    assert "「3月20日前有效」" in d.note  # did it date the gift only? the merchant re-reads
     [kept] = draft(writer, channel="weibo", fmt="post", brief="新茶上市，满200减20，3月20日前有效。").drafts
     assert kept.note is None
 

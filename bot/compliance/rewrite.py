@@ -26,6 +26,13 @@ _RULES_BY_ID = {r.id: r for r in R.RULES} | {
 
 _CLAUSE = re.compile(r"[^，,。！!？?；;\n]+[，,。！!？?；;\n]*|[，,。！!？?；;\n]+")
 MAX_LEVEL = 3
+# A clause that a cut leaves this short, with no figure or benefit of its own, is a stub: 「这批茶
+# 数量有限」 → 「这批茶」, 「详询13800001234」 → 「详询」. It goes with what was cut.
+STUB_CHARS = 4
+# Price claims that, standing alone in their clause, say nothing once softened: 「全网最低价，3月20日
+# 前有效」 → 「实惠价格，3月20日前有效」 promises a price nobody stated until a date.
+_VAGUE_WHEN_ALONE = {"price.lowest", "price.fraud_words"}
+_CORE = re.compile(r"[\s\W_]+")
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
@@ -45,24 +52,41 @@ def apply_fixes(text: str, findings: Sequence[Finding], level: int = 0) -> str:
     """One rewrite pass. Level 0 fixes what is wrong; higher levels also cut what is pushy."""
     spans = clauses(text)
     edits: list[tuple[int, int, str]] = []
+    planned: list[tuple[Finding, str]] = []
     for f in findings:
         rule = _RULES_BY_ID.get(f.rule)
         if rule is None:
             continue
-        start, end = f.span.start, f.span.end
         fix = rule.fix
         if level >= 2 and fix != "replace":
             fix = "drop_clause"
-        if fix == "replace":
-            rep = rule.replacement
+        if fix == "drop_if_needed":
+            fix = "drop" if level >= 1 else "keep"
+        planned.append((f, fix))
+    # What each clause keeps once every planned drop and lone vague claim is taken out of it.
+    cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    vague: set[tuple[int, int]] = set()
+    for f, fix in planned:
+        if fix == "drop" or (fix == "replace" and f.rule in _VAGUE_WHEN_ALONE):
+            clause = _clause_of(spans, f.span.start, f.span.end)
+            cut.setdefault(clause, []).append((f.span.start, f.span.end))
+            if fix == "replace":
+                vague.add(clause)
+    # A softened claim keeps its clause unless nothing else is in it (「实惠价格的龙井」 still says something).
+    stubs = {clause for clause, cuts in cut.items()
+             if _is_stub(text, clause, cuts, 0 if clause in vague else STUB_CHARS)}
+    for f, fix in planned:
+        start, end = f.span.start, f.span.end
+        clause = _clause_of(spans, start, end)
+        if clause in stubs and fix in ("drop", "replace"):
+            edits.append((clause[0], clause[1], ""))
+        elif fix == "replace":
+            rep = _RULES_BY_ID[f.rule].replacement
             edits.append((start, end, rep(f.span.text) if callable(rep) else rep))
         elif fix == "drop":
             edits.append((start, end, ""))
         elif fix == "drop_clause":
-            a, b = _clause_of(spans, start, end)
-            edits.append((a, b, ""))
-        elif fix == "drop_if_needed" and level >= 1:
-            edits.append((start, end, ""))
+            edits.append((clause[0], clause[1], ""))
     if level >= 3:
         # Last resort: remove every clause that still sells.
         for pattern in (R.PROMO_TERMS, R.CALL_TO_ACTION):
@@ -70,6 +94,35 @@ def apply_fixes(text: str, findings: Sequence[Finding], level: int = 0) -> str:
                 a, b = _clause_of(spans, m.start(), m.end())
                 edits.append((a, b, ""))
     return tidy(_apply(text, edits))
+
+
+def _is_stub(text: str, clause: tuple[int, int], cuts: list[tuple[int, int]], most: int) -> bool:
+    """Whether `clause` minus `cuts` is a stub: a few characters with no figure or benefit."""
+    a, b = clause
+    keep = [True] * (b - a)
+    for start, end in cuts:
+        for i in range(max(start, a), min(end, b)):
+            keep[i - a] = False
+    rest = "".join(ch for ch, k in zip(text[a:b], keep) if k)
+    core = _CORE.sub("", rest)
+    return len(core) <= most and not re.search(r"\d", core) and not R.BENEFIT.search(core)
+
+
+def without_orphaned_terms(original: str, rewritten: str) -> str:
+    """`rewritten` without the clauses that state an offer's terms (a deadline, a condition) once
+    the rewrite cut every benefit `original` offered: such terms would refer to nothing, or seem to
+    attach to whatever is left. Terms the merchant wrote with no offer at all are theirs to keep."""
+    parts = [rewritten[a:b] for a, b in clauses(rewritten)]
+    # A clause stating the offer and its terms at once (「3月20日前满200减20」) is the offer itself.
+    kept = [p for p in parts if not R.OFFER_TERMS.search(p) or _states_benefit(p)]
+    # 「凭截图到店领取」 names a benefit only as a term of the offer; what is offered lives elsewhere.
+    if len(kept) == len(parts) or not R.BENEFIT.search(original) or any(_states_benefit(p) for p in kept):
+        return rewritten
+    return tidy("".join(kept))
+
+
+def _states_benefit(clause: str) -> bool:
+    return bool(R.BENEFIT.search(R.OFFER_TERMS.sub("", clause)))
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -145,6 +198,6 @@ def rewrite_until_clean(
     for level in range(MAX_LEVEL + 1):
         remaining = findings_of(current)
         if not is_flagged(current) and not any(_must_fix(f) for f in remaining):
-            return current
+            break
         current = apply_fixes(current, remaining, level=level)
-    return current
+    return without_orphaned_terms(text, current)

@@ -297,6 +297,25 @@ PROMO_TERMS = re.compile(
     r"|养生|会所|美容|整形|医美|足浴|按摩|加盟|招商加盟"
 )
 
+# What an offer gives the customer (a discount, a gift, a prize, a price): the thing a deadline or
+# a condition in the same message is about. Narrower than PROMO_TERMS, where 到货 or 新品 sell too.
+BENEFIT = re.compile(
+    r"优惠|特价|特惠|钜惠|折扣|(?<!\d)\d+(?:\.\d)?\s*折|[" + CN_NUM + r"]折|低至|直降|降价|减价|让利|满\s*\d+\s*减|立减|返现|返利"
+    r"|红包|代金券|优惠券|现金券|抵用券|免单|免费|赠|送|领取?|抽奖|奖品|礼品|礼包|积分|包邮|半价|秒杀"
+    # From a number's first digit only (the lookbehind): tried from every digit of a long run it is quadratic.
+    r"|[¥￥]\s*\d|(?<![\d.])\d+(?:\.\d+)?\s*(?:元|块)|价"
+)
+
+# A clause that only states the terms of an offer (until when, for whom, how to claim it). Cut the
+# offer and such a clause refers to nothing: 「转发集赞送试饮装，3月20日前有效」 must not become
+# 「3月20日前有效」 under whatever is left.
+OFFER_TERMS = re.compile(
+    r"前有效|内有效|止有效|有效期|截[止至]|为止|活动(?:时间|期间|日期|期限)|即日起|(?:每人|每户|每个账号)限"
+    r"|限前\s*\d+|先到先得|名额有限|数量有限|售完即止|领完即止|送完即止|凭[^，。；]{0,10}(?:领取|兑换|核销)"
+    r"|(?:领取|参与|兑换)(?:方式|规则|条件)|核销|不可叠加|不与其他优惠同享|仅限"
+    r"|" + STATED_PERIOD.pattern
+)
+
 CALL_TO_ACTION = re.compile(
     r"详询|垂询|咨询|致电|来电|热线|专线|订购电话|欢迎(?:光临|选购|惠顾|来店|到店|莅临|品鉴|参观|订购)|预约|预订|登录|登陆"
     r"|点击(?:链接|进入|领取|查看|下载)?|下载|回复\s*\d+|回\s*[0-9A-Za-z]{1,3}(?![0-9A-Za-z])|扫码|扫描二维码|进店|到店|莅临|立即|马上|速[来抢订购]|抢"

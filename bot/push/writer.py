@@ -49,6 +49,9 @@ MAX_BRIEF_CHARS = 2000
 # A brief the checker had to cut below this share of its characters (or of every fact it stated)
 # gets no draft but a reason: a greeting around 「谢谢您上次的咨询。」 is not the message meant.
 HOLLOW_SHARE = 0.3
+# …or cut every fact it stated and left fewer characters than this: a product's news in a sentence
+# of its own (「今年的明前龙井到货了，汤色清亮」) is still worth sending once its unlawful offer is gone.
+HOLLOW_MIN_CHARS = 12
 HEADLINE_CHARS = 40
 HEADLINE_MIN = 8
 SUMMARY_CHARS = 100
@@ -625,7 +628,8 @@ def _hollow(original: str, cleaned: str) -> bool:
     if len(_core(cleaned)) < HOLLOW_SHARE * len(_core(original)):
         return True
     stated = facts(original)
-    return bool(stated) and len(unsupported(original, [cleaned])) == len({token for token, _ in stated})
+    every_fact_cut = bool(stated) and len(unsupported(original, [cleaned])) == len({token for token, _ in stated})
+    return every_fact_cut and len(_core(cleaned)) < HOLLOW_MIN_CHARS
 
 
 def tier_of_tag(tag: str) -> bool:
