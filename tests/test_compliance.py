@@ -323,3 +323,44 @@ def test_rewrite_leaves_no_fragment_of_what_it_cut(text: str, expected: str) -> 
 def test_terms_the_merchant_wrote_without_an_offer_are_left_alone() -> None:
     text = "本店最好的新茶，3月20日前有效"
     assert check_text(text, surface="mass").rewrite == "本店很好的新茶，3月20日前有效。"
+
+
+# --- 客服消息 / 私信: service before selling ---------------------------------------------------
+
+UNRELATED_PUSH = "王芳，您好，我是茶小铺的小二。新茶到货，满200减20，3月20日前有效。不想再收到这类消息，回复「退订」即可。"
+
+
+@pytest.mark.parametrize(("channel", "surface"), [("wechat", "customer_service"), ("weibo", "dm")])
+def test_one_to_one_promotion_unrelated_to_the_conversation_is_flagged(channel: str, surface: str) -> None:
+    result = check_text(UNRELATED_PUSH, channel=channel, surface=surface,  # type: ignore[arg-type]
+                        replying_to=["普洱茶怎么保存？"])
+    [finding] = [f for f in result.findings if f.rule == "channel.unrelated_promotion"]
+    assert result.flagged and finding.severity == "high"
+    assert "回应客户" in finding.reason and "群发" in finding.suggestion
+    # The rewrite keeps the greeting and the opt-out, not the offer.
+    assert "满200减20" not in result.rewrite and "3月20日" not in result.rewrite
+    assert not check_text(result.rewrite, channel=channel, surface=surface,  # type: ignore[arg-type]
+                          replying_to=["普洱茶怎么保存？"]).flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("王芳您好，您上次问到的普洱茶：新到一批普洱茶饼，满200减20。回复「退订」不再接收。", "普洱茶怎么保存？"),
+        ("您好，这批正山小种明天到货，到了第一时间告诉您", "你们家正山小种有货吗"),
+        ("您好，您问的白毫银针现在是298元一盒", "白毫银针多少钱"),
+        ("新品上市，满200减20", "请问最近有优惠吗"),  # asked about offers: an offer answers
+        ("您好，您的订单明天上午发货，请留意查收", "在吗"),  # serves: an order notice
+    ],
+)
+def test_one_to_one_message_that_answers_or_serves_is_not_unrelated(text: str, said: str) -> None:
+    result = check_text(text, surface="customer_service", replying_to=[said])
+    assert not any(f.rule == "channel.unrelated_promotion" for f in result.findings), result.findings
+
+
+def test_unknown_conversation_adds_no_relatedness_finding() -> None:
+    assert not any(f.rule == "channel.unrelated_promotion"
+                   for f in check_text(UNRELATED_PUSH, surface="customer_service").findings)
+    # …and a broadcast surface never asks.
+    assert not any(f.rule == "channel.unrelated_promotion"
+                   for f in check_text(UNRELATED_PUSH, surface="mass", replying_to=["普洱茶怎么保存？"]).findings)

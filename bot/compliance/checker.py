@@ -191,8 +191,9 @@ def _finding(rule: R.Rule, channel: Channel, start: int, end: int, text: str) ->
 
 
 def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
-         brand_terms: Sequence[str] = ()) -> RuleScan:
-    """Run every rule over `text` once and score what they find."""
+         brand_terms: Sequence[str] = (), replying_to: Sequence[str] | None = None) -> RuleScan:
+    """Run every rule over `text` once and score what they find. `replying_to`: what the customer
+    raised in the conversation a one-to-one message answers (see `check_text`)."""
     brands = _brand_ranges(text, brand_terms) if brand_terms else []
     raw: list[tuple[R.Rule, int, int]] = []
     for rule in R.RULES:
@@ -259,9 +260,52 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
         if surface != "template" and not R.SERVICE_CONTEXT.search(text):
             for f in [f for f in findings if f.category == "contact"]:
                 findings.append(_finding(R.CHANNEL_ONE_TO_ONE_LINK, channel, f.span.start, f.span.end, text))
+        # Service before selling: a one-to-one message that sells and neither serves (an answer, an
+        # order) nor touches what the customer wrote about is an ad sent through the service door.
+        if (replying_to is not None and surface != "template"
+                and not R.SERVICE_CONTEXT.search(R.OPT_OUT.sub("", text))
+                and not any(_answers(text, said) for said in replying_to)):
+            selling_at = trigger
+            if selling_at is None and (m := R.BENEFIT.search(text)):
+                selling_at = Span(m.start(), m.end(), m.group())
+            if selling_at is not None:
+                findings.append(_finding(R.CHANNEL_UNRELATED_PROMOTION, channel, selling_at.start,
+                                         selling_at.end, text))
 
     findings.sort(key=lambda f: (f.span.start, f.span.end))
     return _score(text, findings, signals)
+
+
+# Words any tea-shop conversation shares with any push: no sign the push answers what was asked.
+_GENERIC = frozenset(
+    "茶叶 什么 我们 你们 您的 一下 可以 这个 那个 还有 多少 怎么 请问 谢谢 订单 发货 快递 老板 客服 "
+    "现在 今天 明天 时候 没有 知道 需要 想要 一个 不是 就是 如果 因为 所以 但是 然后 已经 还是 或者 "
+    "这样 那样 您好 你好 好的 麻烦 一点 有没有 是不是 可不可以 能不能 的话 一些 这边 那边".split()
+)
+# A question longer than this is compared on its start: enough for a topic, bounded work.
+_SAID_CHARS = 200
+_RUN_CHARS = 60
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}|[A-Za-z0-9]{3,}")
+
+
+def shared_topic(text: str, said: str) -> str | None:
+    """The longest run (two or more characters) of `said` — a topic the customer raised, such as
+    「家正山小种」 or 「普洱茶」 — that `text` also names, generic words aside; None if there is none."""
+    best = ""
+    for run in _HAN_RUN.findall(said[:_SAID_CHARS]):
+        run = run[:_RUN_CHARS]
+        for i in range(len(run)):
+            for j in range(len(run), i + max(2, len(best)), -1):
+                piece = run[i:j]
+                if piece not in _GENERIC and piece in text:
+                    best = piece
+                    break
+    return best or None
+
+
+def _answers(text: str, said: str) -> bool:
+    # Asked about an offer or a price (「有优惠吗」「价格多少」), an offer is the answer.
+    return bool(shared_topic(text, said)) or bool(R.BENEFIT.search(said) and R.BENEFIT.search(text))
 
 
 def _urgency_stack(text: str, findings: list[Finding]) -> tuple[int, int] | None:
@@ -340,6 +384,7 @@ def check_text(
     settings: Settings | None = None,
     brand_terms: Iterable[str] = (),
     polish: Callable[[str], str] | None = None,
+    replying_to: Sequence[str] | None = None,
 ) -> CheckResult:
     """Check one draft.
 
@@ -350,6 +395,9 @@ def check_text(
     contain words like 最 or 第一 lawfully. `polish` is an optional LLM hook that rephrases the
     deterministic rewrite; its result is used only if it passes the check too. A text longer than
     `max_message_chars` is checked on its first that many characters, and the result's `note` says so.
+    `replying_to`, for a one-to-one message, is what the customer raised in the conversation it
+    answers (their products or questions): a message that sells, serves nothing and names none of
+    them is flagged (channel.unrelated_promotion). None means the conversation is unknown.
     """
     from bot.limits import bound_message
 
@@ -362,7 +410,7 @@ def check_text(
 
     @functools.cache  # the rewrite loop asks about the same candidate more than once
     def judge(candidate: str) -> tuple[bool, int, int, float | None, RuleScan]:
-        found = scan(candidate, channel, surface_name, brands)
+        found = scan(candidate, channel, surface_name, brands, replying_to)
         probability = None
         if model is not None:
             # The model learned from `scan`'s default reading (WeChat mass send); channel

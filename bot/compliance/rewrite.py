@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _RULES_BY_ID = {r.id: r for r in R.RULES} | {
     r.id: r for r in (R.STACKING, R.URGENCY_STACKING, R.MANY_LINKS, R.EMOJI_FLOOD, R.CHANNEL_TEMPLATE,
                       R.CHANNEL_CUSTOMER_SERVICE, R.CHANNEL_WEIBO_DM,
-                      R.CHANNEL_ONE_TO_ONE_LINK)
+                      R.CHANNEL_ONE_TO_ONE_LINK, R.CHANNEL_UNRELATED_PROMOTION)
 }
 
 _CLAUSE = re.compile(r"[^，,。！!？?；;\n]+[，,。！!？?；;\n]*|[，,。！!？?；;\n]+")

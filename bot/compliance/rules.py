@@ -606,6 +606,16 @@ CHANNEL_WEIBO_DM = Rule(
     suggestion="私信只回复客户的问题；活动信息请发在微博正文。",
     fix="drop_clause",
 )
+CHANNEL_UNRELATED_PROMOTION = Rule(
+    "channel.unrelated_promotion", "channel", "high", PROMO_TERMS,
+    reason="客服消息和私信只用来回应客户最近的咨询；这条消息只在推销，和客户最近问的事无关，等于借客服通道发广告。",
+    basis="微信客服消息接口规则（仅用于回复48小时内发过消息的用户）；互联网广告管理办法第十七条第二款",
+    basis_weibo=WEIBO_MARKETING + "（私信营销）；广告法第四十三条",
+    suggestion="先回应客户问过的事（他问的商品、订单或问题）；和它无关的活动请改用公众号群发图文、朋友圈或微博正文。",
+    fix="drop_clause",
+)
+# An opt-out line is what a marketing message must carry (广告法第四十三条), not a sign of service.
+OPT_OUT = re.compile(r"退订|回T退|回复\s*(?:TD|T|N|R|Q)\s*(?:退订|拒收)|拒收请回复|不再接收|不想再?收到")
 CHANNEL_ONE_TO_ONE_LINK = Rule(
     "channel.unsolicited_link", "channel", "high", URL,
     reason="一对一消息里没有服务内容（答复、订单、预约等），却附带链接、电话或账号引导对方，属于未经请求的推送。",
