@@ -274,10 +274,12 @@ def test_a_medium_etiquette_finding_alone_leaves_the_brief_as_written(engine, wr
 
 @pytest.mark.parametrize("channel,fmt", [("wechat", "service"), ("weibo", "dm")])
 def test_a_tag_is_not_told_to_the_customer_as_something_they_asked(engine, writer, channel, fmt):
-    # 赵敏 is tagged 龙井爱好者 by the merchant but only ever wrote about 白茶: no draft may say
-    # she asked about 龙井; 王芳 did ask, and hers may.
+    # All three are tagged 龙井爱好者 by the merchant. 王芳 asked about 龙井 and may be told so; 孙丽
+    # asked about offers, so an offer answers her, but no draft may say she asked about 龙井; 赵敏
+    # only ever wrote about 白茶, so a 龙井 offer one-to-one is not service: she gets a reason.
     with Session(engine) as session:
-        for ref, name, said in (("C001", "王芳", "龙井怎么泡？"), ("C002", "赵敏", "白茶能煮吗？")):
+        for ref, name, said in (("C001", "王芳", "龙井怎么泡？"), ("C002", "孙丽", "最近有优惠吗？"),
+                                ("C003", "赵敏", "白茶能煮吗？")):
             person = crud.create_customer(session=session, display_name=name, tags=["龙井爱好者"])
             person.ref = ref
             conv = crud.start_conversation(session=session, customer_id=person.id, channel=channel,
@@ -285,9 +287,11 @@ def test_a_tag_is_not_told_to_the_customer_as_something_they_asked(engine, write
             crud.add_message(session=session, conversation_id=conv.id, role="customer", text=said,
                              now=NOW - timedelta(hours=1))
         session.commit()
-    result = draft(writer, channel=channel, fmt=fmt, brief=TASTING, segment="龙井爱好者", variants=4)
-    texts = {ref: [d.text for d in result.drafts if d.customer == ref] for ref in ("C001", "C002")}
-    assert len(texts["C001"]) == len(texts["C002"]) == 4
+    result = draft(writer, channel=channel, fmt=fmt, brief=BRIEF, segment="龙井爱好者", variants=4)
+    texts = {ref: [d.text for d in result.drafts if d.customer == ref] for ref in ("C001", "C002", "C003")}
+    assert len(texts["C001"]) == len(texts["C002"]) == 4 and texts["C003"] == []
+    [refusal] = result.refused
+    assert refusal.customer == "C003" and "白茶能煮吗" in refusal.reason and "群发" in refusal.reason
     # (An opening may say 「上次聊过」: a one-to-one push needs the customer to have written lately.)
     claim = re.compile(r"(问过|问到的|聊到过?|私信聊过|咨询过)龙井")
     assert not [t for t in texts["C002"] if claim.search(t)]
@@ -462,3 +466,30 @@ def test_a_push_to_everyone_waits_for_the_end_of_quiet_hours(engine, writer):
     night = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
     with pytest.raises(DianxiaoerError, match="免打扰"):
         draft(writer, channel="weibo", fmt="post", brief=TASTING, now=night)
+
+
+@pytest.mark.parametrize("channel,fmt", [("wechat", "service"), ("weibo", "dm")])
+def test_a_one_to_one_push_answers_the_conversation_or_is_refused(engine, writer, channel, fmt):
+    # 客服消息 and 私信 are for replying to a customer who wrote lately: a plain sales brief goes
+    # only to those whose conversation it answers, and leads with what they asked about.
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=2), channel=channel)  # 龙井怎么泡？
+    with Session(engine) as session:
+        person = crud.create_customer(session=session, display_name="李雷", tags=["老客户"])
+        person.ref = "C002"
+        conv = crud.start_conversation(session=session, customer_id=person.id, channel=channel,
+                                       now=NOW - timedelta(hours=3))
+        crud.add_message(session=session, conversation_id=conv.id, role="customer",
+                         text="我上周买的普洱茶饼怎么保存？", now=NOW - timedelta(hours=3))
+        session.commit()
+    result = draft(writer, channel=channel, fmt=fmt, brief=BRIEF, segment="老客户")
+    [refusal] = result.refused
+    assert refusal.customer == "C002" and "普洱茶饼怎么保存" in refusal.reason
+    assert refusal.next_allowed_at is None  # not a cap: waiting would not make it service
+    [d] = draft(writer, channel=channel, fmt=fmt, brief=BRIEF, customer_ref="C001").drafts
+    lead = d.text.index("龙井")
+    assert re.search(r"(问过|问到的|聊到过?|聊过|咨询过)龙井", d.text) and lead < d.text.index("满200减20")
+    assert not d.check.flagged
+    # A brief that serves the customer (their order, their question) is not held to it.
+    [served] = draft(writer, channel=channel, fmt=fmt, brief="您预约的普洱茶饼已到店，请凭订单号到店自提。",
+                     customer_ref="C002").drafts
+    assert "普洱茶饼已到店" in served.text

@@ -295,7 +295,8 @@ def shared_topic(text: str, said: str) -> str | None:
     for run in _HAN_RUN.findall(said[:_SAID_CHARS]):
         run = run[:_RUN_CHARS]
         for i in range(len(run)):
-            for j in range(len(run), i + max(2, len(best)), -1):
+            # Only longer pieces than the best so far, and never shorter than two characters.
+            for j in range(len(run), i + max(2, len(best) + 1) - 1, -1):
                 piece = run[i:j]
                 if piece not in _GENERIC and piece in text:
                     best = piece

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.knowledge.entries import Hit
 from bot.memory import crud
-from bot.memory.models import Customer
+from bot.memory.models import Conversation, Customer, Message
 from bot.memory.salutation import salutation_name
 
 # Tags that name a membership level rather than an interest.
@@ -68,6 +68,20 @@ class Profile:
             "asked": self.asked,
             "last_contact": {ch: at.isoformat() for ch, at in sorted(self.last_contact.items())},
         }
+
+
+def recent_messages(*, session: Session, customer_id: int, channel: str, since: datetime, limit: int) -> list[str]:
+    """What the customer wrote to us on `channel` since `since`, most recent first: the conversation
+    a one-to-one push answers."""
+    rows = session.exec(
+        select(Message.text)
+        .join(Conversation, col(Conversation.id) == Message.conversation_id)
+        .where(Conversation.customer_id == customer_id, Message.role == "customer",
+               col(Conversation.channel).startswith(channel), Message.created_at >= since)
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(limit)
+    ).all()
+    return list(rows)
 
 
 def tier_of(customer: Customer) -> str | None:

@@ -19,6 +19,7 @@ the three. Drafts are stored as pending `Draft(kind="push")` rows for staff to d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -29,7 +30,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.compliance.checker import CheckResult, Finding, check_text
+from bot.compliance.checker import CheckResult, Finding, check_text, shared_topic
+from bot.compliance.frequency import CUSTOMER_SERVICE_WINDOW, WEIBO_DM_WINDOW
 from bot.compliance.push_policy import broadcast_decision, push_decision
 from bot.config import Settings
 from bot.errors import DianxiaoerError
@@ -39,7 +41,7 @@ from bot.memory.models import Customer, utcnow
 from bot.push import templates as T
 from bot.push.facts import OFFER_WORDS, TIME_WORDS, facts, unsupported
 from bot.push.formats import PushFormat, push_format
-from bot.push.profile import Profile, build_profile, cached_topic, tier_benefit, tier_of
+from bot.push.profile import Profile, build_profile, cached_topic, recent_messages, tier_benefit, tier_of
 from bot.push.tips import care_tip
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,11 @@ SUMMARY_CHARS = 100
 # "Soften": the checker's threshold is halved, so copy that merely leans promotional is rewritten.
 SOFT_THRESHOLD_FACTOR = 0.5
 _TOPIC = re.compile(r"#([^#\n]{1,30})#")
+# A one-to-one message answers the conversation the customer opened in this window (the platforms'
+# own: 客服消息 48 hours, 微博私信 the 7 days 店小二 allows).
+CONVERSATION_WINDOW = {"service": CUSTOMER_SERVICE_WINDOW, "dm": WEIBO_DM_WINDOW}
+# How many of the customer's latest messages a one-to-one push may answer.
+CONVERSATION_MESSAGES = 10
 _TIP_KEY = "\0tip"
 # A clause of the brief addressed to 店小二 rather than to customers (「折扣你看着定」「再编个销量数字」
 # 「语气活泼点」): pasted into the copy it would read as the shop talking to itself. Customers are
@@ -144,6 +151,9 @@ class _Brief:
     text: str  # cleaned for the surface
     dropped: list[Finding]
     note: str | None = None  # what the merchant should re-read in the cleaned brief
+    # For a one-to-one message: what the customer wrote in the window, which the copy must answer.
+    replying_to: tuple[str, ...] | None = None
+    raised: str | None = None  # the product of that conversation this push is about, if any
 
     @property
     def changed(self) -> bool:
@@ -243,10 +253,10 @@ class PushWriter:
             benefits: dict[str, tuple[str, Hit] | None] = {}
             entry_question = self._entry_question()
 
-            def compose(person: Customer | None) -> list[PushDraft]:
+            def compose(person: Customer | None, brief: _Brief = clean) -> list[PushDraft]:
                 profile = (build_profile(session=session, customer=person, entry_question=entry_question)
                            if person is not None else None)
-                drafts = self._variants(spec, tset, clean, profile, segment, variants, seed, threshold,
+                drafts = self._variants(spec, tset, brief, profile, segment, variants, seed, threshold,
                                         benefits)
                 for d in drafts:
                     d.note = "；".join(n for n in (aside_note, clean.note, d.note) if n) or None
@@ -255,8 +265,18 @@ class PushWriter:
                 return drafts
 
             if spec.per_customer:
-                for person in allowed:
-                    drafts = compose(person)
+                for person in list(allowed):
+                    said = self._conversation(session, spec, person, now)
+                    # Judged on the brief as written: 「明前龙井全网最低价！」 is about 龙井 even where the
+                    # surface's rules cut the clause naming it.
+                    unrelated = self._unrelated(brief, spec, threshold, said)
+                    if unrelated is not None:
+                        # Service before selling: this customer's conversation is about something else.
+                        allowed.remove(person)
+                        result.refused.append(Refusal(customer_label(person), unrelated, None))
+                        continue
+                    drafts = compose(person, dataclasses.replace(clean, replying_to=tuple(said),
+                                                                 raised=_raised_topic(brief, said)))
                     if not drafts:
                         result.refused.append(
                             Refusal(customer_label(person), "没有能通过合规检查的草稿，请改写简报", None)
@@ -298,9 +318,26 @@ class PushWriter:
         base = int(getattr(self.settings, f"check_threshold_{channel}"))
         return int(base * SOFT_THRESHOLD_FACTOR) if soften else base
 
-    def _check(self, text: str, spec: PushFormat, threshold: int) -> CheckResult:
+    def _check(self, text: str, spec: PushFormat, threshold: int,
+               replying_to: Sequence[str] | None = None) -> CheckResult:
         return check_text(text, channel=spec.channel, surface=spec.surface,  # type: ignore[arg-type]
-                          threshold=threshold, settings=self.settings)
+                          threshold=threshold, settings=self.settings, replying_to=replying_to)
+
+    def _conversation(self, session: Session, spec: PushFormat, person: Customer, now: datetime) -> list[str]:
+        assert person.id is not None
+        return recent_messages(session=session, customer_id=person.id, channel=spec.channel,
+                               since=now - CONVERSATION_WINDOW[spec.name], limit=CONVERSATION_MESSAGES)
+
+    def _unrelated(self, brief: str, spec: PushFormat, threshold: int, said: list[str]) -> str | None:
+        """Why `brief` may not go to this customer one-to-one, if it sells something their recent
+        conversation (`said`) is not about; None when it answers or serves them."""
+        found = self._check(brief, spec, threshold, said)
+        if not any(f.rule == "channel.unrelated_promotion" for f in found.findings):
+            return None
+        latest = said[0] if said else ""
+        quoted = f"「{latest[:30]}{'…' if len(latest) > 30 else ''}」" if latest else "（没有具体内容）"
+        return (f"{spec.label}只用来回应客户最近的咨询，TA 最近说的是{quoted}，这条简报与之无关；"
+                "营销内容请改用公众号群发图文（--format article）、朋友圈或微博正文")
 
     def _usable_brief(self, brief: str, spec: PushFormat, threshold: int, soften: bool) -> _Brief:
         """The brief as the checker lets it through for this surface; `UnusableBrief` when that
@@ -333,7 +370,8 @@ class PushWriter:
     def _variants(self, spec: PushFormat, tset: T.TemplateSet, brief: _Brief, profile: Profile | None,
                   segment: str | None, variants: int, seed: int, threshold: int,
                   benefits: dict[str, tuple[str, Hit] | None]) -> list[PushDraft]:
-        values, sources = self._values(spec, brief.text, profile, segment, benefits, bool(tset.tip_lines))
+        values, sources = self._values(spec, brief.text, profile, segment, benefits, bool(tset.tip_lines),
+                                       brief.raised)
         fact_sources = [brief.text, *(h.answer for h in sources), self.settings.shop_name,
                         values["name"], values["topics"], *(profile.tags if profile else [])]
         drafts: list[PushDraft] = []
@@ -363,7 +401,7 @@ class PushWriter:
 
     def _values(self, spec: PushFormat, brief: str, profile: Profile | None, segment: str | None,
                 benefits: dict[str, tuple[str, Hit] | None],
-                wants_tip: bool = False) -> tuple[dict[str, str], list[Hit]]:
+                wants_tip: bool = False, raised: str | None = None) -> tuple[dict[str, str], list[Hit]]:
         # A broadcast is read by many, so it greets them all even when drafted for one customer.
         name = profile.name if profile and spec.per_customer else None
         hello = f"{name}，您好" if name else ("您好" if spec.per_customer else "大家好")
@@ -373,8 +411,9 @@ class PushWriter:
         interests = list(private.interests) if private else []
         if segment and not tier_of_tag(segment):
             interests.append(re.sub(r"(爱好者|控|粉丝|粉|迷|党)$", "", segment))
-        # Name an interest only when this push is about it: the customer is the subject.
-        interest = next((i for i in interests if i and i in brief), "")
+        # Name an interest only when this push is about it: the customer is the subject. A one-to-one
+        # message leads with what the customer themselves raised in the conversation it answers.
+        interest = raised or next((i for i in interests if i and i in brief), "")
         tier = (private.tier if private else None) or (segment if segment and tier_of_tag(segment) else None)
         sources: list[Hit] = []
         benefit = ""
@@ -415,7 +454,7 @@ class PushWriter:
             "headline": _headline(brief),
             "summary": _summary(brief),
             "interest": interest,
-            "raised": "yes" if profile and profile.raised(interest) else "",
+            "raised": "yes" if raised or (profile and profile.raised(interest)) else "",
             "tier": tier or "",
             "benefit": benefit,
             "tip": tip,
@@ -508,14 +547,14 @@ class PushWriter:
         for key, text in parts.items():
             if text is None:
                 continue
-            found = self._check(text, spec, threshold)
+            found = self._check(text, spec, threshold, brief.replying_to)
             if _needs_rewrite(found):
                 if not allow_rewrite:
                     return None
                 dropped.extend(found.findings)
                 text = found.rewrite
                 changed = True
-                found = self._check(text, spec, threshold)
+                found = self._check(text, spec, threshold, brief.replying_to)
                 if found.flagged:
                     return None
             parts[key] = text
@@ -581,6 +620,17 @@ def _orphaned_terms(original: str, cleaned: str) -> str | None:
     if terms is None or not lost:
         return None
     return f"简报里的优惠被去掉了，「{terms.group(0).strip()}」却还在，请确认它现在指的是什么，必要时改写简报"
+
+
+def _raised_topic(brief: str, said: Sequence[str]) -> str | None:
+    """The product the customer wrote about (their latest message first) that `brief` names too:
+    「家正山小种有货吗」 and 「正山小种到货」 give 正山小种. Only a product is named back to them, never
+    a word such as 到货 that the two merely share."""
+    for message in said:
+        product = cached_topic(message)
+        if product and (topic := shared_topic(brief, product)):
+            return topic
+    return None
 
 
 def _at_most_topics(brief: str, most: int) -> tuple[str, list[str]]:
