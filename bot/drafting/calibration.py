@@ -53,7 +53,8 @@ FORMAT = 1
 MAX_ENTRIES = 200  # entries sampled for the simulation: enough for two parameters, bounded cost
 PER_ENTRY = 2  # phrasings of each sampled entry asked each way
 DENSE_CANDIDATES = 50
-MAX_DECISIONS = 500  # the latest staff decisions a re-fit reads
+MAX_DECISIONS = 1000  # the latest staff decisions a re-fit reads (cost: benchmarks/gate_feedback_cost.py)
+RESCORE = 100  # decisions scored again per re-fit after the FAQ changed (each is a search)
 MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
 
 
@@ -91,7 +92,7 @@ class ShopCalibration:
         leaned by the nearest staff decisions."""
         base = self.scale * score + self.shift
         if self.memory is not None and query:
-            base += self.memory.adjust(query, top)
+            base += self.memory.adjust(query, top, base)
         return base
 
     def to_json(self) -> str:
@@ -330,9 +331,9 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
     theta0 = [calibration.scale, calibration.shift]
     lower, upper = [floor, -np.inf], [np.inf, np.inf]
     if memory is not None and len(memory) and all(d.decision is not None for d in decisions):
-        vectors = memory.vectors
-        for row, d in zip(rows, decisions):
-            row.extend(memory.signals(vectors[d.decision], d.top, leave_out=d.decision))
+        own = memory.own_signals([d.decision for d in decisions], [d.top for d in decisions])  # type: ignore[misc]
+        for row, signals in zip(rows, own):
+            row.extend(signals)
         theta0 += [0.0, 0.0]
         lower += [0.0, -np.inf]
         upper += [np.inf, 0.0]
@@ -422,12 +423,20 @@ def decision_memory(kb: KnowledgeBase, gate: Gate,
     if not recent:
         return [], None
     stamp = faq_stamp(kb.lexical) + gate.fingerprint
+    model = str(getattr(kb.embedder, "name", type(kb.embedder).__name__))
+    path = decisions_path(kb)
+    if _decision_cache.get("path") != path:
+        _decision_cache.clear()
+        _decision_cache["path"] = path
+        _load_decisions(path, model, stamp)
     if _decision_cache.get("stamp") != stamp:
-        _decision_cache.pop("examples", None)
+        # The FAQ changed: the old scores stand in until each decision is scored again.
+        stale = _decision_cache.setdefault("stale", {})
+        stale.update(_decision_cache.pop("examples", {}))  # type: ignore[attr-defined]
         _decision_cache["stamp"] = stamp
     known: dict[tuple[str, str | None], Example | None] = _decision_cache.setdefault("examples", {})  # type: ignore[assignment]
+    stale: dict[tuple[str, str | None], Example | None] = _decision_cache.setdefault("stale", {})  # type: ignore[no-redef]
     vectors: dict[tuple[str, str], np.ndarray] = _decision_cache.setdefault("vectors", {})  # type: ignore[assignment]
-    model = str(getattr(kb.embedder, "name", type(kb.embedder).__name__))
     texts = {d.text: normalize_message(d.text) for d in recent}
     missing = [t for t in dict.fromkeys(texts.values()) if (model, t) not in vectors]
     if missing:
@@ -435,7 +444,11 @@ def decision_memory(kb: KnowledgeBase, gate: Gate,
             vectors[(model, text)] = np.asarray(vector, dtype=np.float32)
         while len(vectors) > 4 * MAX_DECISIONS:  # withdrawn decisions' vectors go first
             vectors.pop(next(iter(vectors)))
-    todo = [d for d in recent if (d.text, d.entry_id) not in known]
+    # A decision never scored is scored now; after a FAQ change, at most RESCORE of those scored
+    # on the old FAQ are (the newest first), so no re-fit costs more than RESCORE searches.
+    unscored = [d for d in recent if (d.text, d.entry_id) not in known]
+    todo = [d for d in unscored if (d.text, d.entry_id) not in stale]
+    todo += [d for d in unscored if (d.text, d.entry_id) in stale][-RESCORE:]
     if todo:
         memory = FaqMemory.of(kb)
         learned_at: dict[str, list[int]] = {}
@@ -448,9 +461,74 @@ def decision_memory(kb: KnowledgeBase, gate: Gate,
             hits = memory.search(text, vectors[(model, text)], leave_out=own)
             view = LeftOut(memory.lexical, own, memory.rows_of) if own else memory.lexical
             known[(d.text, d.entry_id)] = scored(gate, [(text, hits, d.entry_id, view)])[0] if hits else None
+            stale.pop((d.text, d.entry_id), None)
+    if missing or todo:
+        _save_decisions(path, model, stamp, recent, texts)
     stack = np.stack([vectors[(model, texts[d.text])] for d in recent])
-    examples = [replace(e, decision=i) for i, d in enumerate(recent) if (e := known[(d.text, d.entry_id)]) is not None]
+    examples = [replace(e, decision=i) for i, d in enumerate(recent)
+                if (e := known.get((d.text, d.entry_id), stale.get((d.text, d.entry_id)))) is not None]
     return examples, DecisionMemory.build(stack, [d.entry_id for d in recent], encoder=kb.embedder)
+
+
+def decisions_path(kb: KnowledgeBase) -> Path:
+    """Beside the shop's calibration: its decisions' vectors and scores, so that a new process
+    (every CLI `ask`) does not embed and search the latest 500 decisions again."""
+    path = calibration_path(kb)
+    return path.with_name(f"{path.stem}.decisions.npz")
+
+
+def _load_decisions(path: Path, model: str, stamp: str) -> None:
+    """Fill the in-process cache from the file; a missing, foreign or damaged file is only a
+    cache, recomputed."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["model"]) == model:
+                vectors = _decision_cache.setdefault("vectors", {})
+                for text, vector in zip(data["texts"].tolist(), data["vectors"]):
+                    vectors[(model, text)] = np.asarray(vector, dtype=np.float32)  # type: ignore[index]
+            current = str(data["stamp"]) == stamp
+            if current:
+                _decision_cache["stamp"] = stamp
+            known = _decision_cache.setdefault("examples", {})
+            stale = _decision_cache.setdefault("stale", {})
+            for text, entry, score, label, top, present, fresh in zip(
+                data["ex_text"].tolist(), data["ex_entry"].tolist(), data["ex_score"].tolist(),
+                data["ex_label"].tolist(), data["ex_top"].tolist(), data["ex_present"].tolist(),
+                data["ex_fresh"].tolist(),
+            ):
+                example = Example(score, int(label), top=top or None) if present else None
+                (known if current and fresh else stale)[(text, entry or None)] = example  # type: ignore[index]
+    except (OSError, ValueError, KeyError, EOFError):
+        return
+    except Exception as exc:  # e.g. a truncated zip: still only a cache
+        logger.info("decision cache %s not read: %s", path, exc)
+
+
+def _save_decisions(path: Path, model: str, stamp: str, recent: Sequence[LabelledQuestion], texts: dict[str, str]) -> None:
+    vectors: dict[tuple[str, str], np.ndarray] = _decision_cache["vectors"]  # type: ignore[assignment]
+    known: dict[tuple[str, str | None], Example | None] = _decision_cache["examples"]  # type: ignore[assignment]
+    stale: dict[tuple[str, str | None], Example | None] = _decision_cache["stale"]  # type: ignore[assignment]
+    kept = list(dict.fromkeys(texts[d.text] for d in recent))
+    rows = [(d.text, d.entry_id, known[key], True) if key in known else (d.text, d.entry_id, stale[key], False)
+            for d in recent if (key := (d.text, d.entry_id)) in known or key in stale]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            np.savez(
+                fh, model=np.array(model), stamp=np.array(stamp), texts=np.array(kept, dtype=str),
+                vectors=np.stack([vectors[(model, t)] for t in kept]).astype(np.float32),
+                ex_text=np.array([r[0] for r in rows], dtype=str),
+                ex_entry=np.array([r[1] or "" for r in rows], dtype=str),
+                ex_score=np.array([r[2].score if r[2] else 0.0 for r in rows], dtype=float),
+                ex_label=np.array([r[2].label if r[2] else 0 for r in rows], dtype=int),
+                ex_top=np.array([(r[2].top or "") if r[2] else "" for r in rows], dtype=str),
+                ex_present=np.array([r[2] is not None for r in rows], dtype=bool),
+                ex_fresh=np.array([r[3] for r in rows], dtype=bool),
+            )
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only data dir: the next process computes them again
+        logger.warning("decision cache %s not written: %s", path, exc)
 
 
 def _latest(decisions: Sequence[LabelledQuestion]) -> list[LabelledQuestion]:
@@ -478,6 +556,7 @@ def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[L
                                floor=base.prior.scale_floor)
         if memory is not None:
             memory.weights = fitted.weights
+            memory.boundary = float(np.log(base.threshold / (1 - base.threshold))) if 0 < base.threshold < 1 else None
         calibration = replace(calibration, shift=fitted.shift, scale=fitted.scale, decisions=len(examples),
                               memory=memory if any(fitted.weights) else None)
     return base.for_shop(calibration)

@@ -51,7 +51,10 @@ class DecisionMemory:
     spread: float  # their standard deviation (at least MIN_SPREAD)
     weights: tuple[float, float] = (0.0, 0.0)  # (approved ≥ 0, rejected ≤ 0), fitted per shop
     encoder: QueryEncoder | None = None  # embeds a new message; None = cannot adjust
+    boundary: float | None = None  # the logit of this shop's threshold, when known
     _cache: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict, repr=False)
+    _code_array: np.ndarray | None = field(default=None, repr=False)
+    _code_of: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -69,25 +72,59 @@ class DecisionMemory:
             return -CLIP
         return float(np.clip((cosine - self.centre) / self.spread, -CLIP, CLIP))
 
-    def signals(self, vector: np.ndarray, top: str | None, *, leave_out: int | None = None) -> np.ndarray:
+    def signals(self, vector: np.ndarray, top: str | None) -> np.ndarray:
         """(closeness to the nearest approval of `top`, closeness to the nearest rejection),
-        relative to this shop; `leave_out` is a decision's own index when scoring it."""
-        if not self.entries:
-            return np.array([-CLIP, -CLIP])
-        cos = self.vectors @ unit(vector)[0]
-        if leave_out is not None:
-            cos[leave_out] = -2.0
-        approved = [c for c, e in zip(cos, self.entries) if e is not None and e == top and c > -2.0]
-        rejected = [c for c, e in zip(cos, self.entries) if e is None and c > -2.0]
-        return np.array([
-            self.relative(max(approved) if approved else None),
-            self.relative(max(rejected) if rejected else None),
-        ])
+        relative to this shop, for a new message's vector."""
+        return self._signals(self.vectors @ unit(vector)[0], [top])[0] if self.entries else np.array([-CLIP, -CLIP])
 
-    def adjust(self, query: str, top: str | None) -> float:
-        """What the decisions add to the gate's logit for `query` answered by `top`."""
+    def own_signals(self, rows: Sequence[int], tops: Sequence[str | None]) -> np.ndarray:
+        """The same for decisions already in the memory, each against the *others* (its own row
+        left out, as a new message has no decision yet): one row of signals per decision."""
+        if not len(rows):
+            return np.zeros((0, 2))
+        cos = self.vectors[list(rows)] @ self.vectors.T
+        cos[np.arange(len(rows)), list(rows)] = -2.0
+        return self._signals(cos, tops)
+
+    def _signals(self, cos: np.ndarray, tops: Sequence[str | None]) -> np.ndarray:
+        cos = np.atleast_2d(cos)
+        codes = self._codes()
+        out = np.full((len(cos), 2), -CLIP)
+        rejected = codes == -1
+        if rejected.any():
+            out[:, 1] = self._relative(cos[:, rejected].max(axis=1))
+        wanted = np.array([self._code_of.get(t, -2) if t is not None else -2 for t in tops])
+        for code in np.unique(wanted[wanted >= 0]):
+            rows = np.flatnonzero(wanted == code)
+            out[rows, 0] = self._relative(cos[np.ix_(rows, np.flatnonzero(codes == code))].max(axis=1))
+        return out
+
+    def _relative(self, cosines: np.ndarray) -> np.ndarray:
+        # A cosine of -2 is a left-out row with nothing else of its kind: the farthest.
+        return np.where(cosines <= -2.0, -CLIP, np.clip((cosines - self.centre) / self.spread, -CLIP, CLIP))
+
+    def _codes(self) -> np.ndarray:
+        """Each decision's entry as a number (-1: rejected), built once."""
+        if self._code_array is None or len(self._code_array) != len(self.entries):
+            self._code_of = {}
+            for e in self.entries:
+                if e is not None:
+                    self._code_of.setdefault(e, len(self._code_of))
+            self._code_array = np.array([self._code_of[e] if e is not None else -1 for e in self.entries], dtype=int)
+        return self._code_array
+
+    def reach(self) -> float:
+        """The most the decisions can move a logit either way."""
+        return CLIP * (abs(self.weights[0]) + abs(self.weights[1]))
+
+    def adjust(self, query: str, top: str | None, logit: float | None = None) -> float:
+        """What the decisions add to the gate's logit for `query` answered by `top`. Given the
+        logit before it, a message further from this shop's threshold than the decisions can
+        reach is left as it is: the decision cannot change, and no embedding is spent."""
         if not any(self.weights) or not self.entries or self.encoder is None or not query:
-            return 0.0  # nothing learned to lean on: no embedding spent
+            return 0.0  # nothing learned to lean on
+        if logit is not None and self.boundary is not None and abs(logit - self.boundary) > self.reach():
+            return 0.0
         return float(np.dot(self.weights, self.signals(self._vector(query), top)))
 
     def _vector(self, query: str) -> np.ndarray:
