@@ -13,6 +13,9 @@ staff member pasting a customer's question; its reply is the draft card (the bot
   * throughput: a burst of questions from 20 staff chats queued at once, cards received per
     second, and the latency each update saw inside the burst (queueing included);
                                                                          target ≥ 100 updates/s
+  * CPU per update in the burst, by stage (each thread's own CPU clock around the product's
+    functions, bot/ unchanged), and the two bounds it implies whatever else the shared machine
+    runs: every core busy at that CPU per update, and the Python holding the GIL on one core;
 Telegram itself allows a bot about 30 messages a second; with AIORateLimiter's pacing on (as in
 production) the burst is bounded by that, so the burst is run twice: limiter pacing off (what
 the bot can do) and on (what Telegram lets through).
@@ -26,13 +29,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,9 +49,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from pydantic import SecretStr  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+import bot.drafting.assistant as assistant_module  # noqa: E402
+import bot.knowledge.retrieve as retrieve_module  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.drafting.assistant import Assistant, AskResult  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from bot.knowledge.store import VectorStore  # noqa: E402
 from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from bot.telegram import TelegramServices, build_application  # noqa: E402
@@ -62,6 +74,58 @@ def percentile(values: list[float], pct: float) -> float:
 def summary(ms: list[float]) -> str:
     return (f"p50 {statistics.median(ms):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
             f"max {max(ms):.1f} ms (n={len(ms)})")
+
+
+class StageClock:
+    """CPU seconds by stage: the product's functions wrapped in this process (bot/ is unchanged),
+    each call timed with its own thread's CPU clock (time.thread_time), so work on other threads
+    at the same time is not counted in it. A stage entered again inside itself counts once."""
+
+    # (owner, attribute, stage); drafting runs in worker threads, the rest on the event loop.
+    STAGES: list[tuple[Any, str, str]] = [
+        (Assistant, "ask", "drafting"),
+        (Assistant, "plan", "drafting: search + gate"),
+        (E5Embeddings, "encode_queries", "drafting: embedding the question"),
+        (VectorStore, "nearest", "drafting: Chroma nearest"),
+        (retrieve_module, "lexical_ranking", "drafting: BM25"),
+        (assistant_module, "check_reply", "drafting: promotional check"),
+    ]
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+        self._depth = threading.local()
+        self._undo: list[tuple[Any, str, Any]] = []
+        for owner, name, stage in self.STAGES:
+            original = owner.__dict__[name]
+            self._undo.append((owner, name, original))
+            setattr(owner, name, self._sync(original, stage))
+
+    def _enter(self, stage: str) -> bool:
+        depth = getattr(self._depth, stage, 0)
+        setattr(self._depth, stage, depth + 1)
+        return depth == 0
+
+    def _leave(self, stage: str, outer: bool, started: float) -> None:
+        setattr(self._depth, stage, getattr(self._depth, stage) - 1)
+        if outer:
+            self.cpu[stage] += time.thread_time() - started
+
+    def _sync(self, original: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            outer, started = self._enter(stage), time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._leave(stage, outer, started)
+        return timed
+
+    def reset(self) -> None:
+        self.cpu.clear()
+
+    def restore(self) -> None:
+        for owner, name, original in self._undo:
+            setattr(owner, name, original)
 
 
 def prepare(root: Path, entries: int, reuse: bool) -> tuple[Settings, KnowledgeBase, list[str]]:
@@ -109,8 +173,36 @@ def bot_services(settings: Settings, kb: KnowledgeBase, fake: FakeTelegram, db: 
     return TelegramServices(assistant=assistant)
 
 
+def cpu_report(clock: StageClock, process: float, loop: float, updates: int) -> str:
+    """CPU milliseconds per update by stage, from the clocks read around the burst."""
+    per = {stage: seconds * 1000 / updates for stage, seconds in clock.cpu.items()}
+    drafting = per.get("drafting", 0.0)
+    inside = ("drafting: search + gate", "drafting: promotional check")
+    rows = [("process, all threads", process * 1000 / updates),
+            ("event loop thread (PTB, handlers, their SQLite reads/writes, httpx, the fake server)",
+             loop * 1000 / updates),
+            ("drafting in worker threads (Assistant.ask)", drafting)]
+    for stage in ("drafting: search + gate", "drafting: embedding the question", "drafting: Chroma nearest",
+                  "drafting: BM25", "drafting: promotional check"):
+        if stage in per:
+            rows.append(("  " + stage.removeprefix("drafting: "), per[stage]))
+    if drafting:
+        rows.append(("  memory reads/writes, wording (the rest of ask)", drafting - sum(per.get(s, 0.0) for s in inside)))
+    rows.append(("other threads (ONNX Runtime's pool, Chroma, GC)", (process - loop) * 1000 / updates - drafting))
+    lines = [f"    {ms:6.2f} ms  {name}" for name, ms in rows]
+    # What the two bounds allow, whatever else the machine is running: all the CPU an update
+    # costs spread over every core, and the Python that holds the GIL (the event loop and
+    # drafting outside the question's embedding, which ONNX Runtime runs without it) on one.
+    cores = os.cpu_count() or 1
+    python = loop * 1000 / updates + drafting - per.get("drafting: embedding the question", 0.0)
+    lines.append(f"    bounds: {cores} idle cores at {process * 1000 / updates:.1f} ms of CPU per update → "
+                 f"{cores * updates / process:.0f} updates/s; Python outside the embedding "
+                 f"{python:.1f} ms per update, one core at a time → {1000 / python:.0f} updates/s")
+    return "\n".join(lines)
+
+
 async def one_run(services: TelegramServices, fake: FakeTelegram, questions: list[str], burst: list[str],
-                  pacing: bool, latency: bool) -> None:
+                  pacing: bool, latency: bool, clock: StageClock) -> None:
     app = build_application(services, trust_env=False, overall_max_rate=30 if pacing else 0)
     await app.initialize()
     await app.start()
@@ -131,10 +223,13 @@ async def one_run(services: TelegramServices, fake: FakeTelegram, questions: lis
                 await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=30)
                 card = next(c for c in fake.calls_to("sendMessage", after=mark) if "草稿 #" in c.params["text"])
                 ms.append((card.at - started) * 1000)
-            print(f"  one at a time: {summary(ms)}", flush=True)
+            print(f"  one at a time: {summary(ms)}; load average "
+                  f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
         mark = fake.mark()
         queued: dict[str, float] = {}
+        clock.reset()
+        process_cpu, loop_cpu = time.process_time(), time.thread_time()
         for n, text in enumerate(burst):
             chat = STAFF_BASE + n % CHATS
             text = f"{text}（{n}）"  # unique, to match each card to its update
@@ -148,6 +243,7 @@ async def one_run(services: TelegramServices, fake: FakeTelegram, questions: lis
             cards += [(c.params["text"], c.at) for c in fake.calls[cursor:upto]
                       if c.method == "sendMessage" and "草稿 #" in c.params["text"]]
             cursor = upto
+        process_cpu, loop_cpu = time.process_time() - process_cpu, time.thread_time() - loop_cpu
         first = min(queued.values())
         elapsed = max(at for _, at in cards) - first
         ms = []
@@ -156,7 +252,9 @@ async def one_run(services: TelegramServices, fake: FakeTelegram, questions: lis
             ms.append((at - queued[asked]) * 1000)
         label = "limiter pacing on (30/s)" if pacing else "limiter pacing off"
         print(f"  burst of {len(burst)} from {CHATS} chats, {label}: {len(cards) / elapsed:.1f} updates/s "
-              f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}", flush=True)
+              f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}; "
+              f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+        print(f"  CPU per update in the burst:\n{cpu_report(clock, process_cpu, loop_cpu, len(burst))}", flush=True)
     finally:
         await fake.release_long_polls()
         await app.updater.stop()
@@ -172,13 +270,14 @@ async def measure(settings: Settings, kb: KnowledgeBase, queries: list[str], arg
     runs = [(True, False, True), (True, True, False)]  # (full drafting, limiter pacing, latency sample)
     if args.adapter_only:
         runs.insert(0, (False, False, True))
+    clock = StageClock()
     for drafting, pacing, latency in runs:
         print("full loop (drafting from the FAQ):" if drafting else "adapter only (drafting stubbed):", flush=True)
         db = root / f"bot-{'full' if drafting else 'stub'}-{'paced' if pacing else 'free'}.db"
         db.unlink(missing_ok=True)
         async with FakeTelegram() as fake:
             services = bot_services(settings, kb, fake, db, adapter_only=not drafting)
-            await one_run(services, fake, questions, burst, pacing, latency)
+            await one_run(services, fake, questions, burst, pacing, latency, clock)
 
 
 def main() -> None:
