@@ -364,3 +364,10 @@ def test_unknown_conversation_adds_no_relatedness_finding() -> None:
     # …and a broadcast surface never asks.
     assert not any(f.rule == "channel.unrelated_promotion"
                    for f in check_text(UNRELATED_PUSH, surface="mass", replying_to=["普洱茶怎么保存？"]).findings)
+
+
+def test_a_stated_period_does_not_hide_a_stacked_countdown() -> None:
+    text = "明前龙井到货，满300减50，活动时间：3月15日至3月31日。最后3小时！错过再等一年"
+    result = check_text(text, channel="weibo", surface="post")
+    assert result.flagged and any(f.rule == "urgency.stacking" for f in result.findings)
+    assert "错过再等一年" not in result.rewrite and "活动时间：3月15日至3月31日" in result.rewrite

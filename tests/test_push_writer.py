@@ -493,3 +493,19 @@ def test_a_one_to_one_push_answers_the_conversation_or_is_refused(engine, writer
     [served] = draft(writer, channel=channel, fmt=fmt, brief="您预约的普洱茶饼已到店，请凭订单号到店自提。",
                      customer_ref="C002").drafts
     assert "普洱茶饼已到店" in served.text
+
+
+def test_what_a_draft_says_was_dropped_is_not_in_the_draft(engine, writer):
+    # 「专享」 is one element of a stacking finding; it stays in the copy, so it may not be listed
+    # as removed. The stacked pressure is gone and is listed.
+    brief = "金卡会员专享：3月每个周六下午免费品鉴会，限量20席，先到先得！名额有限"
+    for fmt, channel in (("post", "weibo"), ("article", "wechat")):
+        [d] = draft(writer, channel=channel, fmt=fmt, brief=brief).drafts
+        listed = [f.span.text for f in d.dropped]
+        assert listed and not [t for t in listed if t in d.text + (d.title or "") + (d.digest or "")]
+        assert "先到先得" not in d.text and "名额有限" not in d.text and "免费品鉴会" in d.text
+
+
+def test_an_unusable_brief_says_what_would_be_left(engine, writer):
+    with pytest.raises(UnusableBrief, match="只剩「#春茶季# 明前龙井上新！」"):
+        draft(writer, channel="weibo", fmt="post", brief="#春茶季# 明前龙井上新！全网最低价，转发集赞满30个送试饮装，3月20日前有效")

@@ -232,7 +232,10 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
         assert first is not None
         findings.append(_finding(R.STACKING, channel, first.start(), first.end(), text))
 
-    if stack := _urgency_stack(text, findings):
+    # A countdown (最后3小时, 倒计时) is lawful once the period is stated, but stacked with more
+    # pressure it still pushes: it counts towards a stack without being a finding of its own.
+    countdowns = [Span(m.start(), m.end(), m.group()) for m in R.COUNTDOWN.finditer(text)]
+    if stack := _urgency_stack(text, findings, countdowns):
         findings.append(_finding(R.URGENCY_STACKING, channel, stack[0], stack[1], text))
 
     urls = [f for f in findings if f.rule == "contact.url"]
@@ -309,9 +312,10 @@ def _answers(text: str, said: str) -> bool:
     return bool(shared_topic(text, said)) or bool(R.BENEFIT.search(said) and R.BENEFIT.search(text))
 
 
-def _urgency_stack(text: str, findings: list[Finding]) -> tuple[int, int] | None:
+def _urgency_stack(text: str, findings: list[Finding], extra: Sequence[Span] = ()) -> tuple[int, int] | None:
     """The span of the first run of urgency cues that reads as one stacked push, if any."""
-    cues = sorted((f.span for f in findings if f.category == "urgency"), key=lambda s: s.start)
+    spans = {(s.start, s.end): s for s in [*(f.span for f in findings if f.category == "urgency"), *extra]}
+    cues = sorted(spans.values(), key=lambda s: s.start)
     run: list[Span] = []
     for cue in [*cues, None]:
         if cue is not None and (not run or cue.start - run[-1].end <= URGENCY_STACK_GAP):

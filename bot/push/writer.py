@@ -352,8 +352,9 @@ class PushWriter:
             spans = {f.span.text: f.category_label for f in clean.dropped}
             why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
             other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
+            left = f"「{clean.text}」" if _core(clean.text) else "什么也不剩"
             raise UnusableBrief(
-                f"简报的主要内容不能用于{spec.label}（{why}），去掉后剩下的不足以成文；请改写简报{other}",
+                f"简报的主要内容不能用于{spec.label}（{why}），去掉后只剩{left}，不足以成文；请改写简报{other}",
                 clean.dropped,
             )
         return clean
@@ -576,7 +577,8 @@ class PushWriter:
             return None
         return PushDraft(
             text=body, title=title, digest=digest, channel=spec.channel, format=spec.name, customer=None,
-            check=final, dropped=_unique(dropped), sources=sources, changed=changed, via=via,
+            check=final, dropped=_gone(_unique(dropped), [body, title or "", digest or ""]), sources=sources,
+            changed=changed, via=via,
         )
 
     def _store(self, session: Session, spec: PushFormat, drafts: Sequence[PushDraft],
@@ -686,6 +688,12 @@ def tier_of_tag(tag: str) -> bool:
     from bot.push.profile import TIER
 
     return bool(TIER.search(tag))
+
+
+def _gone(findings: list[Finding], texts: list[str]) -> list[Finding]:
+    """The findings whose words are no longer in the draft: a stacking finding lists 「专享」 as one
+    element of many, and telling the merchant 「已去掉「专享」」 under a draft that still says it is false."""
+    return [f for f in findings if not any(f.span.text in t for t in texts)]
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
