@@ -99,6 +99,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) -> tu
 MORE_IS_BETTER = ("dense", "dense_margin", "coverage", "phrasing_coverage", "lexical_norm", "agree",
                   "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin")
 MORE_IS_WORSE = ("novel",)
+# Features left out of the fit (weight 0), for ablations: GATE_FIT_DROP=topic,query_len
+DROPPED = tuple(f for f in os.environ.get("GATE_FIT_DROP", "").split(",") if f)
 
 
 def _signed_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[str, ...],
@@ -109,7 +111,8 @@ def _signed_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, names: tuple[s
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = (x - mean) / std
     w = w / w.sum() * len(w)
-    bounds = [(0, None) if n in MORE_IS_BETTER else (None, 0) if n in MORE_IS_WORSE else (None, None) for n in names]
+    bounds = [(0, 0) if n in DROPPED else (0, None) if n in MORE_IS_BETTER else (None, 0) if n in MORE_IS_WORSE
+              else (None, None) for n in names]
     bounds.append((None, None))
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
