@@ -371,3 +371,9 @@ def test_a_stated_period_does_not_hide_a_stacked_countdown() -> None:
     result = check_text(text, channel="weibo", surface="post")
     assert result.flagged and any(f.rule == "urgency.stacking" for f in result.findings)
     assert "错过再等一年" not in result.rewrite and "活动时间：3月15日至3月31日" in result.rewrite
+
+
+def test_a_call_whose_channel_was_cut_goes_with_it() -> None:
+    result = check_text("双十一大促！全场5折起，仅限今天，赶紧抢！！！加微信tea888领券", surface="moments")
+    assert any(f.rule == "urgency.stacking" for f in result.findings)
+    assert result.rewrite == "双十一大促！全场5折起。"

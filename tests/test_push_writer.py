@@ -509,3 +509,18 @@ def test_what_a_draft_says_was_dropped_is_not_in_the_draft(engine, writer):
 def test_an_unusable_brief_says_what_would_be_left(engine, writer):
     with pytest.raises(UnusableBrief, match="只剩「#春茶季# 明前龙井上新！」"):
         draft(writer, channel="weibo", fmt="post", brief="#春茶季# 明前龙井上新！全网最低价，转发集赞满30个送试饮装，3月20日前有效")
+
+
+def test_a_topic_is_not_glued_to_the_time_word_after_the_product(engine, writer):
+    # The segmenter reads 「春茶品鉴会本周六」 as 「春茶品鉴会本」+…; #春茶品鉴会本# is a broken topic.
+    brief = "春茶品鉴会本周六下午两点在店里举行，欢迎茶友来喝茶聊天"
+    for d in draft(writer, channel="weibo", fmt="post", brief=brief, variants=2).drafts:
+        assert "#春茶品鉴会本#" not in d.text
+
+
+def test_an_entry_is_cited_only_when_the_draft_quotes_it(engine, writer):
+    add_customer(engine, "C001", "王芳", tier="金卡会员", wrote=NOW - timedelta(hours=1))
+    brief = "您订的龙井已经发货了，顺丰单号SF123456，请留意查收"
+    for d in draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001", soften=True,
+                   variants=3).drafts:
+        assert ("积分加倍" in d.text) == ("tiers" in {h.id for h in d.sources}), d.text

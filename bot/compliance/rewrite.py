@@ -66,15 +66,19 @@ def apply_fixes(text: str, findings: Sequence[Finding], level: int = 0) -> str:
     # What each clause keeps once every planned drop and lone vague claim is taken out of it.
     cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
     vague: set[tuple[int, int]] = set()
+    # A call whose channel was cut (「加微信tea888领券」 → 「领券」) is a stub even naming a benefit.
+    uncalled: set[tuple[int, int]] = set()
     for f, fix in planned:
         if fix == "drop" or (fix == "replace" and f.rule in _VAGUE_WHEN_ALONE):
             clause = _clause_of(spans, f.span.start, f.span.end)
             cut.setdefault(clause, []).append((f.span.start, f.span.end))
             if fix == "replace":
                 vague.add(clause)
+            if f.category == "contact":
+                uncalled.add(clause)
     # A softened claim keeps its clause unless nothing else is in it (「实惠价格的龙井」 still says something).
     stubs = {clause for clause, cuts in cut.items()
-             if _is_stub(text, clause, cuts, 0 if clause in vague else STUB_CHARS)}
+             if _is_stub(text, clause, cuts, 0 if clause in vague else STUB_CHARS, clause in uncalled)}
     for f, fix in planned:
         start, end = f.span.start, f.span.end
         clause = _clause_of(spans, start, end)
@@ -96,7 +100,8 @@ def apply_fixes(text: str, findings: Sequence[Finding], level: int = 0) -> str:
     return tidy(_apply(text, edits))
 
 
-def _is_stub(text: str, clause: tuple[int, int], cuts: list[tuple[int, int]], most: int) -> bool:
+def _is_stub(text: str, clause: tuple[int, int], cuts: list[tuple[int, int]], most: int,
+             benefit_too: bool = False) -> bool:
     """Whether `clause` minus `cuts` is a stub: a few characters with no figure or benefit."""
     a, b = clause
     keep = [True] * (b - a)
@@ -105,7 +110,7 @@ def _is_stub(text: str, clause: tuple[int, int], cuts: list[tuple[int, int]], mo
             keep[i - a] = False
     rest = "".join(ch for ch, k in zip(text[a:b], keep) if k)
     core = _CORE.sub("", rest)
-    return len(core) <= most and not re.search(r"\d", core) and not R.BENEFIT.search(core)
+    return len(core) <= most and not re.search(r"\d", core) and (benefit_too or not R.BENEFIT.search(core))
 
 
 def without_orphaned_terms(original: str, rewritten: str) -> str:

@@ -441,7 +441,7 @@ class PushWriter:
         topics_in_brief = _TOPIC.findall(brief)
         topics = ""
         if spec.topics is not None and not topics_in_brief:
-            product = _product(brief)
+            product = _trim_at_time_word(_product(brief), brief)
             # #限时秒杀# or #包邮# as a topic would broadcast the selling, not the subject.
             if any(word in product for word in OFFER_WORDS + TIME_WORDS):
                 product = ""
@@ -497,8 +497,10 @@ class PushWriter:
             for filled in candidates:
                 title = T.render(tset.pick("titles", n), filled) if spec.title_chars else None
                 digest = T.render(tset.pick("digests", n), filled) if spec.digest_chars else None
+                # Cited only when its words are in this body: a soft body may leave the line out.
                 used = [h for h in sources if (filled["tip_line"] if h.id == values["tip_id"]
-                                                else filled["benefit_line"])]
+                                                else filled["benefit_line"]) in filled["body"]
+                        and (filled["tip_line"] if h.id == values["tip_id"] else filled["benefit_line"])]
                 drafted = self._finish(spec, filled["body"], title, digest, brief, used, fact_sources,
                                        threshold, "template", allow_rewrite=allow_rewrite)
                 if drafted is not None:
@@ -743,6 +745,20 @@ def _summary(brief: str) -> str:
             break
         out += sentence
     return _end(out) if out else _headline(brief) + "。"
+
+
+_TIME_STARTS = ("本周", "下周", "这周", "上周", "今天", "明天", "今晚", "本月", "下月", "周末", "本次", "这次")
+
+
+def _trim_at_time_word(product: str, brief: str) -> str:
+    """「春茶品鉴会本」 → 「春茶品鉴会」: the word segmenter may glue the start of 「本周六」 to the
+    product, and #春茶品鉴会本# would be a broken topic."""
+    at = brief.find(product) if product else -1
+    if at < 0:
+        return product
+    around = brief[at:at + len(product) + 2]
+    cut = min((i for word in _TIME_STARTS if 0 < (i := around.find(word)) < len(product)), default=len(product))
+    return product[:cut]
 
 
 def _product(brief: str) -> str:
