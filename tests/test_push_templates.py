@@ -82,3 +82,16 @@ def test_profile_reads_interests_and_what_memory_learned(session):
     assert profile.interests[0] == "普洱" and {"龙井", "白茶"} <= set(profile.interests)
     assert profile.asked == ["龙井怎么冲泡？"]  # an entry no longer in the FAQ is left out
     assert profile.last_contact == {"wechat": when, "weibo": when + timedelta(hours=5)}
+
+
+@pytest.mark.parametrize("key", ["wechat_service", "weibo_dm"])
+def test_one_to_one_templates_do_not_pose_as_a_service_reply(key):
+    # 「仅供参考」「如有疑问」 mark a service reply to the checker; in a template they would pass any
+    # promotion off as service. Only asked_lines, used when the customer did ask, may say so.
+    from bot.compliance.rules import OPT_OUT, SERVICE_CONTEXT
+
+    templates = load_templates(SHIPPED, key)
+    for tset in (templates.normal, templates.soft):
+        for part in ("openings", "bodies", "closings", "interest_lines", "benefit_lines"):
+            for line in getattr(tset, part):
+                assert not SERVICE_CONTEXT.search(OPT_OUT.sub("", line)), (key, part, line)
