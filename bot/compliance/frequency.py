@@ -210,7 +210,7 @@ def _constraints(
                            f"服务号每位粉丝每个自然月最多收到 {SERVICE_PER_MONTH} 条群发，本月已用完")]
     if channel == "wechat_customer_service":
         return [_window(last_customer, CUSTOMER_SERVICE_WINDOW,
-                        "客服消息只能在客户发来消息后 48 小时内回复，该客户还没有发过消息",
+                        "客服消息只能在客户发来消息后 48 小时内回复，该客户还没有在微信上给我们发过消息",
                         "距客户最后一条消息已超过 48 小时，客服消息窗口已关闭，需等客户再次发消息")]
     if channel == "wechat_moments":
         return [_per_day(MOMENTS_PER_DAY, sends, zone, f"朋友圈每天最多发 {MOMENTS_PER_DAY} 条营销内容（店小二的建议上限），今天已发满")]
