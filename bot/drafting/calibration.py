@@ -54,6 +54,7 @@ MAX_ENTRIES = 200  # entries sampled for the simulation: enough for two paramete
 PER_ENTRY = 2  # phrasings of each sampled entry asked each way
 DENSE_CANDIDATES = 50
 MAX_DECISIONS = 1000  # the latest staff decisions a re-fit reads (cost: benchmarks/gate_feedback_cost.py)
+BALANCED = False  # weigh approvals and rejections alike in the re-fit: tried, not kept (see fit_decisions)
 RESCORE = 100  # decisions scored again per re-fit after the FAQ changed (each is a search)
 MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
 
@@ -311,18 +312,19 @@ class Refit:
 
 
 def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], memory: DecisionMemory | None, *,
-                  prior_weight: float = 30.0, floor: float = 0.25, balanced: bool = True) -> Refit:
+                  prior_weight: float = 30.0, floor: float = 0.25, balanced: bool | None = None) -> Refit:
     """This shop's scale, and how much its decision memory counts, fitted on staff decisions.
 
     Penalised logistic regression of "the first candidate is the one staff named" on the shared
     score and, with a memory, on each decision's closeness to the *other* decisions (its own row
     left out, as a new message has no decision yet): penalised toward the FAQ's own (scale,
-    shift) and toward the memory not counting, with the weight of `prior_weight` examples. The
-    two kinds weigh alike however many of each staff decided (`balanced`): the shop's threshold
-    is chosen for the worse of the two rates, and a log loss over a set with three approvals to
-    each rejection would move the boundary toward answering (what lowered hand-off on the
-    appliances shop). Sign bounds: the scale stays at or above `floor`, closeness to an approval
-    only speaks for answering and to a rejection only against.
+    shift) and toward the memory not counting, with the weight of `prior_weight` (the scale) and
+    `MEMORY_TRUST` (the memory) examples. Sign bounds: the scale stays at or above `floor`,
+    closeness to an approval only speaks for answering and to a rejection only against.
+    `balanced` weighs approvals and rejections alike however many of each staff decided; it was
+    meant to stop a set of three approvals to each rejection pulling the boundary toward
+    answering, and measured worse (benchmarks/README.md, "Learning from staff, this round"), so
+    it is off unless asked for.
     """
     start = Refit(calibration.shift, calibration.scale)
     if not decisions or len({d.label for d in decisions}) < 2:
@@ -340,7 +342,7 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
     x = np.array(rows, dtype=float)
     y = np.array([d.label for d in decisions], dtype=float)
     weight = np.ones(len(y))
-    if balanced:
+    if BALANCED if balanced is None else balanced:
         share = y.mean()
         weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
     # The memory's weights start at "not counting" and need more evidence to move than the scale:
