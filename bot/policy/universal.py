@@ -32,8 +32,10 @@ _STATES_STOCK = re.compile(r"现货|库存|有货|售罄|补货|预售|断货|�
 # A waybill (SF1029384756) or an order number: long runs of digits, optionally with a carrier prefix.
 _ORDER_NUMBER = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{0,4}\d{8,}(?![0-9])")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
-# 「限期使用日期20270314」「想刻个日期20240520」: eight digits that read as a calendar date are a date.
+# 「限期使用日期20270314」「想刻个日期20240520」: eight digits that read as a calendar date are a
+# date, unless the customer calls them an order or waybill number (「订单号20240612」).
 _DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_NAMED_ORDER = re.compile(r"单号|订单|运单|快递单|尾号")
 # 「订单尾号3821」「尾号是三八二一」: the last digits of one order or waybill.
 _TAIL_NUMBER = re.compile(r"尾号(?:是)?\s*(?:\d{3,}|[零〇一二三四五六七八九幺两]{3,})")
 
@@ -104,7 +106,13 @@ def _order_number(question: str, _: EntryView) -> tuple[tuple[int, int], None] |
     tail = _TAIL_NUMBER.search(question)
     if tail:
         return tail.span(), None
-    return _span(next((m for m in _ORDER_NUMBER.finditer(question) if not _MOBILE.fullmatch(m.group()) and not _DATE.fullmatch(m.group())), None))
+    return _span(next((m for m in _ORDER_NUMBER.finditer(question)
+                       if not _MOBILE.fullmatch(m.group()) and not _a_date(question, m)), None))
+
+
+def _a_date(question: str, number: re.Match[str]) -> bool:
+    before = question[max(number.start() - 6, 0):number.start()]
+    return bool(_DATE.fullmatch(number.group())) and not _NAMED_ORDER.search(before)
 
 
 def _own_record(question: str, entry: EntryView) -> tuple[tuple[int, int], None] | None:
@@ -163,7 +171,8 @@ UNIVERSAL: tuple[Rule, ...] = (
         fires=_examples(("我的单号SF1029384756 到哪了", ("怎么查物流？", "下单后可在订单页查看物流。")),
                         ("订单号2024100812345 怎么还没发", DISPATCH),
                         ("客户原话：订单尾号3821 发了没", DISPATCH),
-                        ("订单尾号是五六七八那单到哪了", DISPATCH)),
+                        ("订单尾号是五六七八那单到哪了", DISPATCH),
+                        ("订单号20240612 怎么还没发", DISPATCH)),
         passes=_examples(("我手机号13800000000，客服几点在", ("客服在线时间？", "客服在线时间 9:00-22:00。")),
                          ("瓶底印着20270314，是到期日吗", ("保质期多久？", "未开封保质期 3 年，到期日印在瓶底。"))),
     ),
