@@ -377,3 +377,18 @@ def test_a_call_whose_channel_was_cut_goes_with_it() -> None:
     result = check_text("双十一大促！全场5折起，仅限今天，赶紧抢！！！加微信tea888领券", surface="moments")
     assert any(f.rule == "urgency.stacking" for f in result.findings)
     assert result.rewrite == "双十一大促！全场5折起。"
+
+
+def test_last_units_count_as_scarcity_and_stack() -> None:
+    result = check_text("亲，最后3饼了，马上涨价，赶紧下单", channel="weibo", surface="post")
+    assert any(f.rule == "urgency.stacking" for f in result.findings) and result.flagged
+    assert not check_text("金骏眉有货了，最后10盒", channel="weibo", surface="post").flagged
+
+
+def test_a_question_about_shipping_is_not_answered_by_any_offer() -> None:
+    # 「包邮吗」 is answered by what it names, not by an unrelated price rise or discount.
+    unrelated = check_text("积分有效期到年底，100积分抵1元，涨价前快来", surface="customer_service",
+                           replying_to=["包邮吗"])
+    assert any(f.rule == "channel.unrelated_promotion" for f in unrelated.findings)
+    answered = check_text("您好，满99元包邮，偏远地区除外", surface="customer_service", replying_to=["包邮吗"])
+    assert not any(f.rule == "channel.unrelated_promotion" for f in answered.findings)

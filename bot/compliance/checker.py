@@ -307,9 +307,12 @@ def shared_topic(text: str, said: str) -> str | None:
     return best or None
 
 
+# A customer asking about deals in general (「最近有优惠吗」「有什么活动」) is answered by any offer.
+_DEAL_QUESTION = re.compile(r"优惠|活动|折扣|打折|便宜|促销|福利|券|划算|多少钱|价格|价钱")
+
+
 def _answers(text: str, said: str) -> bool:
-    # Asked about an offer or a price (「有优惠吗」「价格多少」), an offer is the answer.
-    return bool(shared_topic(text, said)) or bool(R.BENEFIT.search(said) and R.BENEFIT.search(text))
+    return bool(shared_topic(text, said)) or bool(_DEAL_QUESTION.search(said) and R.BENEFIT.search(text))
 
 
 def _urgency_stack(text: str, findings: list[Finding], extra: Sequence[Span] = ()) -> tuple[int, int] | None:

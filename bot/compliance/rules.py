@@ -257,11 +257,15 @@ COUNTDOWN = re.compile(
     r"|(?:仅|只)限(?:今天|今日|今晚|当天|当日)"
 )
 
+# Scarcity stated as the last few units (最后3饼, 最后十盒) presses like 仅剩.
+_LAST_UNITS = r"|最后\s*(?:\d+|[" + CN_NUM + r"]+)\s*(?:件|个|份|盒|饼|套|罐|瓶|单|位|名|席|张)"
+
 _PRESSURE = re.compile(
     r"(?:仅|只)剩(?:最后)?\s*(?:\d+|[" + CN_NUM + r"]+)?\s*(?:件|个|份|盒|名|位|套|罐|饼|单|天|小时)?"
     r"|手慢无|先到先得|名额有限|数量有限|售完即止|抢完即止|卖完即止|限量(?:\d+\s*[件份盒个套])?"
     r"|错过(?:再等|就|今天|不再|这次)[^，。！？]{0,6}|再不(?:买|抢|下单)[^，。！？]{0,6}"
     r"|(?:今天|今日|现在)不(?:买|抢|下单)|赶快|赶紧|速来|速抢|快来抢|疯抢|抢疯了|抢购|秒杀|火速|马上抢|立即抢|欲购从速|机不可失|不容错过|千万别错过|抓紧时间"
+    + _LAST_UNITS
 )
 
 _ORIGINAL_PRICE = re.compile(r"原价\s*[:：]?\s*[¥￥]?\s*\d+(?:\.\d+)?\s*(?:元|块)?\s*[，,、；;/ ]?")
@@ -311,7 +315,7 @@ BENEFIT = re.compile(
     r"优惠|特价|特惠|钜惠|折扣|(?<!\d)\d+(?:\.\d)?\s*折|[" + CN_NUM + r"]折|低至|直降|降价|减价|让利|满\s*\d+\s*减|立减|返现|返利"
     r"|红包|代金券|优惠券|现金券|抵用券|免单|免费|赠|送|领取?|抽奖|奖品|礼品|礼包|积分|包邮|半价|秒杀"
     # From a number's first digit only (the lookbehind): tried from every digit of a long run it is quadratic.
-    r"|[¥￥]\s*\d|(?<![\d.])\d+(?:\.\d+)?\s*(?:元|块)|价"
+    r"|[¥￥]\s*\d|(?<![\d.])\d+(?:\.\d+)?\s*(?:元|块)|(?:特|优惠|会员|折后|到手|活动|现|低|惠|团购|秒杀)价"
 )
 
 # A clause that only states the terms of an offer (until when, for whom, how to claim it). Cut the
