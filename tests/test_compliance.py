@@ -392,3 +392,17 @@ def test_a_question_about_shipping_is_not_answered_by_any_offer() -> None:
     assert any(f.rule == "channel.unrelated_promotion" for f in unrelated.findings)
     answered = check_text("您好，满99元包邮，偏远地区除外", surface="customer_service", replying_to=["包邮吗"])
     assert not any(f.rule == "channel.unrelated_promotion" for f in answered.findings)
+
+
+def test_saying_the_customer_asked_does_not_make_a_push_service() -> None:
+    # 「您上次问的」 is a claim only the conversation can back: to a customer who asked about 白茶
+    # it is a 龙井 offer, not an answer. To one who asked about 龙井 it is both.
+    text = "您上次问的明前龙井已经到货了，4月15日前金卡会员下单满300减30。"
+    flagged = check_text(text, surface="customer_service", replying_to=["白茶能放多久"])
+    assert any(f.rule == "channel.unrelated_promotion" for f in flagged.findings)
+    fine = check_text(text, surface="customer_service", replying_to=["龙井怎么泡"])
+    assert not any(f.rule == "channel.unrelated_promotion" for f in fine.findings)
+    # A booking or an order is still service whatever was said.
+    notice = check_text("您预约的明前龙井到货提醒：4月12日上午10点开售。", surface="dm", channel="weibo",
+                        replying_to=["白茶能放多久"])
+    assert not any(f.rule == "channel.unrelated_promotion" for f in notice.findings)

@@ -266,7 +266,7 @@ def scan(text: str, channel: Channel = "wechat", surface: str = "mass",
         # Service before selling: a one-to-one message that sells and neither serves (an answer, an
         # order) nor touches what the customer wrote about is an ad sent through the service door.
         if (replying_to is not None and surface != "template"
-                and not R.SERVICE_CONTEXT.search(R.OPT_OUT.sub("", text))
+                and not R.SERVICE_CONTEXT.search(R.ASKED_CLAIM.sub("", R.OPT_OUT.sub("", text)))
                 and not any(_answers(text, said) for said in replying_to)):
             selling_at = trigger
             if selling_at is None and (m := R.BENEFIT.search(text)):

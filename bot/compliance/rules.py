@@ -626,6 +626,12 @@ CHANNEL_UNRELATED_PROMOTION = Rule(
     suggestion="先回应客户问过的事（他问的商品、订单或问题）；和它无关的活动请改用公众号群发图文、朋友圈或微博正文。",
     fix="drop_clause",
 )
+# 「您上次问的…」「谢谢您的咨询」: a claim that the customer asked, which only the conversation can
+# back. Checked against what they wrote, it is no service mark by itself.
+ASKED_CLAIM = re.compile(
+    r"(?:谢谢|感谢)您(?:的|上次的|之前的)?(?:咨询|询问|反馈|留言)"
+    r"|您(?:好|的)?[^，。]{0,6}(?:咨询|询问|问的|问过|问到|反馈|关心的|关注的)"
+)
 # An opt-out line is what a marketing message must carry (广告法第四十三条), not a sign of service.
 OPT_OUT = re.compile(r"退订|回T退|回复\s*(?:TD|T|N|R|Q)\s*(?:退订|拒收)|拒收请回复|不再接收|不想再?收到")
 CHANNEL_ONE_TO_ONE_LINK = Rule(
