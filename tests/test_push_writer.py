@@ -524,3 +524,19 @@ def test_an_entry_is_cited_only_when_the_draft_quotes_it(engine, writer):
     for d in draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001", soften=True,
                    variants=3).drafts:
         assert ("积分加倍" in d.text) == ("tiers" in {h.id for h in d.sources}), d.text
+
+
+def test_a_brief_that_already_leads_with_the_customers_question_is_not_told_it_twice(engine, writer):
+    add_customer(engine, "C001", "王芳", wrote=NOW - timedelta(hours=1))  # 龙井怎么泡？
+    brief = "您上次问的龙井冲泡方法：玻璃杯，水温80度。另外明前龙井到货了，满200减20。"
+    for d in draft(writer, channel="wechat", fmt="service", brief=brief, customer_ref="C001", variants=3).drafts:
+        assert d.text.count("龙井") == brief.count("龙井"), d.text
+
+
+
+
+def test_an_unusable_brief_names_only_what_was_cut(engine, writer):
+    brief = "秋茶上新，关注公众号即可领取试饮装，每人限一份，凭截图到店领取，欢迎来店里坐坐"
+    with pytest.raises(UnusableBrief) as caught:
+        draft(writer, channel="wechat", fmt="moments", brief=brief)
+    assert "关注公众号即可领取" in str(caught.value) and "「上新」" not in str(caught.value)

@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from bot.compliance.checker import CheckResult, Finding, check_text, shared_topic
 from bot.compliance.frequency import CUSTOMER_SERVICE_WINDOW, WEIBO_DM_WINDOW
+from bot.compliance.rules import ASKED_CLAIM
 from bot.compliance.push_policy import broadcast_decision, push_decision
 from bot.config import Settings
 from bot.errors import DianxiaoerError
@@ -349,7 +350,8 @@ class PushWriter:
             return _Brief(brief, [])
         clean = _Brief(found.rewrite, list(found.findings), _orphaned_terms(brief, found.rewrite))
         if _hollow(brief, clean.text):
-            spans = {f.span.text: f.category_label for f in clean.dropped}
+            # Name what was cut, not a stacking element (「上新」) the cleaned brief still says.
+            spans = {f.span.text: f.category_label for f in _gone(clean.dropped, [clean.text])}
             why = "；".join(f"「{span}」{label}" for span, label in list(spans.items())[:5])
             other = "；一对一消息不能推销，营销内容请改用公众号群发图文或微博正文" if spec.per_customer else ""
             left = f"「{clean.text}」" if _core(clean.text) else "什么也不剩"
@@ -479,7 +481,10 @@ class PushWriter:
             lines = "asked_lines" if values["raised"] and tset.asked_lines else "interest_lines"
             line = T.render(tset.pick(lines, n), values) if keep_interest and values["interest"] else ""
             # 「聊聊普洱：」 before a brief that opens 「聊聊普洱：…」 says it twice.
-            filled["interest_line"] = "" if line and _core(line) in _core(values["brief"]) else line
+            # 「记得您之前问过普洱茶饼，」 before 「您上次问的普洱茶饼…」: the brief already leads with it.
+            first = _CLAUSE.match(values["brief"] + "。").group(0)  # type: ignore[union-attr]
+            opens_with = bool(values["interest"] and values["interest"] in first and ASKED_CLAIM.search(first))
+            filled["interest_line"] = "" if line and (_core(line) in _core(values["brief"]) or opens_with) else line
             filled["benefit_line"] = (T.render(tset.pick("benefit_lines", n), values)
                                       if keep_benefit and values["benefit"] else "")
             filled["tip_line"] = (T.render(tset.pick("tip_lines", n), values)
