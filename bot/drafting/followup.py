@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+
+from bot.knowledge.entries import Hit
 
 PRONOUN = re.compile(r"它们|它|这个|那个|这款|那款|这种|那种|这茶|那茶|这把|那把|这套|那套|该产品|这家")
 OPENING = re.compile(r"^\s*(?:那么|那|还有|另外|再问一下|再问下|顺便问下|然后)")
@@ -73,3 +75,42 @@ def followup_candidates(message: str, earlier_customer_messages: Sequence[str]) 
         return [PRONOUN.sub(topic, message, count=1)]
     with_topic = OPENING.sub(lambda m: m.group(0) + topic, message, count=1)
     return [with_topic, message] if topic_of(message) else [with_topic]
+
+
+# What a follow-up says around its own words: 「那…呢」「还有…吗」.
+_CLOSING = re.compile(r"[呢吗嘛么啊呀吧哦？?！!。，,~～\s]+$")
+FOLLOWUP_RULE = "followup_topic"
+
+
+def own_words(message: str) -> str:
+    """What a follow-up adds of its own: 「那偏远地区呢」 → 「偏远地区」 (empty for 「那它呢」)."""
+    words = PRONOUN.sub("", OPENING.sub("", message, count=1))
+    return _CLOSING.sub("", words).strip()
+
+
+def owns(words: str, entry_texts: Sequence[str]) -> float:
+    """How much of `words` an entry states (its phrasings and answer): share of character bigrams."""
+    from bot.knowledge.lexical import coverage
+
+    return coverage(words, entry_texts) if words else 0.0
+
+
+def inherited_wrongly(message: str, merged_top: Hit, alone_top: Hit, texts: Callable[[Hit], Sequence[str]]) -> str | None:
+    """Why the entry found for a follow-up read with the earlier topic must not be trusted, or None.
+
+    Merging 「那偏远地区呢」 with 「能开发票吗」 finds the invoice entry, with the confidence the
+    invoice words earn; the fragment's own words (偏远地区) point elsewhere. When the fragment
+    searched alone finds another entry, and the merged entry does not state the fragment's words
+    at least as well as that one does, the two readings disagree and the merge is not evidence.
+    `texts` gives an entry's phrasings and answer.
+    """
+    if merged_top.id == alone_top.id:
+        return None
+    words = own_words(message)
+    if not words:
+        return None  # 「那它呢」 adds nothing to check: the earlier topic is all there is
+    merged, alone = owns(words, texts(merged_top)), owns(words, texts(alone_top))
+    if merged > 0 and merged >= alone:
+        return None  # 「那保质期呢」 after 普洱: the 普洱 entry states 保质期 itself
+    return (f"追问「{message}」接着前面的话读是「{merged_top.question}」，单独读更接近「{alone_top.question}」，"
+            f"「{words}」不在前一个条目里：两种读法不一致，请确认客户问的是哪一件")

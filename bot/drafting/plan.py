@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.drafting.followup import followup_candidates
+from bot.drafting.followup import FOLLOWUP_RULE, followup_candidates, inherited_wrongly
 from bot.drafting.gate import Gate, GateDecision
 from bot.policy.universal import SMALL_TALK
 from bot.knowledge.entries import Hit
@@ -83,15 +83,33 @@ def asks_something(clause: str) -> bool:
 def _best_reading(
     text: str, history: Sequence[str], search: Search, gate: Gate, lexical: LexicalIndex
 ) -> Part:
-    best: Part | None = None
-    # Searched and judged in the FAQ's own script and words; `text` stays as the customer wrote it.
-    for query in followup_candidates(normalize_message(text), [normalize_message(h) for h in history]):
+    def judge(query: str) -> Part:
         hits = gate.order(query, search(query, TOP_K), lexical)
-        part = Part(text, query, hits, gate.decide(query, hits, lexical))
-        if best is None or part.decision.confidence > best.decision.confidence:
-            best = part
-    assert best is not None
-    return best
+        return Part(text, query, hits, gate.decide(query, hits, lexical))
+
+    # Searched and judged in the FAQ's own script and words; `text` stays as the customer wrote it.
+    fragment = normalize_message(text)
+    readings = [judge(q) for q in followup_candidates(fragment, [normalize_message(h) for h in history])]
+    best = max(readings, key=lambda p: p.decision.confidence)  # the first on ties
+    if best.query == fragment or not best.hits:
+        return best
+    # A follow-up read with the earlier topic: checked against the fragment searched alone.
+    alone = next((p for p in readings if p.query == fragment), None) or judge(fragment)
+    if not alone.hits:
+        return best
+    doubt = inherited_wrongly(fragment, best.hits[0], alone.hits[0], lambda h: _entry_texts(h, lexical))
+    if doubt is None:
+        return best
+    if alone.decision.answer:
+        return alone  # the fragment's own words answer it: 「那运费呢」 after 「能开发票吗」
+    both = [best.hits[0], alone.hits[0], *(h for h in best.hits[1:] if h.id != alone.hits[0].id)]
+    return Part(text, best.query, both, GateDecision(
+        False, min(best.decision.confidence, alone.decision.confidence), doubt, rule=FOLLOWUP_RULE,
+        threshold=best.decision.threshold))
+
+
+def _entry_texts(hit: Hit, lexical: LexicalIndex) -> list[str]:
+    return [*lexical.phrasings.get(hit.id, [hit.question]), hit.answer]
 
 
 def plan_reply(
