@@ -122,3 +122,13 @@ def test_corrupt_model_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> No
     result = runner.invoke(cli, ["check", "你好", "--json"])
     assert result.exit_code == 1
     assert "check train" in result.output
+
+
+def test_check_a_service_message_against_what_the_customer_wrote(runner: CliRunner) -> None:
+    text = "新茶到货，满200减20，3月20日前有效"
+    plain = json.loads(runner.invoke(cli, ["check", text, "--json"]).output)
+    assert not plain["flagged"]  # the conversation is unknown: nothing to hold it to
+    held = json.loads(runner.invoke(cli, ["check", text, "--reply-to", "普洱茶饼怎么保存？", "--json"]).output)
+    assert held["flagged"] and "channel.unrelated_promotion" in {f["rule"] for f in held["findings"]}
+    answered = json.loads(runner.invoke(cli, ["check", text, "--reply-to", "新茶什么时候到货？", "--json"]).output)
+    assert not answered["flagged"]

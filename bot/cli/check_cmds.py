@@ -57,9 +57,13 @@ def check() -> None:
     help="Check every line of FILE ('-' not supported); prints one JSON object per line.",
 )
 @click.option("--no-model", is_flag=True, help="Ignore a trained model; rules only.")
+@click.option(
+    "--reply-to", "reply_to", multiple=True,
+    help="What the customer wrote (repeatable): a 客服消息/私信 that only sells something else is flagged.",
+)
 def check_text_cmd(
     text: str | None, channel: str, surface: str | None, threshold: int | None, as_json: bool,
-    batch: Path | None, no_model: bool,
+    batch: Path | None, no_model: bool, reply_to: tuple[str, ...],
 ) -> None:
     """Check TEXT (or every line of --batch FILE) and suggest a compliant rewrite.
 
@@ -72,7 +76,7 @@ def check_text_cmd(
 
     def run(one: str) -> CheckResult:
         return check_text(one, channel=channel, surface=surface, threshold=threshold,  # type: ignore[arg-type]
-                          model=model, settings=settings)
+                          model=model, settings=settings, replying_to=list(reply_to) or None)
 
     if batch is not None:
         for number, line in enumerate(read_batch_lines(batch), start=1):
