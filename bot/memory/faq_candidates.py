@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -22,6 +24,41 @@ from bot.memory.models import FaqCandidate, utcnow
 # Accepted answers go to one file of their own, so a maintainer's spreadsheets are never rewritten.
 CANDIDATES_FILE = "店员补充.csv"
 HEADER = ["问题", "答案"]
+# A FAQ question is one line a customer might ask; a paste of a whole chat is not one. Staff's
+# message keeps the paste; the FAQ gets one clause of it (see `faq_question`).
+MAX_QUESTION_CHARS = 60
+MIN_QUESTION_CHARS = 2
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])|\n+")
+_ASKS = re.compile(r"[？?]|吗|呢|么|嘛|啥|什么|怎|多少|多久|几|哪|是否|能否|可否|可以|能不能")
+# Line breaks and control characters would make a cell span rows in a spreadsheet or the
+# terminal; a question is one line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_SPACES = re.compile(r"\s+")
+# An answer may keep its line breaks (the CSV quotes them), not other control characters.
+_CONTROL_IN_ANSWER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
+def faq_question(text: str, matched: Sequence[str] = ()) -> str | None:
+    """The FAQ question to write for a customer's message: the message itself on one line when
+    it is short, else the clause of it that the matched entry's wording (`matched`: the cited
+    entry's phrasings) covers best, a clause that asks something first, then the latest. None
+    when no clause is short enough to be a question."""
+    whole = one_line(text)
+    if MIN_QUESTION_CHARS <= len(whole) <= MAX_QUESTION_CHARS:
+        return whole
+    from bot.knowledge.lexical import coverage
+
+    clauses = [one_line(c) for c in _SENTENCE_END.split(text)]
+    fitting = [(n, c) for n, c in enumerate(clauses) if MIN_QUESTION_CHARS <= len(c) <= MAX_QUESTION_CHARS]
+    if not fitting:
+        return None
+    best = max(fitting, key=lambda nc: (round(coverage(nc[1], matched), 3) if matched else 0.0,
+                                        bool(_ASKS.search(nc[1])), nc[0]))
+    return best[1]
 
 
 def add_candidate(
@@ -61,14 +98,35 @@ def _pending(session: Session, candidate_id: int) -> FaqCandidate:
     return candidate
 
 
+def question_to_write(candidate: FaqCandidate, *, question: str | None = None, matched: Sequence[str] = ()) -> str:
+    """The question `accept_candidate` writes for `candidate` (`question`: the maintainer's own)."""
+    if question is not None:
+        given = one_line(question)
+        if not MIN_QUESTION_CHARS <= len(given) <= MAX_QUESTION_CHARS:
+            raise DianxiaoerError(
+                f"FAQ 问题应为一句话（{MIN_QUESTION_CHARS}–{MAX_QUESTION_CHARS} 字），给出的有 {len(given)} 字")
+        return given
+    found = faq_question(candidate.question, matched)
+    if found is None:
+        raise DianxiaoerError(
+            f"候选 #{candidate.id} 的问题有 {len(candidate.question)} 字，找不到一句能作为 FAQ 问题的话"
+            f"（每句不超过 {MAX_QUESTION_CHARS} 字）：请把问题和答案直接写进知识库文件，再忽略这条候选")
+    return found
+
+
 def accept_candidate(
-    *, session: Session, candidate_id: int, knowledge_dir: Path, by: str
+    *, session: Session, candidate_id: int, knowledge_dir: Path, by: str,
+    question: str | None = None, matched: Sequence[str] = (),
 ) -> Path:
     """Write the candidate into the knowledge folder's candidates file; return that file.
 
-    The same question written again replaces its answer instead of adding a second row.
+    The question written is one line (`question_to_write`): a long paste is never a FAQ question,
+    and is what the candidate keeps afterwards. The same question written again replaces its
+    answer instead of adding a second row.
     """
     candidate = _pending(session, candidate_id)
+    candidate.question = question_to_write(candidate, question=question, matched=matched)
+    candidate.answer = _CONTROL_IN_ANSWER.sub("", candidate.answer)
     path = knowledge_dir / CANDIDATES_FILE
     rows: list[list[str]] = []
     if path.exists():

@@ -186,20 +186,35 @@ async def candidates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await msg.reply_text(f"{total} 条待处理的 FAQ 候选（店员修改过的答案）{shown}：")
     for candidate in pending:
         assert candidate.id is not None
-        await msg.reply_text(_candidate_text(candidate, replaced=_cited(context, candidate)),
+        await msg.reply_text(_candidate_text(candidate, replaced=_cited(context, candidate),
+                                             written=_written(context, candidate)),
                              reply_markup=candidate_keyboard(candidate.id))
 
 
+def _written(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> str:
+    """What accepting writes as the question, or why it cannot, when that is not the message as
+    staff pasted it (a long paste is cut to the clause the cited entry matches)."""
+    try:
+        question = faq_candidates.question_to_write(candidate, matched=_matched(context, candidate))
+    except DianxiaoerError as exc:
+        return f"⚠️ {exc}"
+    return "" if question == candidate.question.strip() else question
+
+
 def _candidate_text(candidate: faq_candidates.FaqCandidate, status: str = "",
-                    replaced: list[tuple[str, str, str]] = ()) -> str:
+                    replaced: list[tuple[str, str, str]] = (), written: str = "") -> str:
     """`replaced`: (question, source, answer) of the entries the draft had cited, so the maintainer
-    sees which answer staff found wrong, and in which file it still stands."""
+    sees which answer staff found wrong, and in which file it still stands. `written`: the
+    question accepting would write, when it is not the customer's message (or why it cannot)."""
     head = f"💡 <b>候选 #{candidate.id}</b>{status}"
-    lines = [
-        head,
-        f"<b>问：</b>{html.escape(clip(candidate.question, 500))}",
-        f"<b>答：</b>{html.escape(clip(candidate.answer, 2000))}",
-    ]
+    if written.startswith("⚠️"):
+        asked = [f"<b>客户原话：</b>{html.escape(clip(candidate.question, 300))}", html.escape(written)]
+    elif written:
+        asked = [f"<b>问：</b>{html.escape(written)}",
+                 f"<i>（取自客户的 {len(candidate.question)} 字原话：{html.escape(clip(candidate.question, 120))}）</i>"]
+    else:
+        asked = [f"<b>问：</b>{html.escape(clip(candidate.question, 500))}"]
+    lines = [head, *asked, f"<b>答：</b>{html.escape(clip(candidate.answer, 2000))}"]
     for question, source, answer in replaced[:2]:
         lines.append(f"<b>改写前依据：</b>{html.escape(clip(question, 100))} — <i>{html.escape(source)}</i>"
                      f"\n  原答案：{html.escape(clip(answer, 300))}")
@@ -207,12 +222,22 @@ def _candidate_text(candidate: faq_candidates.FaqCandidate, status: str = "",
     return "\n".join(lines)
 
 
-def _cited(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> list[tuple[str, str, str]]:
+def _cited_ids(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> list[str]:
     if candidate.draft_id is None:
         return []
     with session(context) as db:
         draft = db.get(Draft, candidate.draft_id)
-        ids = list(draft.cited_entry_ids) if draft is not None else []
+        return list(draft.cited_entry_ids) if draft is not None else []
+
+
+def _matched(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> list[str]:
+    """The cited entries' phrasings: what retrieval matched in the customer's message."""
+    phrasings = services(context).knowledge.lexical.phrasings
+    return [p for i in _cited_ids(context, candidate) for p in phrasings.get(i, [])]
+
+
+def _cited(context: ContextTypes.DEFAULT_TYPE, candidate: faq_candidates.FaqCandidate) -> list[tuple[str, str, str]]:
+    ids = _cited_ids(context, candidate)
     entries = services(context).knowledge.lexical.entries
     return [(str(entries[i].get("question", "")), str(entries[i].get("source", "")), str(entries[i].get("answer", "")))
             for i in ids if i in entries]
@@ -224,9 +249,15 @@ async def candidate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     query, user, action, (candidate_id, *_) = press
     root = services(context).settings.knowledge_dir
+    matched: list[str] = []
+    if action == "accept_candidate":
+        with session(context) as db:
+            pending = db.get(faq_candidates.FaqCandidate, candidate_id)
+        matched = _matched(context, pending) if pending is not None else []
     with session(context) as db:
         if action == "accept_candidate":
-            path = faq_candidates.accept_candidate(session=db, candidate_id=candidate_id, knowledge_dir=root, by=actor(user))
+            path = faq_candidates.accept_candidate(session=db, candidate_id=candidate_id, knowledge_dir=root,
+                                                   by=actor(user), matched=matched)
         else:
             faq_candidates.dismiss_candidate(session=db, candidate_id=candidate_id, by=actor(user))
         db.commit()
