@@ -19,7 +19,9 @@ with the FAQ's content stamp and reused while the FAQ is unchanged.
 
 Staff decisions (bot/memory/learned.py: a message and the entry that answers it, or none) are
 labelled examples of the real thing: they re-fit the shift and scale by penalised logistic
-regression that starts from the FAQ's own fit and trusts the decisions more as they grow.
+regression that starts from the FAQ's own fit and trusts the decisions more as they grow. They
+are also a memory the next message is compared with (decision_memory.py): how much closeness to
+an earlier approval or rejection counts is fitted in the same regression, per shop.
 """
 
 from __future__ import annotations
