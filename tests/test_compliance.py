@@ -406,3 +406,22 @@ def test_saying_the_customer_asked_does_not_make_a_push_service() -> None:
     notice = check_text("您预约的明前龙井到货提醒：4月12日上午10点开售。", surface="dm", channel="weibo",
                         replying_to=["白茶能放多久"])
     assert not any(f.rule == "channel.unrelated_promotion" for f in notice.findings)
+
+
+@pytest.mark.parametrize(
+    ("text", "rewrite"),
+    [
+        # Short: the cues are one breath even a clause apart.
+        ("年货节倒计时3天！坚果礼盒买二送一，欲购从速", "坚果礼盒买二送一。"),
+        ("只剩最后3盒！今晚12点截止！赶紧抢！！！", "今晚12点截止！"),  # a stated time is a fact
+    ],
+)
+def test_urgency_is_dense_in_a_short_message(text: str, rewrite: str) -> None:
+    result = check_text(text, channel="weibo", surface="post")
+    assert result.flagged and any(f.rule == "urgency.stacking" for f in result.findings)
+    assert result.rewrite == rewrite
+
+
+def test_follow_to_claim_with_a_word_between() -> None:
+    result = check_text("扫码关注公众号即可免费领取价值68元的品鉴装", surface="mass")
+    assert any(f.rule == "induce.follow" for f in result.findings) and result.flagged

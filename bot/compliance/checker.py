@@ -43,6 +43,8 @@ EMOJI_FLOOD_MIN = 6
 # 再等一年」 has one character between its cues; two paragraphs of an article do not). Such a run is
 # a stack with three distinct cues, or two and an exclamation mark; a stack lifts the urgency cap.
 URGENCY_STACK_GAP = 8
+# …and in a message this short every cue is in the same breath (density, not distance).
+URGENCY_SHORT_TEXT = 30
 URGENCY_STACK_CUES = 3
 URGENCY_STACK_CAP = 60
 _EXCLAIM = "！!"
@@ -319,9 +321,10 @@ def _urgency_stack(text: str, findings: list[Finding], extra: Sequence[Span] = (
     """The span of the first run of urgency cues that reads as one stacked push, if any."""
     spans = {(s.start, s.end): s for s in [*(f.span for f in findings if f.category == "urgency"), *extra]}
     cues = sorted(spans.values(), key=lambda s: s.start)
+    gap = len(text) if len(text) <= URGENCY_SHORT_TEXT else URGENCY_STACK_GAP
     run: list[Span] = []
     for cue in [*cues, None]:
-        if cue is not None and (not run or cue.start - run[-1].end <= URGENCY_STACK_GAP):
+        if cue is not None and (not run or cue.start - run[-1].end <= gap):
             run.append(cue)
             continue
         distinct = {s.text for s in run}
@@ -329,6 +332,8 @@ def _urgency_stack(text: str, findings: list[Finding], extra: Sequence[Span] = (
         # The mark ending the last cue's clause counts: 「赶紧下单！」 shouts as loud as one between.
         tail = _CLAUSE_END.search(text, end, end + URGENCY_STACK_GAP)
         shouted = any(c in _EXCLAIM for c in text[start:end]) or bool(tail and tail.group() in _EXCLAIM)
+        if gap > URGENCY_STACK_GAP:
+            shouted = shouted or any(c in _EXCLAIM for c in text)
         if len(distinct) >= URGENCY_STACK_CUES or (len(distinct) >= 2 and shouted):
             return start, end
         run = [cue] if cue is not None else []
