@@ -102,3 +102,30 @@ def test_other_invoice_wordings_are_not_answered_with_the_invoice_entry_either(s
 def test_follow_ups_about_the_earlier_topic_still_inherit_it(shop, earlier, message, expected):
     result = plan(shop, message, [earlier])
     assert not result.handoff and result.sources[0].question == expected
+
+
+@pytest.mark.parametrize(
+    "message, earlier, expected",
+    [
+        ("怎么泡", ["在吗", "龙井"], ["龙井怎么泡", "怎么泡"]),  # one question sent in pieces
+        ("能煮吗", ["明前龙井。"], ["明前龙井能煮吗", "能煮吗"]),
+        ("怎么泡", ["龙井怎么冲泡？"], ["怎么泡"]),  # the earlier message asked; this is a new question
+        ("在吗", ["龙井"], ["在吗"]),  # small talk is not a piece of the question
+        ("好的", ["龙井"], ["好的"]),  # asks nothing
+        ("能放冰箱吗", ["普洱"], ["能放冰箱吗"]),  # names its own topic
+    ],
+)
+def test_a_piece_that_names_nothing_is_read_with_the_bare_topic_before_it(message, earlier, expected):
+    from bot.drafting.followup import followup_candidates
+
+    assert followup_candidates(message, earlier) == expected
+
+
+@pytest.mark.parametrize(
+    "pieces, expected",
+    [(["白茶", "怎么泡"], "白茶可以煮着喝吗？"), (["龙井", "怎么泡"], "龙井怎么冲泡？"),
+     (["普洱茶饼", "怎么保存"], "普洱茶饼怎么保存？"), (["龙井", "包邮吗"], "包邮吗？")],
+)
+def test_pieces_read_together_find_the_entry(shop, pieces, expected):
+    result = plan(shop, pieces[-1], pieces[:-1])
+    assert not result.handoff and result.sources[0].question == expected

@@ -13,11 +13,26 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from bot.knowledge.entries import Hit
+from bot.policy.universal import SMALL_TALK
 
 PRONOUN = re.compile(r"它们|它|这个|那个|这款|那款|这种|那种|这茶|那茶|这把|那把|这套|那套|该产品|这家")
 OPENING = re.compile(r"^\s*(?:那么|那|还有|另外|再问一下|再问下|顺便问下|然后)")
 # Nouns that never name what a customer is asking about.
 GENERIC = {"问题", "东西", "时候", "朋友", "客服", "老板", "亲", "你们", "我们", "请问", "谢谢", "时间"}
+
+
+_QUESTION = re.compile(r"[？?]|吗|呢|么|嘛|啥|什么|怎|多少|多久|多长|几|哪|能不能|可不可以|是不是|有没有")
+_NOT_WORDS = re.compile(r"[\W_]+")
+MAX_BARE_TOPIC = 8
+
+
+def bare_topic(message: str) -> str | None:
+    """The message when it only names something (「龙井」「明前龙井。」): a question sent in pieces."""
+    words = _NOT_WORDS.sub("", message)
+    if not 2 <= len(words) <= MAX_BARE_TOPIC or _QUESTION.search(words):
+        return None
+    topic = topic_of(words)
+    return words if topic is not None and len(words) - len(topic) <= 2 else None
 
 
 def looks_like_followup(message: str) -> bool:
@@ -67,6 +82,12 @@ def followup_candidates(message: str, earlier_customer_messages: Sequence[str]) 
     which grammar alone cannot tell apart, so both readings are returned for the gate to judge.
     """
     if not looks_like_followup(message):
+        # 「龙井」 then 「怎么泡」: one question sent in pieces; the piece that names nothing is read
+        # with the bare topic sent just before it, and alone.
+        earlier = bare_topic(earlier_customer_messages[-1]) if earlier_customer_messages else None
+        if (earlier and earlier not in message and _QUESTION.search(message) and not SMALL_TALK.match(message)
+                and topic_of(message) is None):
+            return [earlier + message, message]
         return [message]
     topic = next((t for t in map(topic_of, reversed(earlier_customer_messages)) if t), None)
     if topic is None or topic in message:
