@@ -21,6 +21,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.limits import bound_message
 from bot.knowledge.entries import Hit
 from bot.memory import crud
+from bot.memory.gaps import GREETING_RULE, is_gap
 from bot.memory.models import Customer, Draft, utcnow
 from bot.memory.salutation import looks_like_id, salutation_name
 
@@ -203,9 +204,11 @@ class Assistant:
             )
             if plan.handoff:
                 for part in plan.pending:
-                    crud.add_unanswered(
-                        session=session, text=part.text, customer_id=person.id if person else None, draft_id=draft.id
-                    )
+                    if is_gap(part.decision.rule):  # a greeting is no question the FAQ lacks
+                        crud.add_unanswered(
+                            session=session, text=part.text, customer_id=person.id if person else None,
+                            draft_id=draft.id,
+                        )
             session.commit()
         parts = plan.answered + plan.pending
         return AskResult(
@@ -229,6 +232,9 @@ class Assistant:
     ) -> tuple[str, str | None]:
         name = salutation_name(person)
         shop = self.settings.shop_name
+        if not plan.answered and plan.pending and all(p.decision.rule == GREETING_RULE for p in plan.pending):
+            # 「在吗」: greet back and wait for the question; nothing is being looked into yet.
+            return f"{name + '，' if name else ''}您好！这里是{shop}，请问有什么可以帮您？", None
         if not plan.answered:
             return compose_handoff(shop_name=shop, customer_name=name), None
         composed = compose_answer(

@@ -24,6 +24,15 @@ SAME_QUESTION_COSINE = 0.92
 SAME_QUESTION_JACCARD = 0.4
 
 _NOISE = re.compile(r"[\s\W_]+")
+# Hand-offs that are no gap in the FAQ, by the id of the policy rule that decided them
+# (bot/policy/universal.py): 「在吗」 asks nothing an entry could answer, so no entry is missing.
+GREETING_RULE = "greeting"
+NOT_A_QUESTION = frozenset({GREETING_RULE})
+
+
+def is_gap(rule: str | None) -> bool:
+    """Whether a message handed off by `rule` (None: the calibrated model) belongs in the gaps."""
+    return rule not in NOT_A_QUESTION
 
 
 @dataclass

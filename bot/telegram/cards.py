@@ -41,6 +41,9 @@ STATUS_LINES = {"approved": "✅ 已通过", "edited": "✏️ 已修改", "reje
                 "superseded": "♻️ 已作废：客户消息已更正，请看下方的新草稿"}
 # A forward's sender name is the customer's Telegram name (up to 64 characters) or a chat title.
 MAX_SHOWN_NAME = 64
+# What a greeting's card says instead of a hand-off (a card's reason; serve.py sets it when the
+# policy's greeting rule decided): nobody needs to look anything up, and no entry answers 「在吗」.
+GREETING_REASON = "客人只是打个招呼，还没说问题"
 # A card says how long the customer has waited only when it is worth saying.
 SHOW_WAIT_FROM = timedelta(minutes=1)
 
@@ -131,6 +134,8 @@ def reply_card(
         chosen = entry_refs([card.chosen_entry_id], entries)
         name = escape(chosen[0].question) if chosen else escape(card.chosen_entry_id)
         lines.append(f"📌 由人工选定条目：{name}")
+    elif draft.needs_human and card.reason == GREETING_REASON:
+        lines.append(f"👋 <b>打个招呼，等客人说问题</b>：{GREETING_REASON}，可以先回一句问候")
     elif draft.needs_human:
         lines.append(f"🙋 <b>需要人工</b>（把握 {confidence}）：{escape(card.reason or '知识库里没有可靠的答案')}")
     elif card.escalated:

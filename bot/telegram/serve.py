@@ -25,7 +25,8 @@ from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
 from bot.memory.models import Conversation, Draft, StaffCard, StaffState, UnansweredQuestion
 from bot.memory.salutation import salutation_name
-from bot.telegram.cards import reply_card
+from bot.memory.gaps import GREETING_RULE
+from bot.telegram.cards import GREETING_REASON, reply_card
 from bot.telegram.common import (actor, allowed, blocking, edit_quietly, pressed, requires, roles, services, session,
                                  typing)
 
@@ -267,12 +268,15 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
     async with typing(context, msg.chat_id, msg.message_thread_id if msg.is_topic_message else None):
         result = await blocking(assistant.ask, text, customer=customer_ref, channel=channel)
     assert result.draft_id is not None
+    # 「在吗」: no entry is near it, and none should be taught it by a press of 📌.
+    greeting = result.rule == GREETING_RULE
     with session(context) as db:
         draft = result.draft or crud.get_draft(session=db, draft_id=result.draft_id)
         card = StaffCard(
             draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=text,
-            customer_ref=customer_ref, reason=result.reason,
-            nearest_entry_ids=[h.id for h in result.nearest[:3]], asked_at=asked_at, origin_name=origin_name,
+            customer_ref=customer_ref, reason=GREETING_REASON if greeting else result.reason,
+            nearest_entry_ids=[] if greeting else [h.id for h in result.nearest[:3]], asked_at=asked_at,
+            origin_name=origin_name,
         )
         shown, markup = reply_card(draft, card, entries=_entries(context), channel=channel)
     # A re-draft quotes the corrected message, so staff see which message it answers.
@@ -281,7 +285,7 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
     with session(context) as db:
         staff.record_card(
             session=db, draft_id=result.draft_id, chat_id=sent.chat_id, message_id=sent.message_id,
-            question=text, customer_ref=customer_ref, reason=result.reason,
+            question=text, customer_ref=customer_ref, reason=card.reason,
             nearest_entry_ids=card.nearest_entry_ids, source_message_id=source.message_id,
             asked_at=asked_at, origin_name=origin_name,
         )
