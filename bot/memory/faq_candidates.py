@@ -44,20 +44,20 @@ def one_line(text: str) -> str:
 
 def faq_question(text: str, matched: Sequence[str] = ()) -> str | None:
     """The FAQ question to write for a customer's message: the message itself on one line when
-    it is short, else the clause of it that the matched entry's wording (`matched`: the cited
-    entry's phrasings) covers best, a clause that asks something first, then the latest. None
-    when no clause is short enough to be a question."""
+    it is short, else of its clauses that ask something, the one the matched entry's wording
+    (`matched`: the cited entry's phrasings) covers best, then the latest. None when no clause
+    that asks is short enough to be a question."""
     whole = one_line(text)
     if MIN_QUESTION_CHARS <= len(whole) <= MAX_QUESTION_CHARS:
         return whole
     from bot.knowledge.lexical import coverage
 
     clauses = [one_line(c) for c in _SENTENCE_END.split(text)]
-    fitting = [(n, c) for n, c in enumerate(clauses) if MIN_QUESTION_CHARS <= len(c) <= MAX_QUESTION_CHARS]
-    if not fitting:
-        return None
-    best = max(fitting, key=lambda nc: (round(coverage(nc[1], matched), 3) if matched else 0.0,
-                                        bool(_ASKS.search(nc[1])), nc[0]))
+    asking = [(n, c) for n, c in enumerate(clauses)
+              if MIN_QUESTION_CHARS <= len(c) <= MAX_QUESTION_CHARS and _ASKS.search(c)]
+    if not asking:
+        return None  # the story around a question is no FAQ question
+    best = max(asking, key=lambda nc: (round(coverage(nc[1], matched), 3) if matched else 0.0, nc[0]))
     return best[1]
 
 
@@ -109,7 +109,7 @@ def question_to_write(candidate: FaqCandidate, *, question: str | None = None, m
     found = faq_question(candidate.question, matched)
     if found is None:
         raise DianxiaoerError(
-            f"候选 #{candidate.id} 的问题有 {len(candidate.question)} 字，找不到一句能作为 FAQ 问题的话"
+            f"候选 #{candidate.id} 的问题有 {len(candidate.question)} 字，找不到一句能作为 FAQ 问题的问话"
             f"（每句不超过 {MAX_QUESTION_CHARS} 字）：请把问题和答案直接写进知识库文件，再忽略这条候选")
     return found
 
