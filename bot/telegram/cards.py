@@ -135,7 +135,7 @@ def reply_card(
         name = escape(chosen[0].question) if chosen else escape(card.chosen_entry_id)
         lines.append(f"📌 由人工选定条目：{name}")
     elif draft.needs_human and card.reason == GREETING_REASON:
-        lines.append(f"👋 <b>打个招呼，等客人说问题</b>：{GREETING_REASON}，可以先回一句问候")
+        lines.append("👋 <b>打个招呼，等客人说问题</b>（可以先回这句问候）")
     elif draft.needs_human:
         lines.append(f"🙋 <b>需要人工</b>（把握 {confidence}）：{escape(card.reason or '知识库里没有可靠的答案')}")
     elif card.escalated:
