@@ -27,7 +27,12 @@ The candidate signals (none of them kept: see benchmarks/README.md, "## Gate", "
   `x_other_cover` (the message's words this entry lacks that another candidate has), `x_dense2`,
   `x_passage_rank`;
 * the message's words this FAQ never uses, weighted by informativeness: `novel_idf`;
-* the entry itself: `x_ans_len`, `x_phrasings`, `x_idf_answer` / `idf_answer` (the answer alone).
+* the entry itself: `x_ans_len`, `x_phrasings`, `x_idf_answer` / `idf_answer` (the answer alone);
+* with `--sentences`: `sent`, the best cosine between the message (e5 query) and one sentence of
+  the first entry's answer (e5 passages), and `sent_margin`, that against the best of the next two
+  candidates. The product does not have these vectors (it embeds an entry's phrasings and one
+  question-and-answer passage); they are embedded here, once per run. Simulated questions have no
+  query vector, so with `--sentences` every model is fitted on the labelled questions alone.
 """
 
 from __future__ import annotations
@@ -130,6 +135,39 @@ def candidate_signals(query, hits, lexical) -> dict[str, float]:  # type: ignore
         "x_dense2": hits[1].dense if len(hits) > 1 else 0.0,
         "x_passage_rank": float(passages.index(top.passage)),
     }
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])")
+
+
+class AnswerSentences:
+    """Unit e5 passage vectors of answers' sentences, embedded on first use."""
+
+    def __init__(self, embedder) -> None:  # type: ignore[no-untyped-def]
+        self.embedder = embedder
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def of(self, answer: str) -> np.ndarray:
+        parts = [p.strip() for p in _SENTENCE_END.split(answer) if len(p.strip()) >= 4] or [answer]
+        todo = [p for p in parts if p not in self.vectors]
+        if todo:
+            for text, v in zip(todo, self.embedder.encode_passages(todo)):
+                self.vectors[text] = v / (np.linalg.norm(v) or 1.0)
+        return np.stack([self.vectors[p] for p in parts])
+
+    def signals(self, query: str, ordered) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        q = self.embedder.encode_queries([query])[0]
+        q = q / (np.linalg.norm(q) or 1.0)
+        best = float((self.of(ordered[0].answer) @ q).max())
+        other = max((float((self.of(h.answer) @ q).max()) for h in ordered[1:3]), default=0.0)
+        return best, best - other
+
+
+def add_sentences(rows, gate, data, sentences: AnswerSentences) -> None:  # type: ignore[no-untyped-def]
+    values = [sentences.signals(query, gate.order(query, gf._copy(hits), data.lexical))
+              for query, hits, _expected, _is_in in data.real]
+    rows["x"] = np.hstack([rows["x"], np.array(values)])
+    rows["sx"], rows["sy"] = np.zeros((0, rows["x"].shape[1])), np.zeros(0)
 
 
 def gate_rows(gate, data):  # type: ignore[no-untyped-def]
@@ -274,6 +312,7 @@ def main() -> None:
     parser.add_argument("--tea", action="store_true")
     parser.add_argument("--models", nargs="*", default=["lin:"])
     parser.add_argument("--rerank", nargs="*", default=[])
+    parser.add_argument("--sentences", action="store_true", help="add the answer-sentence signals (sent, sent_margin)")
     args = parser.parse_args()
     gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, *BETTER)
     gf.MORE_IS_WORSE = (*gf.MORE_IS_WORSE, *WORSE)
@@ -291,6 +330,14 @@ def main() -> None:
     gate = default_gate()
     if args.models:
         rows = {d.name: gate_rows(gate, d) for d in datas}
+        if args.sentences:
+            global NAMES
+            sentences = AnswerSentences(embedder)
+            for d in datas:
+                add_sentences(rows[d.name], gate, d, sentences)
+            embedder.save()
+            NAMES = (*NAMES, "sent", "sent_margin")
+            gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, "sent", "sent_margin")
         for spec in args.models:
             loso(rows, spec)
     if args.rerank:
