@@ -50,6 +50,13 @@ def write_shop(folder: Path) -> None:
     (folder / "茶叶.md").write_text(TEA_MD, encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def typing_at_once(monkeypatch):
+    # These tests read "typing…" as the sign that a message was taken for drafting; the delay
+    # before it (common.TYPING_AFTER_SECONDS) has its own test below.
+    monkeypatch.setattr("bot.telegram.common.TYPING_AFTER_SECONDS", 0)
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """The tiny shop, indexed once: its settings and knowledge base."""
@@ -664,3 +671,33 @@ def test_two_presses_at_once_decide_once_and_gaps_lists_what_was_handed_off(worl
                 assert session.get(Draft, 1).status == "approved"
 
     run(scenario())
+
+
+def test_typing_shows_only_when_drafting_takes_noticeable_time(world, monkeypatch):
+    base, knowledge, db = world
+    monkeypatch.setattr("bot.telegram.common.TYPING_AFTER_SECONDS", 0.4)
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            services = make_services(bot_settings(base, fake, db), knowledge)
+            async with polling(services, fake):
+                await send(fake, STAFF, STAFF, "/customer C001")
+                mark = fake.mark()
+                await send(fake, STAFF, STAFF, "满多少包邮呀")
+                assert not fake.calls_to("sendChatAction", after=mark)  # a card in milliseconds
+                fast_ask = services.assistant.ask
+
+                def slow_ask(*args, **kwargs):
+                    import time
+
+                    time.sleep(1.0)  # an LLM drafting, say
+                    return fast_ask(*args, **kwargs)
+
+                monkeypatch.setattr(services.assistant, "ask", slow_ask)
+                mark = fake.mark()
+                await send(fake, STAFF, STAFF, "能开发票吗")
+                action = fake.calls_to("sendChatAction", after=mark)
+                assert action and action[0].params["action"] == "typing"
+                assert action[0].at <= fake.calls_to("sendMessage", after=mark)[0].at
+
+    asyncio.run(scenario())

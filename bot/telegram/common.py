@@ -23,6 +23,10 @@ T = TypeVar("T")
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 # Telegram shows "typing…" for at most 5 seconds; renew it a little before.
 TYPING_RENEW_SECONDS = 4.5
+# Only work that takes noticeable time shows "typing…" (the Bot API's own advice for
+# sendChatAction): a card drafted from the FAQ in tens of milliseconds needs none, and each
+# action spends the ~30 messages a second Telegram allows a bot, which the cards need.
+TYPING_AFTER_SECONDS = 0.4
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Any:
@@ -49,7 +53,7 @@ async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 @contextlib.asynccontextmanager
 async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None = None) -> AsyncIterator[None]:
-    """Show "typing…" in the chat while the block runs (sent alongside the work, not before it).
+    """Show "typing…" in the chat once the block has run for TYPING_AFTER_SECONDS.
 
     The action is renewed while the work lasts; a request already on the wire is let finish
     rather than cancelled, so no connection is torn down mid-request.
@@ -57,6 +61,8 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: in
     done = asyncio.Event()
 
     async def renew() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), TYPING_AFTER_SECONDS)
         while not done.is_set():
             try:
                 await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
