@@ -98,15 +98,16 @@ def followup_candidates(message: str, earlier_customer_messages: Sequence[str]) 
     return [with_topic, message] if topic_of(message) else [with_topic]
 
 
-# What a follow-up says around its own words: 「那…呢」「还有…吗」.
-_CLOSING = re.compile(r"[呢吗嘛么啊呀吧哦？?！!。，,~～\s]+$")
+# What a follow-up says around its own words: 「那…呢」「还有…吗」 (stripped, not matched: a
+# pattern anchored at the end retries from every character of a long run).
+_CLOSING = "呢吗嘛么啊呀吧哦？?！!。，,~～ \t\r\n"
 FOLLOWUP_RULE = "followup_topic"
 
 
 def own_words(message: str) -> str:
     """What a follow-up adds of its own: 「那偏远地区呢」 → 「偏远地区」 (empty for 「那它呢」)."""
     words = PRONOUN.sub("", OPENING.sub("", message, count=1))
-    return _CLOSING.sub("", words).strip()
+    return words.rstrip(_CLOSING).strip()
 
 
 def owns(words: str, entry_texts: Sequence[str]) -> float:
