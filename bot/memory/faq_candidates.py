@@ -50,14 +50,20 @@ def faq_question(text: str, matched: Sequence[str] = ()) -> str | None:
     whole = one_line(text)
     if MIN_QUESTION_CHARS <= len(whole) <= MAX_QUESTION_CHARS:
         return whole
-    from bot.knowledge.lexical import coverage
+    from bot.knowledge.lexical import bigrams
 
     clauses = [one_line(c) for c in _SENTENCE_END.split(text)]
     asking = [(n, c) for n, c in enumerate(clauses)
               if MIN_QUESTION_CHARS <= len(c) <= MAX_QUESTION_CHARS and _ASKS.search(c)]
     if not asking:
         return None  # the story around a question is no FAQ question
-    best = max(asking, key=lambda nc: (round(coverage(nc[1], matched), 3) if matched else 0.0, nc[0]))
+    have = set().union(*map(bigrams, matched))  # once: a paste may have thousands of clauses
+
+    def covered(clause: str) -> float:  # lexical.coverage, with the matched side computed once
+        wanted = bigrams(clause)
+        return round(len(wanted & have) / len(wanted), 3) if wanted else 0.0
+
+    best = max(asking, key=lambda nc: (covered(nc[1]), nc[0]))
     return best[1]
 
 
