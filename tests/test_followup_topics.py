@@ -129,3 +129,9 @@ def test_a_piece_that_names_nothing_is_read_with_the_bare_topic_before_it(messag
 def test_pieces_read_together_find_the_entry(shop, pieces, expected):
     result = plan(shop, pieces[-1], pieces[:-1])
     assert not result.handoff and result.sources[0].question == expected
+
+
+def test_a_pronoun_points_back_whatever_the_fragment_alone_finds(shop):
+    # Alone, 「这个能放冰箱吗」 finds the 普洱 storage entry (不要放冰箱); the customer asks about 龙井.
+    result = plan(shop, "这个能放冰箱吗", ["龙井怎么泡"])
+    assert not result.handoff and result.sources[0].question == "龙井的保质期多久？"

@@ -110,6 +110,13 @@ def own_words(message: str) -> str:
     return words.rstrip(_CLOSING).strip()
 
 
+def needs_checking(message: str) -> bool:
+    """Whether a follow-up read with the earlier topic must be checked against itself alone: it
+    adds words of its own, and no pronoun points back (「这个能放冰箱吗」 after 龙井 asks about
+    龙井 whatever entry 「能放冰箱」 alone finds)."""
+    return bool(own_words(message)) and not PRONOUN.search(message)
+
+
 def owns(words: str, entry_texts: Sequence[str]) -> float:
     """How much of `words` an entry states (its phrasings and answer): share of character bigrams."""
     from bot.knowledge.lexical import coverage

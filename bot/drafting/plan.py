@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.drafting.followup import FOLLOWUP_RULE, followup_candidates, inherited_wrongly
+from bot.drafting.followup import FOLLOWUP_RULE, followup_candidates, inherited_wrongly, needs_checking
 from bot.drafting.gate import Gate, GateDecision
 from bot.policy.universal import SMALL_TALK
 from bot.knowledge.entries import Hit
@@ -91,7 +91,7 @@ def _best_reading(
     fragment = normalize_message(text)
     readings = [judge(q) for q in followup_candidates(fragment, [normalize_message(h) for h in history])]
     best = max(readings, key=lambda p: p.decision.confidence)  # the first on ties
-    if best.query == fragment or not best.hits:
+    if best.query == fragment or not best.hits or not needs_checking(fragment):
         return best
     # A follow-up read with the earlier topic: checked against the fragment searched alone.
     alone = next((p for p in readings if p.query == fragment), None) or judge(fragment)
