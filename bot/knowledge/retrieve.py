@@ -227,7 +227,7 @@ def hybrid_search(
     query = query.strip()
     if not query:
         return []
-    query_vector = store.embedder.encode_queries([query])[0]
+    query_vector = store.embedder.encode_query(query)
     dense = dense_ranking(
         store, lexical, query_vector.tolist(), weights.candidates, weights.learned_penalty
     )
