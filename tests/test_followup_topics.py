@@ -135,3 +135,11 @@ def test_a_pronoun_points_back_whatever_the_fragment_alone_finds(shop):
     # Alone, 「这个能放冰箱吗」 finds the 普洱 storage entry (不要放冰箱); the customer asks about 龙井.
     result = plan(shop, "这个能放冰箱吗", ["龙井怎么泡"])
     assert not result.handoff and result.sources[0].question == "龙井的保质期多久？"
+
+
+@pytest.mark.parametrize("message", ["那能放冰箱吗", "还有能放冰箱吗"])
+def test_the_fragment_does_not_answer_about_another_product_than_the_earlier_one(shop, message):
+    # Alone it finds the 普洱 storage entry (不要放冰箱); merged, 龙井's shelf life: they disagree.
+    result = plan(shop, message, ["龙井怎么泡"])
+    assert result.handoff and result.pending[0].decision.rule == FOLLOWUP_RULE
+    assert result.confidence < default_gate().threshold  # both readings were above it

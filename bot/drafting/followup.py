@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from bot.knowledge.entries import Hit
+from bot.knowledge.lexical import LexicalIndex
 from bot.policy.universal import SMALL_TALK
 
 PRONOUN = re.compile(r"它们|它|这个|那个|这款|那款|这种|那种|这茶|那茶|这把|那把|这套|那套|该产品|这家")
@@ -115,6 +116,16 @@ def needs_checking(message: str) -> bool:
     adds words of its own, and no pronoun points back (「这个能放冰箱吗」 after 龙井 asks about
     龙井 whatever entry 「能放冰箱」 alone finds)."""
     return bool(own_words(message)) and not PRONOUN.search(message)
+
+
+def about_another_subject(query: str, entry: Hit, lexical: LexicalIndex) -> bool:
+    """Whether `entry` is about another product than the one the merged `query` names: 「那能放冰箱吗」
+    after 龙井 finds the 普洱 storage entry alone, but the customer still means 龙井 (the
+    policy's subject rule, alone: the trade's facets judge the fragment's words, not the topic)."""
+    from bot.policy.evaluate import entry_view
+    from bot.policy.subjects import SWAPPED_SUBJECT
+
+    return SWAPPED_SUBJECT.match(query, entry_view(entry, lexical)) is not None
 
 
 def owns(words: str, entry_texts: Sequence[str]) -> float:

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.drafting.followup import FOLLOWUP_RULE, followup_candidates, inherited_wrongly, needs_checking
+from bot.drafting.followup import (FOLLOWUP_RULE, about_another_subject, followup_candidates, inherited_wrongly,
+                                    needs_checking)
 from bot.drafting.gate import Gate, GateDecision
 from bot.policy.universal import SMALL_TALK
 from bot.knowledge.entries import Hit
@@ -100,12 +101,13 @@ def _best_reading(
     doubt = inherited_wrongly(fragment, best.hits[0], alone.hits[0], lambda h: _entry_texts(h, lexical))
     if doubt is None:
         return best
-    if alone.decision.answer:
+    if alone.decision.answer and not about_another_subject(best.query, alone.hits[0], lexical):
         return alone  # the fragment's own words answer it: 「那运费呢」 after 「能开发票吗」
     both = [best.hits[0], alone.hits[0], *(h for h in best.hits[1:] if h.id != alone.hits[0].id)]
+    # Not confident: the lower of the two readings, and below this shop's threshold.
+    confidence = min(best.decision.confidence, alone.decision.confidence, gate.threshold - 0.01)
     return Part(text, best.query, both, GateDecision(
-        False, min(best.decision.confidence, alone.decision.confidence), doubt, rule=FOLLOWUP_RULE,
-        threshold=best.decision.threshold))
+        False, max(confidence, 0.0), doubt, rule=FOLLOWUP_RULE, threshold=best.decision.threshold))
 
 
 def _entry_texts(hit: Hit, lexical: LexicalIndex) -> list[str]:
