@@ -10,7 +10,7 @@ deployment that needs more runs replicas in webhook mode behind a load balancer 
     sends its Bot API calls there;
   * N bot processes, each its own data dir, the same CHROMA_URL and DATABASE_URL, serving a webhook
     on its own port: the product's `build_application` run by `Application.run_webhook` with the
-    limiter's pacing off (what the replicas can do), or with --cli the shipped command
+    limiter's pacing off (what the replicas can do), or with --cli-replicas the shipped command
     `dianxiaoer telegram --webhook-url http://127.0.0.1:PORT/hook --port PORT` (pacing on, 30/s
     per process, as in production);
   * this process plays Telegram's webhook sender and the load balancer in front of the replicas:
@@ -23,7 +23,7 @@ Printed for each N: one question at a time (update posted → card received by t
 burst p50 / p95), the CPU the replicas, the Chroma server and this process (fake Bot API and load
 balancer) spent per update in the burst, and the load average.
 
-    .venv/bin/python benchmarks/telegram_replicas.py [--entries 2000] [--replicas 1,2] [--cli]
+    .venv/bin/python benchmarks/telegram_replicas.py [--entries 2000] [--replicas 1,2] [--cli-replicas 2]
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ def summary(ms: list[float]) -> str:
 
 def load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -185,11 +192,11 @@ async def ask_one(fake: Any, balancer: Balancer, chat: int, text: str, timeout: 
     return (card - started) * 1000
 
 
-async def measure(n: int, root: Path, env: dict[str, str], queries: list[str], args: argparse.Namespace,
-                  chroma_pid: int) -> None:
+async def measure(n: int, cli: bool, root: Path, env: dict[str, str], queries: list[str],
+                  args: argparse.Namespace, chroma_pid: int) -> None:
     from tests.telegram_fake import FakeTelegram
 
-    how = "`dianxiaoer telegram --webhook-url`, pacing 30/s per process" if args.cli else \
+    how = "`dianxiaoer telegram --webhook-url`, pacing 30/s per process" if cli else \
         "build_application in webhook mode, limiter pacing off"
     print(f"\n{n} replica{'s' if n > 1 else ''} ({how}); chats per replica "
           f"{[sum(1 for c in range(CHATS) if (STAFF_BASE + c) % n == r) for r in range(n)]}", flush=True)
@@ -197,7 +204,7 @@ async def measure(n: int, root: Path, env: dict[str, str], queries: list[str], a
         replica_env = env | {"DIANXIAOER_TELEGRAM_BASE_URL": fake.base_url,
                              "DIANXIAOER_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
         started = time.monotonic()
-        replicas = Replicas(n, root, replica_env, args.cli)
+        replicas = Replicas(n, root, replica_env, cli)
         balancer: Balancer | None = None
         try:
             await replicas.wait_listening()
@@ -247,12 +254,15 @@ async def measure(n: int, root: Path, env: dict[str, str], queries: list[str], a
             for body, at in cards:
                 asked = next(t for t in queued if t in body)  # the card quotes the customer's message
                 latency.append((at - queued[asked]) * 1000)
-            bot_cpu, chroma_cpu, here_cpu = (1000 * (b - a) / len(cards) for a, b in zip(cpu_before, cpu_after, strict=True))
+            bot_cpu, chroma_cpu, here_cpu = (1000 * (after - before) / len(cards)
+                                             for before, after in zip(cpu_before, cpu_after, strict=True))
             print(f"  burst of {args.burst} from {CHATS} chats: {len(cards) / elapsed:.1f} cards/s "
                   f"({len(cards)} cards in {elapsed:.2f} s, all posted after {posted - first:.2f} s); "
                   f"latency in the burst {summary(latency)}; load average {load()}", flush=True)
             print(f"  CPU per update in the burst: replicas {bot_cpu:.1f} ms, Chroma server {chroma_cpu:.1f} ms, "
-                  f"this process (fake Bot API + balancer) {here_cpu:.1f} ms", flush=True)
+                  f"this process (fake Bot API + balancer) {here_cpu:.1f} ms; RSS: replicas "
+                  f"{', '.join(f'{rss_mib(p.pid):.0f}' for p in replicas.procs)} MiB, "
+                  f"Chroma server {rss_mib(chroma_pid):.0f} MiB", flush=True)
         finally:
             if balancer is not None:
                 await balancer.close()
@@ -266,8 +276,9 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2", help="comma-separated numbers of replicas to measure")
     parser.add_argument("--questions", type=int, default=100, help="one-at-a-time latency sample")
     parser.add_argument("--burst", type=int, default=300, help="updates posted at once for throughput")
-    parser.add_argument("--cli", action="store_true",
-                        help="replicas are `dianxiaoer telegram --webhook-url` (Telegram pacing on, as shipped)")
+    parser.add_argument("--cli-replicas", default="",
+                        help="then these numbers of replicas run as the shipped `dianxiaoer telegram "
+                             "--webhook-url` (Telegram's pacing on, 30/s per process), e.g. 2")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # a replica (internal)
     parser.add_argument("--pacing", type=float, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -281,7 +292,9 @@ def main() -> None:
     from tests.servers import ChromaServer, PostgresCluster
     from tests.telegram_fake import TOKEN
 
-    counts = [int(x) for x in args.replicas.split(",")]
+    runs = [(int(x), False) for x in args.replicas.split(",") if x] + \
+        [(int(x), True) for x in args.cli_replicas.split(",") if x]
+    counts = [n for n, _ in runs]
     root = Path(tempfile.mkdtemp(prefix="dx-tgreplicas-"))
     print(f"telegram replicas: {args.entries} entries, replicas {counts}, CPUs {os.cpu_count()}, "
           f"load average {load()}, dir {root}", flush=True)
@@ -313,8 +326,8 @@ def main() -> None:
             "DIANXIAOER_TELEGRAM_STAFF": ",".join(str(STAFF_BASE + c) for c in range(CHATS)),
         }
         queries = [row["query"] for row in rows]
-        for n in counts:
-            asyncio.run(measure(n, root, env, queries, args, chroma._proc.pid))
+        for n, cli in runs:
+            asyncio.run(measure(n, cli, root, env, queries, args, chroma._proc.pid))
     finally:
         for server in (chroma, postgres):
             if server is not None:
