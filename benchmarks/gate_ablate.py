@@ -263,6 +263,17 @@ def loso(rows, spec: str) -> None:  # type: ignore[no-untyped-def]
           f"{min(c[2] / c[3] for c in rest):.3f}", flush=True)
 
 
+def print_alone(rows, signals: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Each signal's own AUC per shop, on the questions no rule hands off."""
+    from sklearn.metrics import roc_auc_score
+
+    for name, r in rows.items():
+        keep = ~r["ruled"]
+        if len(set(r["y"][keep])) > 1:
+            aucs = ", ".join(f"{s} {roc_auc_score(r['y'][keep], r['x'][keep][:, NAMES.index(s)]):.3f}" for s in signals)
+            print(f"  {name}: AUC alone {aucs}")
+
+
 def rerank_rows(shop, data):  # type: ignore[no-untyped-def]
     """Per in-scope question whose right entry is in the top five: the re-ranker's rows plus candidates."""
     terms = term_weights(data.lexical)
@@ -338,6 +349,7 @@ def main() -> None:
             embedder.save()
             NAMES = (*NAMES, "sent", "sent_margin")
             gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, "sent", "sent_margin")
+            print_alone(rows, ("sent", "dense", "passage"))
         for spec in args.models:
             loso(rows, spec)
     if args.rerank:
