@@ -1,8 +1,11 @@
 """Resolve a follow-up ("那它保质期多久") against what the customer asked before.
 
 Retrieval sees one message at a time, so "它" must become "龙井" before the search. Only
-messages that read as follow-ups (a pronoun, or an opening like 那/还有) are rewritten; a
-fresh question is never contaminated with an old topic.
+messages that read as follow-ups (a pronoun, or an opening like 那/还有) are rewritten, and a
+piece of one question sent in parts (「龙井」 then 「怎么泡」); a fresh question is never
+contaminated with an old topic. A reading merged with the earlier topic is checked against the
+message searched alone (`inherited_wrongly`): 「那偏远地区呢」 after 「能开发票吗」 must not inherit
+the invoice entry with the confidence the invoice words earn.
 """
 
 from __future__ import annotations
@@ -13,15 +16,14 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from bot.knowledge.entries import Hit
-from bot.knowledge.lexical import LexicalIndex
+from bot.knowledge.lexical import LexicalIndex, coverage
 from bot.policy.universal import SMALL_TALK
 
 PRONOUN = re.compile(r"它们|它|这个|那个|这款|那款|这种|那种|这茶|那茶|这把|那把|这套|那套|该产品|这家")
 OPENING = re.compile(r"^\s*(?:那么|那|还有|另外|再问一下|再问下|顺便问下|然后)")
 # Nouns that never name what a customer is asking about.
 GENERIC = {"问题", "东西", "时候", "朋友", "客服", "老板", "亲", "你们", "我们", "请问", "谢谢", "时间"}
-
-
+# A piece of a question asks something; a bare topic (「龙井」) names something and asks nothing.
 _QUESTION = re.compile(r"[？?]|吗|呢|么|嘛|啥|什么|怎|多少|多久|多长|几|哪|能不能|可不可以|是不是|有没有")
 _NOT_WORDS = re.compile(r"[\W_]+")
 MAX_BARE_TOPIC = 8
@@ -130,8 +132,6 @@ def about_another_subject(query: str, entry: Hit, lexical: LexicalIndex) -> bool
 
 def owns(words: str, entry_texts: Sequence[str]) -> float:
     """How much of `words` an entry states (its phrasings and answer): share of character bigrams."""
-    from bot.knowledge.lexical import coverage
-
     return coverage(words, entry_texts) if words else 0.0
 
 
