@@ -18,8 +18,7 @@ from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
 from bot.push.writer import PushWriter
 from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import (ADMIN, GROUP, STAFF, STRANGER, bot_settings, card_id, idle, make_services, polling,
-                                 write_shop)
+from tests.test_telegram import ADMIN, GROUP, STAFF, STRANGER, card_id, idle, running_bot, write_shop
 
 _TAG = re.compile(r"<[^>]+>")
 CUSTOMER = {"id": 42, "is_bot": False, "first_name": "王芳"}
@@ -82,45 +81,43 @@ async def day(root: Path) -> None:
     base = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
     knowledge = KnowledgeBase(base)
     knowledge.sync()
-    async with FakeTelegram() as fake:
-        services = make_services(bot_settings(base, fake, root / "bot.db"), knowledge)
+    async with running_bot(base, knowledge, root / "bot.db") as (fake, services, app):
         services.push_writer = PushWriter(services.settings, engine=services.engine, knowledge=knowledge)
-        async with polling(services, fake) as app:
-            d, s, a = Day(fake, app), STAFF, ADMIN
-            print("=== support agent, private chat ===")
-            await d.say(s, s, "/start")
-            await d.say(s, s, "/customer C001 微信")
-            await d.say(s, s, "亲 满多少包邮？还有多久能发货")
-            await d.press(s, s, "满多少包邮", "发送")
-            await d.forward(s, s, "可以退货吗", fake.origin_user(CUSTOMER, int(time.time()) - 1200))
-            await d.press(s, s, "可以退货吗", "发送")
-            for text in ("在吗", "龙井", "怎么泡"):  # a customer who splits one question in three
-                await d.forward(s, s, text, fake.origin_user(CUSTOMER, int(time.time()) - 300))
-            typo = await d.say(s, s, "能开发漂吗")
-            await d.edit(s, s, typo, "能开发票吗")
-            await d.press(s, s, "能开发票吗", "修改")
-            rewrite = await d.say(s, s, "可以开电子发漂，下单备注抬头和税号")
-            await d.edit(s, s, rewrite, "可以开电子发票，下单备注抬头和税号")
-            await d.say(s, s, "/customer C002")
-            first_card = next(i for (chat, i), m in fake.messages.items() if chat == s and "草稿 #1</b>" in m.get("text", ""))
-            await d.reply(s, s, "那偏远地区呢", first_card)  # C001's follow-up, though serving C002
-            await d.raw(s, s, "a forwarded photo with a caption", photo=PHOTO, caption="这款有货吗",
-                        forward_origin=fake.origin_hidden_user("张三", int(time.time()) - 60))
-            await d.say(s, s, "有没有咖啡豆卖")
-            await d.press(s, s, "咖啡豆", "📌")
-            await d.say(s, s, "/stats")
-            print("\n=== the staff group ===")
-            forwarded = await d.forward(s, GROUP, "多久发货？", fake.origin_user(CUSTOMER, int(time.time()) - 600))
-            await d.reply(a, GROUP, "@fake_bot", forwarded)
-            await d.say(STRANGER, GROUP, "/start@fake_bot")
-            await d.say(STRANGER, STRANGER, "你好")
-            print("\n=== merchant ===")
-            await d.say(a, a, "/kb")
-            await d.say(a, a, "/candidates")
-            await d.say(a, a, "/gaps")
-            await d.say(a, a, "/check 全网最低价！最后一天！错过再等一年！！！")
-            await d.say(a, a, "/push wechat moments 白茶上新，满200减20")
-            await d.say(a, a, "/stats 7")
+        d, s, a = Day(fake, app), STAFF, ADMIN
+        print("=== support agent, private chat ===")
+        await d.say(s, s, "/start")
+        await d.say(s, s, "/customer C001 微信")
+        await d.say(s, s, "亲 满多少包邮？还有多久能发货")
+        await d.press(s, s, "满多少包邮", "发送")
+        await d.forward(s, s, "可以退货吗", fake.origin_user(CUSTOMER, int(time.time()) - 1200))
+        await d.press(s, s, "可以退货吗", "发送")
+        for text in ("在吗", "龙井", "怎么泡"):  # a customer who splits one question in three
+            await d.forward(s, s, text, fake.origin_user(CUSTOMER, int(time.time()) - 300))
+        typo = await d.say(s, s, "能开发漂吗")
+        await d.edit(s, s, typo, "能开发票吗")
+        await d.press(s, s, "能开发票吗", "修改")
+        rewrite = await d.say(s, s, "可以开电子发漂，下单备注抬头和税号")
+        await d.edit(s, s, rewrite, "可以开电子发票，下单备注抬头和税号")
+        await d.say(s, s, "/customer C002")
+        first_card = next(i for (chat, i), m in fake.messages.items() if chat == s and "草稿 #1</b>" in m.get("text", ""))
+        await d.reply(s, s, "那偏远地区呢", first_card)  # C001's follow-up, though serving C002
+        await d.raw(s, s, "a forwarded photo with a caption", photo=PHOTO, caption="这款有货吗",
+                    forward_origin=fake.origin_hidden_user("张三", int(time.time()) - 60))
+        await d.say(s, s, "有没有咖啡豆卖")
+        await d.press(s, s, "咖啡豆", "📌")
+        await d.say(s, s, "/stats")
+        print("\n=== the staff group ===")
+        forwarded = await d.forward(s, GROUP, "多久发货？", fake.origin_user(CUSTOMER, int(time.time()) - 600))
+        await d.reply(a, GROUP, "@fake_bot", forwarded)
+        await d.say(STRANGER, GROUP, "/start@fake_bot")
+        await d.say(STRANGER, STRANGER, "你好")
+        print("\n=== merchant ===")
+        await d.say(a, a, "/kb")
+        await d.say(a, a, "/candidates")
+        await d.say(a, a, "/gaps")
+        await d.say(a, a, "/check 全网最低价！最后一天！错过再等一年！！！")
+        await d.say(a, a, "/push wechat moments 白茶上新，满200减20")
+        await d.say(a, a, "/stats 7")
     print("\nmethods the fake lacks:", fake.unimplemented or "none")
 
 

@@ -3,8 +3,7 @@ within one message, and what staff are told when they send the bot something it 
 
 from __future__ import annotations
 
-from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import MAINTAINER, STAFF, bot_settings, card_id, click, make_services, polling, run, send
+from tests.test_telegram import MAINTAINER, STAFF, card_id, run, running_bot, send, start_edit
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 
@@ -12,24 +11,16 @@ def test_a_candidate_shows_the_cited_entry_its_file_and_old_answer(shop, tmp_pat
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
-            async with polling(services, fake):
-                await send(fake, STAFF, STAFF, "亲，包邮吗？")
-                card = card_id(fake, STAFF, "亲，包邮吗？")
-                mark = fake.mark()
-                await click(fake, STAFF, STAFF, card, "修改")
-                await fake.wait_for("sendMessage", lambda p: "修改后" in p["text"], after=mark)
-                mark = fake.mark()
-                await fake.user_sends(fake.user(STAFF), STAFF, "双十二期间全场包邮<新疆西藏除外>")
-                await fake.wait_for("sendMessage", lambda p: "FAQ 候选" in p["text"], after=mark)
-                mark = fake.mark()
-                await fake.user_sends(fake.user(MAINTAINER), MAINTAINER, "/candidates")
-                shown = await fake.wait_for("sendMessage", lambda p: "候选 #" in p["text"], after=mark)
-                text = shown["text"]
-                assert "双十二期间全场包邮&lt;新疆西藏除外&gt;" in text
-                assert "改写前依据：</b>包邮吗？ — <i>售后.csv</i>" in text, text
-                assert "原答案：订单满 99 元包邮" in text, text
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            await send(fake, STAFF, STAFF, "亲，包邮吗？")
+            card = card_id(fake, STAFF, "亲，包邮吗？")
+            await start_edit(fake, STAFF, STAFF, card)
+            await send(fake, STAFF, STAFF, "双十二期间全场包邮<新疆西藏除外>", containing="FAQ 候选")
+            shown = await send(fake, MAINTAINER, MAINTAINER, "/candidates", containing="候选 #")
+            text = shown["text"]
+            assert "双十二期间全场包邮&lt;新疆西藏除外&gt;" in text
+            assert "改写前依据：</b>包邮吗？ — <i>售后.csv</i>" in text, text
+            assert "原答案：订单满 99 元包邮" in text, text
 
     run(scenario())
 
@@ -38,14 +29,12 @@ def test_a_screenshot_is_answered_with_what_the_bot_can_read(shop, tmp_path):  #
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
-            async with polling(services, fake):
-                mark = fake.mark()
-                photo = [{"file_id": "p1", "file_unique_id": "up1", "width": 90, "height": 160}]
-                await fake.queue(fake.make_update(message=fake._user_message(fake.user(STAFF), STAFF, photo=photo)))
-                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
-                assert "复制成文字" in reply["text"]
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            mark = fake.mark()
+            photo = [{"file_id": "p1", "file_unique_id": "up1", "width": 90, "height": 160}]
+            await fake.queue(fake.make_update(message=fake._user_message(fake.user(STAFF), STAFF, photo=photo)))
+            reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+            assert "复制成文字" in reply["text"]
 
     run(scenario())
 
@@ -86,16 +75,12 @@ def test_candidates_says_how_many_wait_beyond_the_ones_shown(shop, tmp_path):  #
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, _):
             with Session(services.engine) as session:
                 for n in range(13):
                     faq_candidates.add_candidate(session=session, question=f"第{n}个问题", answer=f"答案{n}")
                 session.commit()
-            async with polling(services, fake):
-                mark = fake.mark()
-                await fake.user_sends(fake.user(MAINTAINER), MAINTAINER, "/candidates")
-                head = await fake.wait_for("sendMessage", lambda p: "待处理" in p["text"], after=mark)
-                assert head["text"].startswith("13 条待处理") and "最早的 10 条" in head["text"], head["text"]
+            head = await send(fake, MAINTAINER, MAINTAINER, "/candidates", containing="待处理")
+            assert head["text"].startswith("13 条待处理") and "最早的 10 条" in head["text"], head["text"]
 
     run(scenario())

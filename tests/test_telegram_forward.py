@@ -16,8 +16,7 @@ from bot.memory.models import Draft, StaffCard
 from bot.memory.stats import service_stats
 from bot.telegram.serve import forward_origin
 from tests.telegram_fake import BOT_USER, FakeTelegram
-from tests.test_telegram import (ADMIN, GROUP, STAFF, bot_settings, card_id, click, idle, make_services, polling, run,
-                                 send)
+from tests.test_telegram import ADMIN, GROUP, STAFF, card_id, click, idle, run, running_bot, send, start_edit
 from tests.test_telegram import shop, world  # noqa: F401  (the module's indexed shop, the bot's database)
 
 CUSTOMER = {"id": 987654321, "is_bot": False, "first_name": "芳", "last_name": "王", "username": "wangfang_88"}
@@ -27,33 +26,31 @@ def test_a_forward_is_timed_from_the_customers_message_and_names_its_sender(worl
     base, knowledge, db = world
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, db), knowledge)
-            async with polling(services, fake):
-                await send(fake, STAFF, STAFF, "/customer C001")
-                asked = int(time.time()) - 20 * 60  # the customer wrote 20 minutes ago
-                mark = fake.mark()
-                await fake.user_forwards(fake.user(STAFF), STAFF, "满多少包邮呀", fake.origin_user(CUSTOMER, asked))
-                card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
-                assert "转发自 王 芳" in card["text"] or "转发自 芳 王" in card["text"], card["text"]
-                assert "客户发来已 20 分" in card["text"] and "已超过 15 分钟的回复标准" in card["text"], card["text"]
-                # the customer's Telegram id and username stay out of the card
-                assert str(CUSTOMER["id"]) not in card["text"] and "wangfang_88" not in card["text"]
+        async with running_bot(base, knowledge, db) as (fake, services, _):
+            await send(fake, STAFF, STAFF, "/customer C001")
+            asked = int(time.time()) - 20 * 60  # the customer wrote 20 minutes ago
+            mark = fake.mark()
+            await fake.user_forwards(fake.user(STAFF), STAFF, "满多少包邮呀", fake.origin_user(CUSTOMER, asked))
+            card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
+            assert "转发自 王 芳" in card["text"] or "转发自 芳 王" in card["text"], card["text"]
+            assert "客户发来已 20 分" in card["text"] and "已超过 15 分钟的回复标准" in card["text"], card["text"]
+            # the customer's Telegram id and username stay out of the card
+            assert str(CUSTOMER["id"]) not in card["text"] and "wangfang_88" not in card["text"]
 
-                mark = fake.mark()
-                await click(fake, STAFF, STAFF, card_id(fake, STAFF, "满多少包邮呀"), "发送")
-                edited = await fake.wait_for("editMessageText", after=mark)
-                assert "问题后 20 分" in edited["text"], edited["text"]
-                stats = await send(fake, ADMIN, ADMIN, "/stats")
-                assert "中位数 20 分" in stats["text"] and "15 分钟内 0%" in stats["text"], stats["text"]
-            with Session(services.engine) as session:
-                card_row = session.exec(select(StaffCard)).one()
-                draft = session.get(Draft, card_row.draft_id)
-                assert card_row.asked_at == datetime.fromtimestamp(asked, UTC)
-                assert card_row.origin_name in ("王 芳", "芳 王") and card_row.customer_ref == "C001"
-                figures = service_stats(session=session, since=datetime.now(UTC) - timedelta(days=1))
-                assert figures.median_wait >= timedelta(minutes=20)
-                assert figures.median_wait == draft.decided_at - card_row.asked_at
+            mark = fake.mark()
+            await click(fake, STAFF, STAFF, card_id(fake, STAFF, "满多少包邮呀"), "发送")
+            edited = await fake.wait_for("editMessageText", after=mark)
+            assert "问题后 20 分" in edited["text"], edited["text"]
+            stats = await send(fake, ADMIN, ADMIN, "/stats")
+            assert "中位数 20 分" in stats["text"] and "15 分钟内 0%" in stats["text"], stats["text"]
+        with Session(services.engine) as session:
+            card_row = session.exec(select(StaffCard)).one()
+            draft = session.get(Draft, card_row.draft_id)
+            assert card_row.asked_at == datetime.fromtimestamp(asked, UTC)
+            assert card_row.origin_name in ("王 芳", "芳 王") and card_row.customer_ref == "C001"
+            figures = service_stats(session=session, since=datetime.now(UTC) - timedelta(days=1))
+            assert figures.median_wait >= timedelta(minutes=20)
+            assert figures.median_wait == draft.decided_at - card_row.asked_at
 
     run(scenario())
 
@@ -62,35 +59,29 @@ def test_a_forward_while_editing_is_a_customers_message_not_the_new_text(shop, t
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
-            async with polling(services, fake) as app:
-                await send(fake, STAFF, STAFF, "能开发票吗")
-                first = card_id(fake, STAFF, "能开发票吗")
-                mark = fake.mark()
-                await click(fake, STAFF, STAFF, first, "修改")
-                await fake.wait_for("sendMessage", lambda p: "修改后" in p["text"], after=mark)
-                mark = fake.mark()
-                await fake.user_forwards(fake.user(STAFF), STAFF, "多久发货？",
-                                         fake.origin_hidden_user("李先生", int(time.time()) - 90))
-                card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
-                assert "多久发货" in card["text"] and "转发自 李先生" in card["text"]
-                # the edit is still waiting for the staff member's own words
-                mark = fake.mark()
-                await fake.user_sends(fake.user(STAFF), STAFF, "可以开电子普通发票，下单备注抬头税号。")
-                await fake.wait_for("sendMessage", lambda p: "FAQ 候选" in p["text"], after=mark)
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, app):
+            await send(fake, STAFF, STAFF, "能开发票吗")
+            first = card_id(fake, STAFF, "能开发票吗")
+            await start_edit(fake, STAFF, STAFF, first)
+            mark = fake.mark()
+            await fake.user_forwards(fake.user(STAFF), STAFF, "多久发货？",
+                                     fake.origin_hidden_user("李先生", int(time.time()) - 90))
+            card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
+            assert "多久发货" in card["text"] and "转发自 李先生" in card["text"]
+            # the edit is still waiting for the staff member's own words
+            await send(fake, STAFF, STAFF, "可以开电子普通发票，下单备注抬头税号。", containing="FAQ 候选")
 
-                # the bot's own card forwarded back to it is not a customer's message
-                mark = fake.mark()
-                bot_card = fake.messages[(STAFF, first)]
-                await fake.user_forwards(fake.user(STAFF), STAFF, bot_card["text"],
-                                         fake.origin_user(BOT_USER, bot_card["date"]))
-                reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
-                assert "不是客户的消息" in reply["text"]
-                await idle(app, fake)
-            with Session(services.engine) as session:
-                drafts = {d.id: (d.status, d.edited_text) for d in session.exec(select(Draft))}
-                assert drafts == {1: ("edited", "可以开电子普通发票，下单备注抬头税号。"), 2: ("pending", None)}
+            # the bot's own card forwarded back to it is not a customer's message
+            mark = fake.mark()
+            bot_card = fake.messages[(STAFF, first)]
+            await fake.user_forwards(fake.user(STAFF), STAFF, bot_card["text"],
+                                     fake.origin_user(BOT_USER, bot_card["date"]))
+            reply = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == STAFF, after=mark)
+            assert "不是客户的消息" in reply["text"]
+            await idle(app, fake)
+        with Session(services.engine) as session:
+            drafts = {d.id: (d.status, d.edited_text) for d in session.exec(select(Draft))}
+            assert drafts == {1: ("edited", "可以开电子普通发票，下单备注抬头税号。"), 2: ("pending", None)}
 
     run(scenario())
 
@@ -99,27 +90,25 @@ def test_in_a_group_a_mention_in_reply_to_a_forward_drafts_it(shop, tmp_path):  
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
-            async with polling(services, fake) as app:
-                # a colleague forwards the customer's message into the group: chatter for the bot
-                asked = int(time.time()) - 5 * 60
-                mark = fake.mark()
-                forwarded = await fake.user_forwards(fake.user(STAFF), GROUP, "可以退货吗",
-                                                     fake.origin_channel("茶铺客服频道", asked, signature="小李"))
-                await idle(app, fake)
-                assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
-                # "@bot" in reply to it asks for a draft of it
-                mark = fake.mark()
-                await fake.user_replies(fake.user(ADMIN), GROUP, "@fake_bot", forwarded["message"]["message_id"])
-                card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
-                assert "客户说：</b>可以退货吗" in card["text"] and "转发自 小李" in card["text"]
-                assert "客户发来已 5 分" in card["text"] and "回复标准" not in card["text"]
-                assert card["reply_parameters"]["message_id"] == forwarded["message"]["message_id"]
-            with Session(services.engine) as session:
-                card_row = session.exec(select(StaffCard)).one()
-                assert card_row.source_message_id == forwarded["message"]["message_id"]
-                assert card_row.asked_at == datetime.fromtimestamp(asked, UTC)
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, app):
+            # a colleague forwards the customer's message into the group: chatter for the bot
+            asked = int(time.time()) - 5 * 60
+            mark = fake.mark()
+            forwarded = await fake.user_forwards(fake.user(STAFF), GROUP, "可以退货吗",
+                                                 fake.origin_channel("茶铺客服频道", asked, signature="小李"))
+            await idle(app, fake)
+            assert not [c for c in fake.calls[mark:] if c.params.get("chat_id") == GROUP]
+            # "@bot" in reply to it asks for a draft of it
+            mark = fake.mark()
+            await fake.user_replies(fake.user(ADMIN), GROUP, "@fake_bot", forwarded["message"]["message_id"])
+            card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
+            assert "客户说：</b>可以退货吗" in card["text"] and "转发自 小李" in card["text"]
+            assert "客户发来已 5 分" in card["text"] and "回复标准" not in card["text"]
+            assert card["reply_parameters"]["message_id"] == forwarded["message"]["message_id"]
+        with Session(services.engine) as session:
+            card_row = session.exec(select(StaffCard)).one()
+            assert card_row.source_message_id == forwarded["message"]["message_id"]
+            assert card_row.asked_at == datetime.fromtimestamp(asked, UTC)
 
     run(scenario())
 

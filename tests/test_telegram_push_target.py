@@ -4,8 +4,7 @@ the copy; a large segment's refusals still fit one message."""
 from __future__ import annotations
 
 from bot.push.writer import PushWriter
-from tests.telegram_fake import FakeTelegram
-from tests.test_telegram import ADMIN, bot_settings, make_services, polling, run, send
+from tests.test_telegram import ADMIN, run, running_bot, send
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 
@@ -13,18 +12,16 @@ def test_a_one_to_one_push_without_a_known_customer_names_the_unknown_id(shop, t
     base, knowledge = shop
 
     async def scenario() -> None:
-        async with FakeTelegram() as fake:
-            services = make_services(bot_settings(base, fake, tmp_path / "bot.db"), knowledge)
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, _):
             services.push_writer = PushWriter(services.settings, engine=services.engine, knowledge=knowledge)
-            async with polling(services, fake):
-                reply = await send(fake, ADMIN, ADMIN, "/push wechat service 明前龙井到货 C009")
-                text = reply["text"]
-                assert "一对一" in text and "「C009」不在客户资料里" in text and "客户编号或 #分组" in text, text
-                assert "--customer" not in text  # the CLI's flags mean nothing in a chat
-                reply = await send(fake, ADMIN, ADMIN, "/push weibo dm 新品到货")
-                assert "客户编号或 #分组" in reply["text"] and "不在客户资料里" not in reply["text"], reply["text"]
-                reply = await send(fake, ADMIN, ADMIN, "/push wechat moments 明前龙井到货")  # for everyone
-                assert "推送草稿 #" in reply["text"], reply["text"]
+            reply = await send(fake, ADMIN, ADMIN, "/push wechat service 明前龙井到货 C009")
+            text = reply["text"]
+            assert "一对一" in text and "「C009」不在客户资料里" in text and "客户编号或 #分组" in text, text
+            assert "--customer" not in text  # the CLI's flags mean nothing in a chat
+            reply = await send(fake, ADMIN, ADMIN, "/push weibo dm 新品到货")
+            assert "客户编号或 #分组" in reply["text"] and "不在客户资料里" not in reply["text"], reply["text"]
+            reply = await send(fake, ADMIN, ADMIN, "/push wechat moments 明前龙井到货")  # for everyone
+            assert "推送草稿 #" in reply["text"], reply["text"]
 
     run(scenario())
 
