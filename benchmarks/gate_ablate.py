@@ -316,7 +316,7 @@ def rerank_loso(rows, spec: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from gate_shops import CACHE, TEA_SETS, CachedEmbeddings, Shop, open_shop, parse_shop, read_questions
+    from gate_shops import opened_shops
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("shops", nargs="*")
@@ -327,17 +327,8 @@ def main() -> None:
     args = parser.parse_args()
     gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, *BETTER)
     gf.MORE_IS_WORSE = (*gf.MORE_IS_WORSE, *WORSE)
-    shops = [parse_shop(s) for s in args.shops]
-    if args.tea:
-        shops.insert(0, Shop("tea", ROOT / "knowledge", sum((read_questions(p) for p in TEA_SETS), [])))
-    CACHE.mkdir(parents=True, exist_ok=True)
-    embedder = CachedEmbeddings(CACHE / "query_vectors.pkl")
-    try:
-        for shop in shops:
-            shop.kb = open_shop(shop, embedder)
+    with opened_shops(args.shops, tea=args.tea) as (shops, embedder):
         datas = [gf.collect(s) for s in shops]
-    finally:
-        embedder.save()
     gate = default_gate()
     if args.models:
         rows = {d.name: gate_rows(gate, d) for d in datas}

@@ -305,7 +305,7 @@ def write(gate: Gate, names: list[str]) -> None:
 
 
 def main() -> None:
-    from gate_shops import CACHE, CachedEmbeddings, Shop, open_shop, parse_shop, read_questions, TEA_SETS
+    from gate_shops import opened_shops
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("shops", nargs="*")
@@ -314,17 +314,8 @@ def main() -> None:
     parser.add_argument("--loso", action="store_true", help="print leave-one-shop-out figures per betas")
     parser.add_argument("--betas", default="0.5,0", help="beta_shift,beta_scale[;...]; the first is written")
     args = parser.parse_args()
-    shops = [parse_shop(s) for s in args.shops]
-    if args.tea:
-        shops.insert(0, Shop("tea", ROOT / "knowledge", sum((read_questions(p) for p in TEA_SETS), [])))
-    CACHE.mkdir(parents=True, exist_ok=True)
-    embedder = CachedEmbeddings(CACHE / "query_vectors.pkl")
-    try:
-        for shop in shops:
-            shop.kb = open_shop(shop, embedder)
+    with opened_shops(args.shops, tea=args.tea) as (shops, _):
         datas = [collect(s) for s in shops]
-    finally:
-        embedder.save()
     for beta in args.betas.split(";") if args.loso else []:
         b = tuple(float(v) for v in beta.split(","))
         rows = []

@@ -27,6 +27,7 @@ same half are printed beside them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import os
@@ -35,7 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,24 @@ def open_shop(shop: Shop, embedder: E5Embeddings) -> KnowledgeBase:
         kb = KnowledgeBase(settings, embedder=embedder)
         kb.sync()
     return kb
+
+
+@contextlib.contextmanager
+def opened_shops(specs: list[str], *, tea: bool) -> Iterator[tuple[list[Shop], CachedEmbeddings]]:
+    """The shops named on a command line (the sample tea shop with all its question sets first, when
+    `tea`), each synced into its cached index, and their embedder; the query vectors embedded
+    meanwhile are saved on leaving."""
+    shops = [parse_shop(s) for s in specs]
+    if tea:
+        shops.insert(0, Shop("tea", ROOT / "knowledge", sum((read_questions(p) for p in TEA_SETS), [])))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    embedder = CachedEmbeddings(CACHE / "query_vectors.pkl")
+    try:
+        for shop in shops:
+            shop.kb = open_shop(shop, embedder)
+        yield shops, embedder
+    finally:
+        embedder.save()
 
 
 def gate_for(kb: KnowledgeBase):  # type: ignore[no-untyped-def]
