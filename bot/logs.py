@@ -51,7 +51,8 @@ def redact(text: str) -> str:
     and the secrets this process was configured with replaced by ***."""
     if not text:
         return text
-    for secret in _known:
+    # Longest first: a secret holding a shorter one is masked whole, not around the shorter.
+    for secret in sorted(_known, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _QUERY_VALUE.sub(rf"\1{MASK}", text)

@@ -220,3 +220,16 @@ def test_a_key_in_the_llm_url_path_and_configured_secrets_are_masked(monkeypatch
     assert "k7Hq2Lp9Zx4Rt8Wm" not in line and "plainwordsecret" not in line
     assert "https://gw.example.com/v1/***/openai/chat/completions" in line
     assert redact("/v1/chat/completions 满99元包邮") == "/v1/chat/completions 满99元包邮"
+
+
+def test_a_configured_secret_inside_another_is_masked_whole():
+    # One configured secret may contain another (a key, and the gateway path segment holding part
+    # of it): masking the shorter first would leave the rest of the longer one in the line.
+    from bot.logs import remember_secret
+
+    key = "sk-live-Q3v9Tn2Wx8Lm5Rp7Zk4Hb6Jd1Fc0"
+    parts = [key[:n] for n in range(12, len(key), 3)]
+    for secret in [*parts, key]:
+        remember_secret(secret)
+    line = redact(f"calling gateway with {key} now")
+    assert line == "calling gateway with *** now"
