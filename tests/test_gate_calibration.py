@@ -210,3 +210,37 @@ def test_a_new_shared_model_recalibrates_the_shop(shop):
     changed = replace(gate, bias=gate.bias + 1.0)
     assert changed.fingerprint != gate.fingerprint
     assert load_or_calibrate(shop, changed).stamp != first.stamp
+
+
+def test_two_threads_calibrating_at_once_both_store_it(shop, monkeypatch):
+    # The Telegram bot drafts in worker threads: after a sync, two chats' questions may both find
+    # the FAQ changed and calibrate at once. Each must store its file without losing the other's.
+    import os
+    import threading
+
+    monkeypatch.setattr(calibration, "calibrate", lambda memory, gate, stamp: ShopCalibration(stamp=stamp))
+    monkeypatch.setattr(calibration.FaqMemory, "of", classmethod(lambda cls, kb: None))
+    both_written = threading.Barrier(2, timeout=10)
+    real_replace = os.replace
+
+    def replace_together(src, dst):  # both temporary files are written before either is moved
+        both_written.wait()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_together)
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            load_or_calibrate(shop, default_gate())
+        except BaseException as exc:  # noqa: BLE001 - the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert errors == []
+    assert ShopCalibration.from_json(calibration_path(shop).read_text(encoding="utf-8")) is not None
+    assert [p.name for p in calibration_path(shop).parent.iterdir() if p.name.endswith(".tmp")] == []

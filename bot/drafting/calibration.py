@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -398,11 +399,17 @@ def load_or_calibrate(kb: KnowledgeBase, gate: Gate) -> ShopCalibration:
             return stored
     calibration = calibrate(FaqMemory.of(kb), gate, stamp)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_beside(path)
     tmp.write_text(calibration.to_json(), encoding="utf-8")
     os.replace(tmp, path)
     logger.info("gate calibrated on %d simulated questions in %.1f s", calibration.simulated, calibration.seconds)
     return calibration
+
+
+def _tmp_beside(path: Path) -> Path:
+    # Per process and thread: the bot's worker threads may store the same file at once, and a
+    # shared name lets one move the other's half-written file or find it gone.
+    return path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def decision_examples(kb: KnowledgeBase, gate: Gate, decisions: Sequence[LabelledQuestion]) -> list[Example]:
@@ -517,7 +524,7 @@ def _save_decisions(path: Path, model: str, stamp: str, recent: Sequence[Labelle
             for d in recent if (key := (d.text, d.entry_id)) in known or key in stale]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = _tmp_beside(path)
         with tmp.open("wb") as fh:
             np.savez(
                 fh, model=np.array(model), stamp=np.array(stamp), texts=np.array(kept, dtype=str),
