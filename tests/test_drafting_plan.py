@@ -161,3 +161,12 @@ def test_two_questions_in_one_message_get_two_entries(shop):
     result = plan(shop, "包邮吗？另外能开发票吗？")
     assert [h.question for h in result.sources] == ["包邮吗？", "能开发票吗？"]
     assert not result.handoff
+
+
+@pytest.mark.parametrize("message", ["在吗？龙井怎么泡？你们卖咖啡豆吗？", "在吗。你们卖咖啡豆吗？龙井能放冰箱吗？"])
+def test_a_second_question_the_faq_cannot_answer_is_not_dropped(shop, message):
+    # One question answered and another asked beside it that no entry answers: the draft answers
+    # the first and hands the second to a colleague; it must not read as one answered question.
+    result = plan(shop, message)
+    assert result.answered and result.handoff
+    assert any("咖啡豆" in p.text for p in result.pending)

@@ -140,8 +140,9 @@ def plan_reply(
     pending = [p for p in parts if not p.decision.answer and (not answered or asks_something(p.text))]
     if len(answered) >= 2:
         return ReplyPlan(answered=answered, pending=pending)
-    # Asked one thing in several sentences ("在吗？龙井怎么泡？"): judge the message as a whole.
-    if whole.decision.answer:
+    # Asked one thing in several sentences ("在吗？龙井怎么泡？"): judge the message as a whole,
+    # unless a clause asks something no entry answers (「…你们卖咖啡豆吗？」 must not be dropped).
+    if whole.decision.answer and not (answered and pending):
         return ReplyPlan(answered=[whole])
     if answered:
         return ReplyPlan(answered=answered, pending=pending)
