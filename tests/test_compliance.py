@@ -351,6 +351,9 @@ def test_one_to_one_promotion_unrelated_to_the_conversation_is_flagged(channel: 
         ("您好，您问的白毫银针现在是298元一盒", "白毫银针多少钱"),
         ("新品上市，满200减20", "请问最近有优惠吗"),  # asked about offers: an offer answers
         ("您好，您的订单明天上午发货，请留意查收", "在吗"),  # serves: an order notice
+        # Customers in Hong Kong and Taiwan write in Traditional characters.
+        ("您好，明前龙井到货了，会员价8折", "龍井有貨嗎"),
+        ("您好，新品上市，满200减20", "最近有優惠嗎"),
     ],
 )
 def test_one_to_one_message_that_answers_or_serves_is_not_unrelated(text: str, said: str) -> None:

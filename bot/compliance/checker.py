@@ -297,7 +297,7 @@ def shared_topic(text: str, said: str) -> str | None:
     """The longest run (two or more characters) of `said` — a topic the customer raised, such as
     「家正山小种」 or 「普洱茶」 — that `text` also names, generic words aside; None if there is none."""
     best = ""
-    for run in _HAN_RUN.findall(said[:_SAID_CHARS]):
+    for run in _HAN_RUN.findall(_simplified(said[:_SAID_CHARS])):
         run = run[:_RUN_CHARS]
         for i in range(len(run)):
             # Only longer pieces than the best so far, and never shorter than two characters.
@@ -313,8 +313,15 @@ def shared_topic(text: str, said: str) -> str | None:
 _DEAL_QUESTION = re.compile(r"优惠|活动|折扣|打折|便宜|促销|福利|券|划算|多少钱|价格|价钱")
 
 
+def _simplified(said: str) -> str:
+    # Customers in Hong Kong and Taiwan write 龍井 and 優惠; the copy and these words are Simplified.
+    from bot.knowledge.normalize import to_simplified
+
+    return to_simplified(said)
+
+
 def _answers(text: str, said: str) -> bool:
-    return bool(shared_topic(text, said)) or bool(_DEAL_QUESTION.search(said) and R.BENEFIT.search(text))
+    return bool(shared_topic(text, said)) or bool(_DEAL_QUESTION.search(_simplified(said)) and R.BENEFIT.search(text))
 
 
 def _urgency_stack(text: str, findings: list[Finding], extra: Sequence[Span] = ()) -> tuple[int, int] | None:
