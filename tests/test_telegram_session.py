@@ -74,3 +74,23 @@ def test_what_the_bot_tells_staff_names_no_command_line_flag(shop, tmp_path):  #
             assert "转发" in help_text and "编辑" in help_text
 
     run(scenario())
+
+
+def test_in_a_group_a_mention_in_reply_to_a_photo_drafts_its_caption(shop, tmp_path):  # noqa: F811
+    # A customer's screenshot with words, forwarded into the staff group: "@bot" in reply to it
+    # asks for a draft of its words, as a photo sent to the bot in private is drafted.
+    from tests.test_telegram import ADMIN, GROUP
+
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            origin = fake.origin_hidden_user("王芳", int(time.time()) - 120)
+            photo = await fake.queue(fake.make_update(message=fake._user_message(
+                fake.user(STAFF), GROUP, photo=PHOTO, caption="这个能退货吗", forward_origin=origin)))
+            mark = fake.mark()
+            await fake.user_replies(fake.user(ADMIN), GROUP, "@fake_bot", photo["message"]["message_id"])
+            card = await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark)
+            assert "客户说：</b>这个能退货吗" in card["text"] and "转发自 王芳" in card["text"]
+
+    run(scenario())

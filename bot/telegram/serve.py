@@ -80,7 +80,7 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if msg.chat.type == ChatType.PRIVATE:
         text: str | None = msg.text
     elif (quoted := quoted_message(msg, context.bot.username)) is not None:
-        source, text = quoted, quoted.text
+        source, text = quoted, quoted.text or quoted.caption  # a photo's caption is its words
     else:
         text = addressed_text(msg, context.bot.username)
     if not text:
@@ -174,7 +174,8 @@ def quoted_message(msg: Message, bot_username: str) -> Message | None:
     """In a group, the message "@bot" alone replies to (a customer's forwarded message, or one a
     colleague pasted): a forward cannot carry a mention of the bot, so this is how it asks."""
     replied = msg.reply_to_message
-    if (msg.text or "").strip().lower() != f"@{bot_username}".lower() or replied is None or not replied.text:
+    if (msg.text or "").strip().lower() != f"@{bot_username}".lower() or replied is None or not (
+            replied.text or replied.caption or "").strip():
         return None
     if replied.from_user is not None and replied.from_user.username == bot_username:
         return None
