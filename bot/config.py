@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token)."
     )
+    telegram_replicas: int = Field(
+        1, ge=1, description="Bot processes sharing this token: Telegram's ~30 messages a second is split among them."
+    )
 
     @field_validator("telegram_admins", "telegram_staff", "telegram_maintainers")
     @classmethod

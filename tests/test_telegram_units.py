@@ -194,3 +194,17 @@ def test_escalation_keeps_the_first_press_and_counts_in_the_stats(session):
     figures = service_stats(session=session, since=start - timedelta(minutes=1))
     assert figures.escalated == 1 and figures.median_escalation_wait == timedelta(minutes=4)
     assert service_stats(session=session, since=utcnow() + timedelta(days=1)).escalated == 0
+
+
+@pytest.mark.parametrize("replicas,rate", [(1, 30), (3, 10)])
+def test_replicas_share_telegrams_flood_limit(tmp_path, replicas, rate):
+    # Telegram counts one bot's messages whichever process sends them: each replica paces at its share.
+    from pydantic import SecretStr
+
+    from bot.telegram.app import build_application
+
+    settings = Settings(data_dir=tmp_path, knowledge_dir=tmp_path, telegram_token=SecretStr("1:x"),
+                        telegram_replicas=replicas, _env_file=None)
+    app = build_application(object(), settings=settings, updater=False)  # type: ignore[arg-type]
+    assert app.bot.rate_limiter._base_limiter.max_rate == rate
+    assert build_application(object(), settings=settings, overall_max_rate=0, updater=False)  # type: ignore[arg-type]

@@ -51,6 +51,8 @@ COMMANDS = [
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 # Updates from different chats are handled side by side (drafting runs in worker threads).
 MAX_CONCURRENT_UPDATES = 8
+# Telegram lets one bot send about 30 messages a second in all (its FAQ on broadcasting).
+TELEGRAM_MESSAGES_PER_SECOND = 30
 
 
 @dataclass
@@ -148,17 +150,20 @@ def build_application(
     *,
     settings: Settings | None = None,
     rate_limit_retries: int = 3,
-    overall_max_rate: float = 30,
+    overall_max_rate: float | None = None,
     trust_env: bool = True,
     updater: bool = True,
 ) -> Application:
     """The Application with every handler, talking to `settings.telegram_base_url`.
 
-    `overall_max_rate` is Telegram's flood limit (about 30 messages a second; 0 turns the
-    limiter's pacing off, e.g. against a local server). `trust_env=False` keeps HTTP(S)_PROXY away
-    from a loopback Bot API server (tests).
+    `overall_max_rate` defaults to this process's share of Telegram's flood limit (about 30
+    messages a second per bot, whichever replica sends them; 0 turns the limiter's pacing off,
+    e.g. against a local server). `trust_env=False` keeps HTTP(S)_PROXY away from a loopback Bot
+    API server (tests).
     """
     settings = settings or services.settings
+    if overall_max_rate is None:
+        overall_max_rate = TELEGRAM_MESSAGES_PER_SECOND / settings.telegram_replicas
     if settings.telegram_token is None:
         raise ConfigError("DIANXIAOER_TELEGRAM_TOKEN 未设置：先在 @BotFather 创建机器人并设置令牌")
     token = settings.telegram_token.get_secret_value()
