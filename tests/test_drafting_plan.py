@@ -170,3 +170,9 @@ def test_a_second_question_the_faq_cannot_answer_is_not_dropped(shop, message):
     result = plan(shop, message)
     assert result.answered and result.handoff
     assert any("咖啡豆" in p.text for p in result.pending)
+
+
+@pytest.mark.parametrize("message", ["请问一下。包邮吗？", "麻烦帮我看看。包邮吗？"])
+def test_a_polite_lead_in_naming_nothing_does_not_hand_off_the_answer(shop, message):
+    result = plan(shop, message)
+    assert not result.handoff and result.sources[0].question == "包邮吗？"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.drafting.followup import (FOLLOWUP_RULE, about_another_subject, followup_candidates, inherited_wrongly,
-                                    needs_checking)
+                                    needs_checking, topic_of)
 from bot.drafting.gate import Gate, GateDecision
 from bot.policy.universal import SMALL_TALK
 from bot.knowledge.entries import Hit
@@ -140,9 +140,11 @@ def plan_reply(
     pending = [p for p in parts if not p.decision.answer and (not answered or asks_something(p.text))]
     if len(answered) >= 2:
         return ReplyPlan(answered=answered, pending=pending)
-    # Asked one thing in several sentences ("在吗？龙井怎么泡？"): judge the message as a whole,
-    # unless a clause asks something no entry answers (「…你们卖咖啡豆吗？」 must not be dropped).
-    if whole.decision.answer and not (answered and pending):
+    # Asked one thing in several sentences ("在吗？龙井怎么泡？", "请问一下。包邮吗？"): judge the
+    # message as a whole, unless a clause names something of its own that no entry answers
+    # (「…你们卖咖啡豆吗？」 must not be dropped).
+    unanswered = answered and any(topic_of(normalize_message(p.text)) for p in pending)
+    if whole.decision.answer and not unanswered:
         return ReplyPlan(answered=[whole])
     if answered:
         return ReplyPlan(answered=answered, pending=pending)
