@@ -30,6 +30,7 @@ from bot.compliance.checker import check_text  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.drafting.assistant import Assistant  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import make_embeddings  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from tests.test_long_input import HOSTILE  # noqa: E402
 
@@ -45,7 +46,7 @@ def main() -> None:
     try:
         shutil.copytree(REPO / "knowledge", root / "knowledge")
         settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
-        kb = KnowledgeBase(settings)
+        kb = KnowledgeBase(settings, embedder=make_embeddings(settings))
         kb.sync()
         engine = make_engine(settings)
         init_db(engine)

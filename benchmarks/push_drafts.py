@@ -37,6 +37,7 @@ from sqlmodel import Session  # noqa: E402
 from bot.compliance.checker import check_text  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import make_embeddings  # noqa: E402
 from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
 from bot.push.facts import unsupported  # noqa: E402
@@ -117,7 +118,7 @@ def main() -> None:
     try:
         shutil.copytree(SHOP, root / "knowledge")
         settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
-        knowledge = KnowledgeBase(settings)
+        knowledge = KnowledgeBase(settings, embedder=make_embeddings(settings))
         knowledge.sync()
         engine = make_engine(settings)
         init_db(engine)

@@ -53,6 +53,7 @@ import bot.knowledge.base as kb_module  # noqa: E402
 import bot.knowledge.retrieve as retrieve_module  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import make_embeddings  # noqa: E402
 from bot.knowledge.lexical import LexicalIndex  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def main() -> None:
     rss = [("before the model loaded", peak_rss_mib())]
     try:
         started = time.perf_counter()
-        kb = KnowledgeBase(settings)
+        kb = KnowledgeBase(settings, embedder=make_embeddings(settings))
         load_time = time.perf_counter() - started
         instrument(kb, stages)
         stages.reset()

@@ -54,7 +54,7 @@ import bot.knowledge.retrieve as retrieve_module  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.drafting.assistant import Assistant, AskResult  # noqa: E402
 from bot.knowledge.base import KnowledgeBase  # noqa: E402
-from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from bot.knowledge.embeddings import E5Embeddings, make_embeddings  # noqa: E402
 from bot.knowledge.store import VectorStore  # noqa: E402
 from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
@@ -134,7 +134,7 @@ def prepare(root: Path, entries: int, reuse: bool) -> tuple[Settings, KnowledgeB
     knowledge.mkdir(parents=True, exist_ok=True)
     write_csv(knowledge / "faq.csv", rows)
     settings = Settings(data_dir=root / "data", knowledge_dir=knowledge, _env_file=None)
-    kb = KnowledgeBase(settings)
+    kb = KnowledgeBase(settings, embedder=make_embeddings(settings))
     started = time.perf_counter()
     report = kb.sync()
     took = time.perf_counter() - started

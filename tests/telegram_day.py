@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.embeddings import make_embeddings
 from bot.push.writer import PushWriter
 from tests.telegram_fake import FakeTelegram
 from tests.test_telegram import ADMIN, GROUP, STAFF, STRANGER, card_id, idle, running_bot, write_shop
@@ -79,7 +80,7 @@ class Day:
 async def day(root: Path) -> None:
     write_shop(root / "knowledge")
     base = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
-    knowledge = KnowledgeBase(base)
+    knowledge = KnowledgeBase(base, embedder=make_embeddings(base))
     knowledge.sync()
     async with running_bot(base, knowledge, root / "bot.db") as (fake, services, app):
         services.push_writer = PushWriter(services.settings, engine=services.engine, knowledge=knowledge)

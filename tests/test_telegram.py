@@ -58,12 +58,12 @@ def typing_at_once(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
+def shop(tmp_path_factory, e5):
     """The tiny shop, indexed once: its settings and knowledge base."""
     root = tmp_path_factory.mktemp("tg-shop")
     write_shop(root / "knowledge")
     settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
-    knowledge = KnowledgeBase(settings)
+    knowledge = KnowledgeBase(settings, embedder=e5)
     report = knowledge.sync()
     assert len(report.added) == 6 and not report.errors
     return settings, knowledge

@@ -16,7 +16,6 @@ from functools import cached_property
 from bot.config import Settings
 from bot.errors import DianxiaoerError
 from bot.knowledge.doctor import counts_agree, diagnose, repair
-from bot.knowledge.embeddings import make_embeddings
 from bot.knowledge.entries import Hit
 from bot.knowledge.faults import Faults
 from bot.knowledge.freshness import SYNC_IN_PROGRESS, SyncState, content_generation
@@ -42,11 +41,13 @@ class KnowledgeBase:
     """Chroma plus the lexical index built from it, for one embedding model."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder | None = None, learned: LearnedSource | None = None
+        self, settings: Settings, *, embedder: Embedder, learned: LearnedSource | None = None
     ) -> None:
+        # The embedder is given, never built here: one model per process, built by the
+        # composition root (bot/services.py) or by a test or benchmark that says which.
         self.settings = settings
         self.learned = learned  # phrasings staff taught, which every sync puts back
-        self.embedder = embedder or make_embeddings(settings)
+        self.embedder = embedder
         self.weights = FusionWeights()
         self.faults = Faults(settings)
         name = collection_name(self.embedder)
