@@ -107,8 +107,9 @@ def _forget_cached_store(path: str) -> None:
     """
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    system = SharedSystemClient._identifier_to_system.pop(path, None)
-    SharedSystemClient._identifier_to_refcount.pop(path, None)
+    # Private to Chroma (1.5): if a release renames them there is nothing cached to drop here.
+    system = getattr(SharedSystemClient, "_identifier_to_system", {}).pop(path, None)
+    getattr(SharedSystemClient, "_identifier_to_refcount", {}).pop(path, None)
     if system is not None:
         system.stop()
 
