@@ -160,6 +160,16 @@ def test_a_rejection_reaches_the_next_ask_without_restart_or_sync(assistant):
         session.commit()
         assert labels_stamp(session=session)[0] == 2
     assert assistant.gate is not after
+    # Moved from one entry to another there: no new row and the same counts, yet this process
+    # re-fits too.
+    with Session(other) as session:
+        record_label(session=session, text="有没有卖咖啡机", entry_id="e1", decision="chosen")
+        session.commit()
+    moved = assistant.gate
+    with Session(other) as session:
+        record_label(session=session, text="有没有卖咖啡机", entry_id="e2", decision="chosen")
+        session.commit()
+    assert assistant.gate is not moved
     other.dispose()
 
 

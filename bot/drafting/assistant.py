@@ -113,7 +113,7 @@ class Assistant:
             self._shop_gate = ((lexical, labels), shop_gate(self.knowledge, default_gate(), self._decisions()))
         return self._shop_gate[1]
 
-    def _labels_stamp(self) -> tuple[int, int, int] | None:
+    def _labels_stamp(self) -> tuple[int, int, int, int] | None:
         try:
             from bot.memory.learned import labels_stamp
 

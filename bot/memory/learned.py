@@ -53,6 +53,8 @@ def record_label(
     row = session.exec(select(LearnedPhrasing).where(LearnedPhrasing.text == text)).first()
     if row is None:
         row = LearnedPhrasing(text=text)
+    else:
+        row.revision += 1
     row.entry_id, row.decision, row.draft_id, row.decided_by = entry_id, decision, draft_id, by
     session.add(row)
     session.flush()
@@ -104,15 +106,16 @@ def labelled_questions(*, session: Session) -> list[LabelledQuestion]:
     return [LabelledQuestion(r.text, r.entry_id, r.decision) for r in list_labels(session=session)]
 
 
-def labels_stamp(*, session: Session) -> tuple[int, int, int]:
-    """What changes whenever staff label a message: (labels, the newest id, labels with an entry).
-    One indexed aggregate, cheap enough to read before every `ask` so that a decision made in
-    another process (or a rejection, which leaves the index alone) reaches the next reply."""
-    count, newest, answered = session.exec(
+def labels_stamp(*, session: Session) -> tuple[int, int, int, int]:
+    """What changes whenever staff label a message: (labels, the newest id, labels with an entry,
+    relabellings). One aggregate, cheap enough to read before every `ask` so that a decision made
+    in another process (a rejection, which leaves the index alone, or a message moved to another
+    entry) reaches the next reply."""
+    count, newest, answered, revisions = session.exec(
         select(func.count(col(LearnedPhrasing.id)), func.max(col(LearnedPhrasing.id)),
-               func.count(col(LearnedPhrasing.entry_id)))
+               func.count(col(LearnedPhrasing.entry_id)), func.sum(col(LearnedPhrasing.revision)))
     ).one()
-    return int(count or 0), int(newest or 0), int(answered or 0)
+    return int(count or 0), int(newest or 0), int(answered or 0), int(revisions or 0)
 
 
 def draft_question(*, session: Session, draft: Draft) -> str | None:

@@ -227,6 +227,9 @@ class LearnedPhrasingBase(SQLModel):
     decision: str = "chosen"  # approved / edited / rejected (a draft) or chosen (an entry picked)
     draft_id: int | None = Field(default=None, foreign_key="draft.id", index=True)
     decided_by: str = "staff"
+    # Raised each time the label is changed in place, so that other processes notice a message
+    # moved to another entry (learned.labels_stamp): the count and the newest id do not change.
+    revision: int = 0
 
 
 class LearnedPhrasing(LearnedPhrasingBase, table=True):
