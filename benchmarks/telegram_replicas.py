@@ -34,7 +34,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,20 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from telegram_loop import percentile, summary  # noqa: E402
+
 SECRET = "bench-replicas-secret"
 STAFF_BASE = 5000
 CHATS = 20
 CARD = "草稿 #"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
-
-
-def summary(ms: list[float]) -> str:
-    return (f"p50 {statistics.median(ms):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
-            f"max {max(ms):.1f} ms (n={len(ms)})")
 
 
 def load() -> str:
