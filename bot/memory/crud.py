@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -373,26 +374,22 @@ def sent_pushes(
     received = select(DraftRecipient.draft_id).where(
         DraftRecipient.customer_id == customer_id, DraftRecipient.status == "sent"
     )
-    rows = session.exec(
-        select(Draft.sent_at)
-        .where(
-            or_(Draft.customer_id == customer_id, col(Draft.id).in_(received)),
-            Draft.kind == "push",
-            Draft.channel == channel,
-            Draft.status == "sent",
-            col(Draft.sent_at) >= since,
-        )
-        .order_by(col(Draft.sent_at))
-    ).all()
-    return [t for t in rows if t is not None]
+    return _sent_push_times(
+        session, channel, since, or_(Draft.customer_id == customer_id, col(Draft.id).in_(received))
+    )
 
 
 def shop_sent_pushes(*, session: Session, channel: str, since: datetime) -> list[datetime]:
     """When the shop sent pushes on `channel` since `since`, whoever they went to, oldest first:
     what a shop-wide cap (Moments a day, Weibo posts a day) and a broadcast to everyone count."""
+    return _sent_push_times(session, channel, since)
+
+
+def _sent_push_times(session: Session, channel: str, since: datetime, *where: Any) -> list[datetime]:
     rows = session.exec(
         select(Draft.sent_at)
         .where(
+            *where,
             Draft.kind == "push",
             Draft.channel == channel,
             Draft.status == "sent",
