@@ -13,22 +13,21 @@ temporary directory; every file is generated here.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from openpyxl import Workbook
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import Settings
-from bot.errors import DianxiaoerError
-from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.embeddings import E5Embeddings
+from bot.config import Settings  # noqa: E402
+from bot.errors import DianxiaoerError  # noqa: E402
+from bot.knowledge.base import KnowledgeBase  # noqa: E402
+from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from tests.test_bad_files import truncated_xlsx  # noqa: E402  (the test suite's damaged spreadsheet)
 
 BASE = {
     "faq.csv": "问题,答案,相似问题\n包邮吗？,满 99 元包邮。,运费多少\n几天能到？,一般 2–4 天。,\n",
@@ -37,21 +36,6 @@ BASE = {
     "sub/store.csv": "问题,答案\n有门店吗？,杭州龙井路 18 号。\n",
     "policy.md": "# 退货政策\n\n七天无理由退货，生鲜除外。\n",
 }
-
-
-def truncated_xlsx() -> bytes:
-    book = Workbook()
-    book.active.append(["问题", "答案"])
-    for n in range(200):
-        book.active.append([f"表格问题{n}", f"表格答案{n}"])
-    whole = io.BytesIO()
-    book.save(whole)
-    cut = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(whole.getvalue())) as src, zipfile.ZipFile(cut, "w") as out:
-        for item in src.infolist():
-            data = src.read(item)
-            out.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
-    return cut.getvalue()
 
 
 def _unlink_all(kdir: Path) -> None:
