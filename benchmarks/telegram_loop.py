@@ -76,6 +76,13 @@ def summary(ms: list[float]) -> str:
             f"max {max(ms):.1f} ms (n={len(ms)})")
 
 
+def burst_timing(cards: list[tuple[str, float]], queued: dict[str, float]) -> tuple[float, list[float]]:
+    """Seconds from the first question queued to the last card, and each card's latency in ms
+    (a card quotes the customer's message, which says which question it answers)."""
+    elapsed = max(at for _, at in cards) - min(queued.values())
+    return elapsed, [(at - queued[next(t for t in queued if t in text)]) * 1000 for text, at in cards]
+
+
 class StageClock:
     """CPU seconds by stage: the product's functions wrapped in this process (bot/ is unchanged),
     each call timed with its own thread's CPU clock (time.thread_time), so work on other threads
@@ -244,12 +251,7 @@ async def one_run(services: TelegramServices, fake: FakeTelegram, questions: lis
                       if c.method == "sendMessage" and "草稿 #" in c.params["text"]]
             cursor = upto
         process_cpu, loop_cpu = time.process_time() - process_cpu, time.thread_time() - loop_cpu
-        first = min(queued.values())
-        elapsed = max(at for _, at in cards) - first
-        ms = []
-        for text, at in cards:
-            asked = next(t for t in queued if t in text)  # the card quotes the customer's message
-            ms.append((at - queued[asked]) * 1000)
+        elapsed, ms = burst_timing(cards, queued)
         label = "limiter pacing on (30/s)" if pacing else "limiter pacing off"
         print(f"  burst of {len(burst)} from {CHATS} chats, {label}: {len(cards) / elapsed:.1f} updates/s "
               f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}; "

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from telegram_loop import percentile, summary  # noqa: E402
+from telegram_loop import burst_timing, percentile, summary  # noqa: E402
 
 SECRET = "bench-replicas-secret"
 STAFF_BASE = 5000
@@ -239,16 +239,11 @@ async def measure(n: int, cli: bool, root: Path, env: dict[str, str], queries: l
                 await asyncio.sleep(0.05)
             cpu_after = (replicas.cpu(), cpu_seconds(chroma_pid), time.process_time())
             cards = cards_after(fake, mark)
-            first = min(queued.values())
-            elapsed = max(at for _, at in cards) - first
-            latency = []
-            for body, at in cards:
-                asked = next(t for t in queued if t in body)  # the card quotes the customer's message
-                latency.append((at - queued[asked]) * 1000)
+            elapsed, latency = burst_timing(cards, queued)
             bot_cpu, chroma_cpu, here_cpu = (1000 * (after - before) / len(cards)
                                              for before, after in zip(cpu_before, cpu_after, strict=True))
             print(f"  burst of {args.burst} from {CHATS} chats: {len(cards) / elapsed:.1f} cards/s "
-                  f"({len(cards)} cards in {elapsed:.2f} s, all posted after {posted - first:.2f} s); "
+                  f"({len(cards)} cards in {elapsed:.2f} s, all posted after {posted - min(queued.values()):.2f} s); "
                   f"latency in the burst {summary(latency)}; load average {load()}", flush=True)
             print(f"  CPU per update in the burst: replicas {bot_cpu:.1f} ms, Chroma server {chroma_cpu:.1f} ms, "
                   f"this process (fake Bot API + balancer) {here_cpu:.1f} ms; RSS: replicas "
