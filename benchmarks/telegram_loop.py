@@ -58,9 +58,10 @@ from bot.knowledge.embeddings import E5Embeddings, make_embeddings  # noqa: E402
 from bot.knowledge.store import VectorStore  # noqa: E402
 from bot.memory import crud  # noqa: E402
 from bot.memory.db import init_db, make_engine  # noqa: E402
-from bot.telegram import TelegramServices, build_application  # noqa: E402
+from bot.telegram import TelegramServices  # noqa: E402
 from scale import synthetic_entries, write_csv  # noqa: E402
 from tests.telegram_fake import TOKEN, FakeTelegram  # noqa: E402
+from tests.test_telegram import polling  # noqa: E402
 
 STAFF_BASE = 5000
 CHATS = 20
@@ -210,11 +211,7 @@ def cpu_report(clock: StageClock, process: float, loop: float, updates: int) -> 
 
 async def one_run(services: TelegramServices, fake: FakeTelegram, questions: list[str], burst: list[str],
                   pacing: bool, latency: bool, clock: StageClock) -> None:
-    app = build_application(services, trust_env=False, overall_max_rate=30 if pacing else 0)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(timeout=10, poll_interval=0)
-    try:
+    async with polling(services, fake, overall_max_rate=30 if pacing else 0):  # as `dianxiaoer telegram` runs
         # Warm-up: lazy imports, the first SQLite writes, HTTP connections.
         for n, text in enumerate(questions[:10]):
             mark = fake.mark()
@@ -257,12 +254,6 @@ async def one_run(services: TelegramServices, fake: FakeTelegram, questions: lis
               f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}; "
               f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         print(f"  CPU per update in the burst:\n{cpu_report(clock, process_cpu, loop_cpu, len(burst))}", flush=True)
-    finally:
-        await fake.release_long_polls()
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        fake.reopen()
 
 
 async def measure(settings: Settings, kb: KnowledgeBase, queries: list[str], args: argparse.Namespace,
