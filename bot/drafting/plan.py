@@ -92,17 +92,27 @@ def _best_reading(
     fragment = normalize_message(text)
     readings = [judge(q) for q in followup_candidates(fragment, [normalize_message(h) for h in history])]
     best = max(readings, key=lambda p: p.decision.confidence)  # the first on ties
-    if best.query == fragment or not best.hits or not needs_checking(fragment):
+    merged = readings[0] if readings[0].query != fragment else None
+    if merged is None or not merged.hits or not needs_checking(fragment):
         return best
     # A follow-up read with the earlier topic: checked against the fragment searched alone.
     alone = next((p for p in readings if p.query == fragment), None) or judge(fragment)
     if not alone.hits:
         return best
-    doubt = inherited_wrongly(fragment, best.hits[0], alone.hits[0], lambda h: _entry_texts(h, lexical))
-    if doubt is None:
-        return best
-    if alone.decision.answer and not about_another_subject(best.query, alone.hits[0], lexical):
-        return alone  # the fragment's own words answer it: 「那运费呢」 after 「能开发票吗」
+    if best is not merged:
+        # Alone it scored higher, but the customer may still mean the earlier product:
+        # 「那能放冰箱吗」 after 龙井 alone finds the 普洱 storage entry.
+        if alone.hits[0].id == merged.hits[0].id or not about_another_subject(merged.query, alone.hits[0], lexical):
+            return best
+        doubt = (f"追问「{fragment}」接着前面的话读是问「{merged.query}」，单独读找到的「{alone.hits[0].question}」"
+                 "说的是另一件商品：请确认客户问的是哪一件")
+        best = merged
+    else:
+        doubt = inherited_wrongly(fragment, best.hits[0], alone.hits[0], lambda h: _entry_texts(h, lexical))
+        if doubt is None:
+            return best
+        if alone.decision.answer and not about_another_subject(best.query, alone.hits[0], lexical):
+            return alone  # the fragment's own words answer it: 「那运费呢」 after 「能开发票吗」
     both = [best.hits[0], alone.hits[0], *(h for h in best.hits[1:] if h.id != alone.hits[0].id)]
     # Not confident: the lower of the two readings, and below this shop's threshold.
     confidence = min(best.decision.confidence, alone.decision.confidence, gate.threshold - 0.01)
