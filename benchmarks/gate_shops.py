@@ -110,7 +110,10 @@ class CachedEmbeddings(E5Embeddings):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self.path = path
+        # One file per engine: vectors of another engine (the 4-bit e5 before the 8-bit default)
+        # must not be mixed with this one's passages.
+        tag = hashlib.sha1(self.name.encode()).hexdigest()[:10]
+        self.path = path.with_name(f"{path.stem}-{tag}{path.suffix}")
         self.memo: dict[str, np.ndarray] = {}
         if path.exists():
             try:
@@ -261,6 +264,13 @@ def report(title: str, shops: list[Shop], score: Callable[[Shop], Tally]) -> Non
             if not shop.name.startswith("tea"):
                 rest.add(t)
         print(rest.line("**pooled without tea**"))
+    blind = [t for shop, t in zip(shops, per_shop) if shop.name.startswith("blind")]
+    if blind and len(blind) < len(shops):
+        # Shops written by helpers who saw no code: written the way a new merchant's FAQ is.
+        written = Tally()
+        for t in blind:
+            written.add(t)
+        print(written.line("**pooled, helper-written (blind*)**"))
     worst_in = min(t.right / max(t.n_in, 1) for t in per_shop)
     worst_out = min(t.handed / max(t.n_out, 1) for t in per_shop)
     print(f"\nlowest shop: answered right {worst_in:.3f}, handed off {worst_out:.3f}")
