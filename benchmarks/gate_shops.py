@@ -8,8 +8,8 @@ right entry's question, or `-`), or `KNOWLEDGE_DIR=QUESTIONS.tsv[,MORE.tsv]` for
 question sets live elsewhere (the sample tea shop: `knowledge=benchmarks/data/tea_shop_questions.tsv`).
 `--tea` adds the sample tea shop with all its question sets (training data, never a measure).
 
-Each shop is synced once into `$TMPDIR/dianxiaoer-gate/<content hash>/` (reused while its files
-are unchanged) and calibrated as the product calibrates on sync; query vectors are cached there
+Each shop is synced once into `$TMPDIR/dianxiaoer-gate/<content hash>-<engine>/` (reused while its
+files and the embedding engine's weights are unchanged) and calibrated as the product calibrates on sync; query vectors are cached there
 too. Every question then goes through `plan_reply`, the planning path `ask` uses. Printed per
 shop and pooled (over questions): the right entry first / in the top five (retrieval alone),
 in-scope questions answered with the right entry, and out-of-scope questions handed off. Only
@@ -110,10 +110,12 @@ class CachedEmbeddings(E5Embeddings):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        # One file per engine: vectors of another engine (the 4-bit e5 before the 8-bit default)
-        # must not be mixed with this one's passages.
-        tag = hashlib.sha1(self.name.encode()).hexdigest()[:10]
-        self.path = path.with_name(f"{path.stem}-{tag}{path.suffix}")
+        # One cache per engine *and weights*: vectors of another engine (the 4-bit e5 before the
+        # 8-bit default), or of the same engine's name with re-quantised weights, must not be
+        # mixed with this one's. A probe's vector tells the weights apart where the name does not.
+        probe = np.round(super().encode_queries(["店小二：包邮吗？"])[0], 3).astype(np.float32)
+        self.tag = hashlib.sha1(self.name.encode() + probe.tobytes()).hexdigest()[:10]
+        self.path = path.with_name(f"{path.stem}-{self.tag}{path.suffix}")
         self.memo: dict[str, np.ndarray] = {}
         if path.exists():
             try:
@@ -148,7 +150,8 @@ def content_hash(knowledge: Path) -> str:
 
 def open_shop(shop: Shop, embedder: E5Embeddings) -> KnowledgeBase:
     """Sync the shop into its cached index (a no-change sync when it is already there)."""
-    work = CACHE / content_hash(shop.knowledge)
+    # The index is named after the engine, not its weights: a cached one per weights.
+    work = CACHE / (content_hash(shop.knowledge) + (f"-{embedder.tag}" if hasattr(embedder, "tag") else ""))
     settings = Settings(data_dir=work / "data", knowledge_dir=shop.knowledge.resolve(), _env_file=None)
     kb = KnowledgeBase(settings, embedder=embedder)
     try:
