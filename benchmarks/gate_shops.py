@@ -117,9 +117,9 @@ class CachedEmbeddings(E5Embeddings):
         self.tag = hashlib.sha1(self.name.encode() + probe.tobytes()).hexdigest()[:10]
         self.path = path.with_name(f"{path.stem}-{self.tag}{path.suffix}")
         self.memo: dict[str, np.ndarray] = {}
-        if path.exists():
+        if self.path.exists():
             try:
-                self.memo = pickle.loads(path.read_bytes())
+                self.memo = pickle.loads(self.path.read_bytes())
             except Exception:  # a damaged cache is only a cache
                 self.memo = {}
         self.dirty = False
