@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from bot.memory.models import Draft, FaqCandidate, RefusedUser, StaffCard, StaffState, UnansweredQuestion
+from bot.memory.models import Draft, FaqCandidate, Message, RefusedUser, StaffCard, StaffState, UnansweredQuestion
 from bot.telegram.general import REFUSAL_INTERVAL
 from tests.telegram_fake import FakeTelegram
 from tests.test_telegram import (ADMIN, GROUP, MAINTAINER, STAFF, STRANGER, bot_settings, card_id, click, idle,
@@ -72,6 +72,11 @@ def test_an_edited_customer_message_supersedes_its_pending_card(world):  # noqa:
             # the typo's hand-off left the unanswered list; nothing else is lost
             assert all(q.resolved for q in session.exec(select(UnansweredQuestion)).all()
                        if q.draft_id == 1)
+            # memory holds the corrected message and its reply, not the typo: a follow-up reads
+            # 可以退货吗 as what came before
+            said = [(m.role, m.text) for m in session.exec(
+                select(Message).where(Message.conversation_id == drafts[2].conversation_id).order_by(Message.id))]
+            assert said == [("customer", "可以退货吗"), ("assistant", drafts[2].text)]
 
     run(scenario())
 

@@ -142,8 +142,13 @@ class Assistant:
             lexical=self.knowledge.lexical,
         )
 
-    def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
-        """Draft a reply to `message` from `customer` (an id, WeChat/Weibo id or name; None = one-off)."""
+    def ask(
+        self, message: str, *, customer: str | None = None, channel: str = "cli", replacing: int | None = None
+    ) -> AskResult:
+        """Draft a reply to `message` from `customer` (an id, WeChat/Weibo id or name; None = one-off).
+
+        `replacing`: the draft of the message staff have just corrected; its uncorrected text is
+        not history this message follows up on (`staff.supersede` then removes it from memory)."""
         # A pasted novel is read (and remembered) up to `max_message_chars`; the reason, the
         # note and stderr say so.
         cut = bound_message(message.strip(), self.settings)
@@ -161,13 +166,18 @@ class Assistant:
                 if person
                 else None
             )
+            replaced = (
+                {m.id for m in crud.draft_exchange(session=session, draft=crud.get_draft(session=session, draft_id=replacing))}
+                if replacing is not None
+                else set()
+            )
             history = (
                 [
                     m.text
                     for m in crud.recent_messages(
-                        session=session, conversation_id=conversation.id, limit=HISTORY_TURNS
+                        session=session, conversation_id=conversation.id, limit=HISTORY_TURNS + len(replaced)
                     )
-                    if m.role == "customer"
+                    if m.role == "customer" and m.id not in replaced
                 ]
                 if conversation is not None
                 else []
@@ -201,6 +211,7 @@ class Assistant:
                 confidence=plan.confidence,
                 needs_human=plan.handoff,
                 note=note,
+                now=now,
             )
             if plan.handoff:
                 for part in plan.pending:

@@ -292,7 +292,10 @@ def create_draft(
     confidence: float | None = None,
     needs_human: bool = False,
     note: str | None = None,
+    now: datetime | None = None,
 ) -> Draft:
+    """`now`: the time of the messages the draft answers, written in the same transaction (how
+    `draft_exchange` finds them again)."""
     if kind not in DRAFT_KINDS:
         raise DianxiaoerError(f"未知草稿类型：{kind}（可选 {', '.join(DRAFT_KINDS)}）")
     draft = Draft(
@@ -306,9 +309,21 @@ def create_draft(
         needs_human=needs_human,
         note=note,
     )
+    if now is not None:
+        draft.created_at = now
     session.add(draft)
     session.flush()
     return draft
+
+
+def draft_exchange(*, session: Session, draft: Draft) -> list[Message]:
+    """The customer's message a reply draft answers and the reply as memory recorded them
+    (written with the draft, at its time); empty for a draft written otherwise."""
+    if draft.conversation_id is None:
+        return []
+    return list(session.exec(
+        select(Message).where(Message.conversation_id == draft.conversation_id, Message.created_at == draft.created_at)
+    ).all())
 
 
 def get_draft(*, session: Session, draft_id: int) -> Draft:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from bot.errors import DianxiaoerError
+from bot.memory.crud import draft_exchange
 from bot.memory.models import (
     CONVERSATION_CHANNELS,
     Draft,
@@ -162,7 +163,8 @@ def correct_edit(*, session: Session, draft_id: int, text: str) -> Draft:
 def supersede(*, session: Session, draft_id: int) -> Draft:
     """A pending reply draft is replaced by one for the corrected message: it is no longer
     pending, is no decision (stats and learning leave it out), its question leaves the unanswered
-    list, and an edit someone had started on it is dropped."""
+    list, an edit someone had started on it is dropped, and the uncorrected message and its reply
+    leave the conversation's memory (follow-ups and push copy read the corrected one)."""
     draft = session.get(Draft, draft_id)
     if draft is None:
         raise DianxiaoerError(f"草稿 #{draft_id} 不存在")
@@ -170,6 +172,8 @@ def supersede(*, session: Session, draft_id: int) -> Draft:
         raise DianxiaoerError(f"草稿 #{draft_id} 已处理，不能作废")
     draft.status = "superseded"
     session.add(draft)
+    for message in draft_exchange(session=session, draft=draft):
+        session.delete(message)
     for question in session.exec(select(UnansweredQuestion).where(UnansweredQuestion.draft_id == draft_id)):
         question.resolved = True
         session.add(question)
