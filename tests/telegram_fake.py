@@ -88,6 +88,7 @@ class FakeTelegram:
         self.unimplemented: list[str] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
+        self.documents: list[tuple[int, str, bytes]] = []  # what the bot uploaded: (chat, name, data)
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
         self.answered: dict[str, bool] = {}
@@ -322,6 +323,7 @@ class FakeTelegram:
                 params[key] = json.loads(value) if key in JSON_FIELDS else value
             else:
                 params[key] = value.file.read()
+                params[f"_{key}_name"] = value.filename
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -424,6 +426,26 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    async def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A file the bot sends (multipart upload): kept in `documents` as (chat id, name, bytes)."""
+        data = params.get("document")
+        if not isinstance(data, bytes) or not data:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        caption = params.get("caption", "")
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if caption and params.get("parse_mode") == "HTML":
+            check_html(caption)
+        chat_id = int(params["chat_id"])
+        name = params.get("_document_name", "document")
+        self.documents.append((chat_id, name, data))
+        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
+                                   "chat": self._chat(chat_id), "from": BOT_USER, "caption": caption,
+                                   "document": {"file_id": f"doc{len(self.documents)}", "file_unique_id":
+                                                f"udoc{len(self.documents)}", "file_name": name, "file_size": len(data)}}
         self.messages[(chat_id, message["message_id"])] = message
         return message
 

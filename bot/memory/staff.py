@@ -251,6 +251,15 @@ def record_push_card(
     return card
 
 
+def push_batch(*, session: Session, card: StaffPushCard) -> list[StaffPushCard]:
+    """Every push card shown in the same message as `card` (a segment's drafts in one batch card)."""
+    return list(session.exec(
+        select(StaffPushCard)
+        .where(StaffPushCard.chat_id == card.chat_id, StaffPushCard.message_id == card.message_id)
+        .order_by(col(StaffPushCard.draft_id))
+    ).all())
+
+
 def get_push_card(*, session: Session, draft_id: int) -> StaffPushCard:
     card = session.get(StaffPushCard, draft_id)
     if card is None:

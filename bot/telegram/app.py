@@ -215,7 +215,7 @@ def register_handlers(application: Application) -> None:
     ))
     application.add_handler(CallbackQueryHandler(serve.card_button, pattern=r"^(ok|ed|ho|no|pk):"))
     application.add_handler(CallbackQueryHandler(maintain.candidate_button, pattern=r"^(ca|cd):"))
-    application.add_handler(CallbackQueryHandler(copywriting.push_button, pattern=r"^(pa|pr|ps):"))
+    application.add_handler(CallbackQueryHandler(copywriting.push_button, pattern=r"^(pa|pr|ps|pb):"))
     application.add_handler(MessageHandler(filters.COMMAND, general.unknown_command))
     application.add_error_handler(general.on_error)
 

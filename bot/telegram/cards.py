@@ -34,6 +34,7 @@ ACTIONS = {
     "pa": "push_approve",
     "pr": "push_regenerate",
     "ps": "push_soften",
+    "pb": "push_approve_batch",  # pb:<first draft>  every pending draft of a segment's batch card
 }
 CODES = {name: code for code, name in ACTIONS.items()}
 CHANNEL_NAMES = {"wechat": "微信", "weibo": "微博", "cli": "终端", "telegram": "Telegram"}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import ContextTypes
 
 from bot.compliance.checker import CheckResult, check_text
@@ -162,6 +165,9 @@ async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not result.refused:
             await msg.reply_text("没有能通过合规检查的草稿，请改写要点再试。")
         return
+    if len(result.drafts) > CARDS_AT_MOST:
+        await _batch(context, msg, result.drafts, channel=channel, fmt=fmt, brief=brief, segment=segment)
+        return
     for draft in result.drafts:
         text, markup = push_card(draft)
         sent = await msg.reply_text(text, reply_markup=markup)
@@ -174,11 +180,67 @@ async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             db.commit()
 
 
+# A segment's one-to-one drafts beyond this many come as one card and a file: three hundred cards
+# would bury the chat (and take Telegram ten seconds to send).
+CARDS_AT_MOST = 5
+PREVIEWED = 3
+
+
+def batch_card(drafts: list[Any], *, channel: str, fmt: str, segment: str | None,
+               status: str | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One card for a segment's one-to-one drafts: counts, the checker's verdict, a few previews;
+    one button approves every draft still pending."""
+    label = push_format(channel, fmt).label
+    group = f" · 分组 #{html.escape(segment)}" if segment else ""
+    rewritten = sum(d.changed for d in drafts)
+    lines = [f"📣 <b>{html.escape(label)}{group}：{len(drafts)} 条一对一草稿</b>（{html.escape(channel)}/{html.escape(fmt)}）"]
+    if status:
+        lines.append(f"<b>{status}</b>")
+    lines.append("合规检查：全部通过" + (f"，其中 {rewritten} 条已按检查结果改写" if rewritten else ""))
+    for d in drafts[:PREVIEWED]:
+        lines.append(f"• 客户 {html.escape(clip(d.customer or '', 40))}（#{d.draft_id}）：{html.escape(clip(d.text, 160))}")
+    if len(drafts) > PREVIEWED:
+        lines.append(f"…另有 {len(drafts) - PREVIEWED} 条，全部草稿见附件（CSV：草稿编号、客户、文案）")
+    if status:
+        return "\n".join(lines), None
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
+        f"全部通过 ✅（{len(drafts)} 条）", callback_data=callback("push_approve_batch", drafts[0].draft_id))]])
+    return "\n".join(lines), keyboard
+
+
+def batch_file(drafts: list[Any]) -> bytes:
+    """The drafts as CSV, with a byte-order mark so that Excel reads the Chinese right."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["草稿编号", "客户", "文案", "合规得分", "已改写"])
+    for d in drafts:
+        writer.writerow([d.draft_id, d.customer or "", d.text, d.check.score, "是" if d.changed else "否"])
+    return out.getvalue().encode("utf-8-sig")
+
+
+async def _batch(context: ContextTypes.DEFAULT_TYPE, msg: Any, drafts: list[Any], *, channel: str, fmt: str,
+                 brief: str, segment: str | None) -> None:
+    text, markup = batch_card(drafts, channel=channel, fmt=fmt, segment=segment)
+    sent = await msg.reply_text(text, reply_markup=markup)
+    with session(context) as db:
+        for draft in drafts:
+            staff.record_push_card(
+                session=db, draft_id=draft.draft_id, chat_id=sent.chat_id, message_id=sent.message_id,
+                channel=channel, fmt=fmt, brief=brief, customer_ref=draft.customer, segment=segment,
+            )
+        db.commit()
+    name = f"push-{channel}-{fmt}-{drafts[0].draft_id}.csv"
+    await sent.reply_document(InputFile(batch_file(drafts), filename=name), caption=f"{len(drafts)} 条草稿")
+
+
 @requires("copy")
 async def push_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if (press := await pressed(update)) is None:
         return
     query, user, action, (draft_id, *_) = press
+    if action == "push_approve_batch":
+        await _approve_batch(query, user, context, draft_id)
+        return
     with session(context) as db:
         draft = crud.get_draft(session=db, draft_id=draft_id)
         card = staff.get_push_card(session=db, draft_id=draft_id)
@@ -221,3 +283,35 @@ async def push_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await query.answer("已换一版" if action == "push_regenerate" else "已改得更克制")
     text, markup = push_card(fresh)
     await edit_quietly(query.message, text, reply_markup=markup)  # type: ignore[arg-type]
+
+
+async def _approve_batch(query: Any, user: Any, context: ContextTypes.DEFAULT_TYPE, draft_id: int) -> None:
+    """全部通过 on a batch card: every draft of it still pending is approved; one a colleague
+    already decided stays as they decided it."""
+    with session(context) as db:
+        cards = staff.push_batch(session=db, card=staff.get_push_card(session=db, draft_id=draft_id))
+        drafts = [crud.get_draft(session=db, draft_id=c.draft_id) for c in cards]
+        pending = [d for d in drafts if d.status == "pending"]
+        for draft in pending:
+            crud.decide_draft(session=db, draft_id=draft.id, status="approved", by=actor(user))
+        db.commit()
+    if not pending:
+        await query.answer("这批草稿已全部处理过了。")
+        return
+    earlier = len(drafts) - len(pending)
+    await query.answer(f"已通过 {len(pending)} 条")
+    first = cards[0]
+    shown = [_Shown(d.id, c.customer_ref, d.text) for d, c in zip(drafts, cards, strict=True)]
+    status = f"✅ 已全部通过 · {html.escape(actor(user))}：{len(pending)} 条" + (f"（{earlier} 条此前已处理）" if earlier else "")
+    text, _ = batch_card(shown, channel=first.channel, fmt=first.fmt, segment=first.segment, status=status)
+    await edit_quietly(query.message, text)
+
+
+@dataclass
+class _Shown:
+    """A stored push draft as batch_card reads it (after a restart there is no PushDraft left)."""
+
+    draft_id: int | None
+    customer: str | None
+    text: str
+    changed: bool = False
