@@ -6,7 +6,8 @@ Indexes `--entries` synthetic entries (scale.py's generator; or reuses a data di
 `scale.py --keep` with the same count), then times: reading the vectors into memory, the
 simulated questions (leave one entry out, leave one phrasing out) and their scoring, the whole
 calibration as the first `ask` after a sync runs it, reading it back when the FAQ is unchanged,
-and calibrating again after ten answers are edited. Also the term statistics (IDF) the re-ranker
+and calibrating again after ten answers are edited (only the simulated questions the edits can
+reach are asked again; how many is printed). Also the term statistics (IDF) the re-ranker
 builds once per loaded index.
 """
 
@@ -84,7 +85,10 @@ def main() -> None:
         write_csv(faq, rows)
         edited = KnowledgeBase(settings, embedder=kb.embedder)
         edited.sync()
-        timed(results, "after editing 10 answers: calibrate again", lambda: load_or_calibrate(edited, gate))
+        recalibrated = timed(results, "after editing 10 answers: calibrate again (only what the edits reach)",
+                             lambda: load_or_calibrate(edited, gate))
+        results.append(("questions asked again after the edits",
+                         f"{recalibrated.simulated - recalibrated.reused} of {recalibrated.simulated}"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n## Gate calibration cost: {args.entries} synthetic entries\n"

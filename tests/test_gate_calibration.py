@@ -218,7 +218,7 @@ def test_two_threads_calibrating_at_once_both_store_it(shop, monkeypatch):
     import os
     import threading
 
-    monkeypatch.setattr(calibration, "calibrate", lambda memory, gate, stamp: ShopCalibration(stamp=stamp))
+    monkeypatch.setattr(calibration, "calibrate", lambda memory, gate, stamp, previous=None: ShopCalibration(stamp=stamp))
     monkeypatch.setattr(calibration.FaqMemory, "of", classmethod(lambda cls, kb: None))
     both_written = threading.Barrier(2, timeout=10)
     real_replace = os.replace
@@ -244,3 +244,90 @@ def test_two_threads_calibrating_at_once_both_store_it(shop, monkeypatch):
     assert errors == []
     assert ShopCalibration.from_json(calibration_path(shop).read_text(encoding="utf-8")) is not None
     assert [p.name for p in calibration_path(shop).parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+PRODUCTS = ["龙井", "碧螺春", "白毫银针", "正山小种", "铁观音", "普洱生茶", "普洱熟茶", "茉莉花茶", "大红袍", "六安瓜片",
+            "紫砂壶", "盖碗", "公道杯", "茶盘", "保温杯"]
+ASPECTS = [("怎么保存", "密封避光，放阴凉处，开封后三个月内喝完。"), ("保质期多久", "未开封 18 个月，开封后尽快喝完。"),
+           ("一次放多少", "每 150 毫升水放 3 克左右。"), ("用多少度的水", "85 到 95 度的水最合适。"),
+           ("能泡几次", "一般能泡 5 到 7 次。"), ("多少钱", "每 100 克 128 元，满 200 包邮。"),
+           ("有礼盒吗", "有礼盒装，另加 20 元。"), ("什么时候发货", "下单后 48 小时内发货。"),
+           ("可以退吗", "未拆封七天内可以退。"), ("产地在哪", "原产地直采，附产地证明。")]
+
+
+@pytest.fixture(scope="module")
+def big_shop(tmp_path_factory, sample_shop):
+    """150 entries: enough that a question's candidates are a part of the FAQ, not all of it."""
+    import csv
+
+    from bot.config import Settings
+
+    root = tmp_path_factory.mktemp("big-shop")
+    (root / "knowledge").mkdir()
+    with (root / "knowledge" / "faq.csv").open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["问题", "答案", "相似问题"])
+        for product in PRODUCTS:
+            for aspect, answer in ASPECTS:
+                out.writerow([f"{product}{aspect}？", f"{product}：{answer}", f"请问{product}{aspect}|{product}{aspect}呀"])
+    settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
+    kb = KnowledgeBase(settings, embedder=sample_shop.embedder)
+    kb.sync()
+    return kb
+
+
+@pytest.fixture
+def big(big_shop, tmp_path):
+    import shutil
+
+    from bot.config import Settings
+
+    shutil.copytree(big_shop.settings.data_dir, tmp_path / "data")
+    shutil.copytree(big_shop.settings.knowledge_dir, tmp_path / "knowledge")
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "knowledge", _env_file=None)
+    return KnowledgeBase(settings, embedder=big_shop.embedder)
+
+
+def _resync(shop: KnowledgeBase, text: str) -> KnowledgeBase:
+    (shop.settings.knowledge_dir / "faq.csv").write_text(text, encoding="utf-8")
+    synced = KnowledgeBase(shop.settings, embedder=shop.embedder)
+    synced.sync()
+    return synced
+
+
+def test_a_changed_faq_re_asks_only_the_questions_the_change_reaches(big):
+    gate = default_gate()
+    first = load_or_calibrate(big, gate)
+    assert first.reused == 0 and len(first.cases) == first.simulated > 0
+    faq = big.settings.knowledge_dir / "faq.csv"
+    edited = _resync(big, faq.read_text(encoding="utf-8").replace("盖碗：有礼盒装，另加 20 元。", "盖碗：礼盒已售完。"))
+    entry_id = next(e for e, m in edited.lexical.entries.items() if m["question"] == "盖碗有礼盒吗？")
+    second = load_or_calibrate(edited, gate)
+    assert second.stamp != first.stamp
+    reached = [c for c in first.cases if c.entry == entry_id or entry_id[:8] in c.near]
+    assert reached and 0 < second.reused <= first.simulated - len(reached)
+    # What it kept is what asking again gives, but for the FAQ's term weights, which every
+    # answer moves a little.
+    fresh = calibration.calibrate(FaqMemory.of(edited), gate, second.stamp)
+    asked_again = {(c.entry, c.text, c.inside): c for c in fresh.cases}
+    assert fresh.reused == 0 and len(fresh.cases) == len(second.cases)
+    for case in second.cases:
+        again = asked_again[(case.entry, case.text, case.inside)]
+        assert (again.label, again.near) == (case.label, case.near) and abs(again.score - case.score) < 0.01
+    assert abs(fresh.shift - second.shift) < 0.01 and fresh.scale == second.scale
+
+
+def test_a_new_entry_close_to_a_question_has_it_asked_again(big):
+    gate = default_gate()
+    first = load_or_calibrate(big, gate)
+    faq = big.settings.knowledge_dir / "faq.csv"
+    # A sampled question's own wording as a new entry: it is now among that question's candidates.
+    case = next(c for c in first.cases if not c.inside)
+    synced = _resync(big, faq.read_text(encoding="utf-8") + f"{case.text}（新款）,新款另有说明。,\n")
+    second = load_or_calibrate(synced, gate)
+    assert 0 < second.reused < first.simulated
+    new_id = next(e for e, m in synced.lexical.entries.items() if m["question"] == f"{case.text}（新款）")
+    again = next(c for c in second.cases if (c.entry, c.text, c.inside) == (case.entry, case.text, False))
+    assert new_id[:8] in again.near  # asked again: the new entry is among its candidates
+    fresh = calibration.calibrate(FaqMemory.of(synced), gate, second.stamp)
+    assert abs(fresh.shift - second.shift) < 0.05  # the FAQ's term weights drift a little for the kept ones

@@ -15,7 +15,12 @@ Both searches run in memory on the stored vectors and the lexical index (no embe
 product's own fusion and re-rank. Where this shop's scores for the two kinds sit, compared with
 where they sat on the shops the shared model was fitted on, gives this shop's shift and scale
 (an affine map of the score: Platt scaling with a prior). The result is stored beside the index
-with the FAQ's content stamp and reused while the FAQ is unchanged.
+with the FAQ's content stamp and reused while the FAQ is unchanged. When it changes, only the
+questions a change can reach are asked again (`Case`): the sampled entries are chosen by a hash of
+their id, so they stay the same, and each stored question keeps the candidate entries its hits
+came from and the weakest cosine that made one a candidate. What this leaves out: a new phrasing
+that would become a candidate by its wording alone, and the drift of the FAQ's term weights as
+entries come and go, wait for the next time that question is asked again.
 
 Staff decisions (bot/memory/learned.py: a message and the entry that answers it, or none) are
 labelled examples of the real thing: they re-fit the shift and scale by penalised logistic
@@ -36,7 +41,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -52,7 +57,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the simulated questions are kept, so a changed FAQ re-asks only those it reaches
 MAX_ENTRIES = 200  # entries sampled for the simulation: enough for two parameters, bounded cost
 PER_ENTRY = 2  # phrasings of each sampled entry asked each way
 DENSE_CANDIDATES = 50
@@ -60,6 +65,21 @@ MAX_DECISIONS = 1000  # the latest staff decisions a re-fit reads (cost: benchma
 BALANCED = False  # weigh approvals and rejections alike in the re-fit: tried, not kept (see fit_decisions)
 RESCORE = 100  # decisions scored again per re-fit after the FAQ changed (each is a search)
 MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
+
+
+class Case(NamedTuple):
+    """One question the FAQ asked itself, scored, and what its score depended on: the candidate
+    entries its hits were chosen from and the weakest cosine that made one a candidate. A changed
+    FAQ re-asks only the questions a change can reach (the entry they ask about, or a candidate,
+    changed or went; or a new or changed phrasing is closer to them than their weakest candidate)."""
+
+    entry: str  # the sampled entry
+    text: str  # one of its phrasings
+    inside: bool  # asked with the entry present (a phrasing left out) or with all of it left out
+    score: float
+    label: int
+    near: list[str]  # the entries its hits were chosen from (ids cut to 8 characters)
+    floor: float  # the lowest cosine that made an entry a candidate
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,10 @@ class ShopCalibration:
     seconds: float = 0.0  # what the simulation cost
     format: int = FORMAT
     sim: list[tuple[float, int]] = field(default_factory=list)  # the simulated examples, for re-fits
+    model: str = ""  # the shared model's fingerprint the cases were scored with
+    cases: list[Case] = field(default_factory=list)  # the simulated questions, each with what it depended on
+    digests: dict[str, str] = field(default_factory=dict)  # entry id → digest of its phrasings and answer
+    reused: int = 0  # cases carried over from the previous calibration unchanged
     # Staff's decisions as a memory the next message is compared with (never stored in the JSON:
     # rebuilt from the database's decisions, bot/drafting/decision_memory.py).
     memory: DecisionMemory | None = field(default=None, compare=False, repr=False)
@@ -113,6 +137,7 @@ class ShopCalibration:
             return None
         data["sim"] = [tuple(x) for x in data.get("sim", [])]
         try:
+            data["cases"] = [Case(*c) for c in data.get("cases", [])]
             return cls(**data)
         except TypeError:
             return None
@@ -159,9 +184,11 @@ class FaqMemory:
         vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(ids), -1) if ids else np.zeros((0, 0))
         return cls(kb.lexical, ids, vectors, kb.passages)
 
-    def search(self, text: str, vector: np.ndarray, *, leave_out: Sequence[int], top_k: int = 5) -> list[Hit]:
+    def search(self, text: str, vector: np.ndarray, *, leave_out: Sequence[int], top_k: int = 5,
+               pool: Pool | None = None) -> list[Hit]:
         """The product's hybrid search of `text`, with the documents at rows `leave_out` (and
-        any entry left with none) absent."""
+        any entry left with none) absent. `pool` collects every candidate entry the hits were
+        chosen from, and the lowest cosine that made one a candidate."""
         from bot.knowledge.base import KnowledgeBase  # noqa: F401  (weights live with retrieval)
         from bot.knowledge.retrieve import FusionWeights
 
@@ -193,10 +220,19 @@ class FaqMemory:
                 entry_id = docs[i].entry_id
                 if entry_id not in lex:
                     lex[entry_id] = (entry_id, float(scores[i]), docs[i].text)
+        if pool is not None:
+            pool.entries.update(dense, list(lex)[: weights.candidates])
+            pool.floor = min((c for _, c, _ in dense.values()), default=0.0)
         return ranked_hits(
             text, vector, list(dense.values()), list(lex.values())[: weights.candidates],
             lexical=self.lexical, top_k=top_k, weights=weights, passages=self.passages,
         )
+
+
+@dataclass
+class Pool:
+    entries: set[str] = field(default_factory=set)
+    floor: float = 0.0
 
 
 class LeftOut:
@@ -231,28 +267,53 @@ class _Phrasings:
 Asked = tuple[str, list[Hit], "str | None", "LexicalIndex | LeftOut"]
 
 
-def simulate(memory: FaqMemory, seed: str) -> list[Asked]:
+def entry_digests(lexical: LexicalIndex) -> dict[str, str]:
+    """Each entry's digest of its own phrasings and answer (learned phrasings left out)."""
+    texts: dict[str, list[str]] = {}
+    for doc in lexical.docs:
+        if ":L" not in doc.vector_id:
+            texts.setdefault(doc.entry_id, []).append(f"{doc.vector_id}\x1f{doc.text}")
+    return {
+        entry_id: hashlib.sha1("\x1e".join([*texts.get(entry_id, []), str(meta.get("answer", ""))]).encode()).hexdigest()[:12]
+        for entry_id, meta in lexical.entries.items()
+    }
+
+
+def sampled_entries(lexical: LexicalIndex) -> list[str]:
+    """The FAQ entries the simulation asks about: at most MAX_ENTRIES, chosen by a hash of their
+    id, so that a change to the FAQ keeps the sample (and the questions already asked) the same."""
+    faq = [e for e, meta in lexical.entries.items() if meta.get("kind", "faq") == "faq"]
+    return sorted(faq, key=lambda e: hashlib.sha1(e.encode()).hexdigest())[:MAX_ENTRIES]
+
+
+def ask_entry(memory: FaqMemory, entry_id: str, seed: str = "", pools: list[Pool] | None = None) -> list[Asked]:
+    """The questions one entry's phrasings make: each with the whole entry left out (a near miss:
+    no entry answers it) and, when the entry has other phrasings, with only itself left out.
+    `pools` receives each question's candidate pool, in the same order."""
+    lexical = memory.lexical
+    rng = random.Random(seed + entry_id)
+    rows = [r for r in memory.rows_of.get(entry_id, []) if ":L" not in lexical.docs[r].vector_id]
+    chosen = rows[:1] + rng.sample(rows[1:], min(PER_ENTRY - 1, len(rows) - 1))
+    asked: list[Asked] = []
+    for r in chosen:
+        text = lexical.docs[r].text
+        ways = [(memory.rows_of[entry_id], None)] + ([([r], entry_id)] if len(rows) > 1 else [])
+        for leave_out, answer in ways:
+            pool = Pool()
+            hits = memory.search(text, memory.vectors[r], leave_out=leave_out, pool=pool)
+            if hits:
+                view = lexical if answer is None else LeftOut(lexical, [r], memory.rows_of)
+                asked.append((text, hits, answer, view))
+                if pools is not None:
+                    pools.append(pool)
+    return asked
+
+
+def simulate(memory: FaqMemory, seed: str = "") -> list[Asked]:
     """Questions the FAQ asks itself: (text, hits, the entry that answers it, the index as the
     features must see it). Near misses have no answering entry (it is left out); other wordings
     of an entry still present are answered by it."""
-    lexical = memory.lexical
-    faq = [e for e, meta in lexical.entries.items() if meta.get("kind", "faq") == "faq"]
-    rng = random.Random(seed)
-    sample = rng.sample(faq, min(MAX_ENTRIES, len(faq)))
-    asked: list[Asked] = []
-    for entry_id in sample:
-        rows = [r for r in memory.rows_of.get(entry_id, []) if ":L" not in lexical.docs[r].vector_id]
-        chosen = rows[:1] + rng.sample(rows[1:], min(PER_ENTRY - 1, len(rows) - 1))
-        for r in chosen:
-            text = lexical.docs[r].text
-            hits = memory.search(text, memory.vectors[r], leave_out=memory.rows_of[entry_id])
-            if hits:
-                asked.append((text, hits, None, lexical))
-            if len(rows) > 1:
-                hits = memory.search(text, memory.vectors[r], leave_out=[r])
-                if hits:
-                    asked.append((text, hits, entry_id, LeftOut(lexical, [r], memory.rows_of)))
-    return asked
+    return [a for entry_id in sampled_entries(memory.lexical) for a in ask_entry(memory, entry_id, seed)]
 
 
 def scored(gate: Gate, asked: Sequence[Asked]) -> list[Example]:
@@ -270,10 +331,64 @@ def _median(values: list[float], default: float) -> float:
     return float(np.median(values)) if values else default
 
 
-def calibrate(memory: FaqMemory, gate: Gate, stamp: str) -> ShopCalibration:
-    """This shop's scale from its own FAQ: the shared model's reference points mapped onto it."""
+def calibrate(memory: FaqMemory, gate: Gate, stamp: str, previous: ShopCalibration | None = None) -> ShopCalibration:
+    """This shop's scale from its own FAQ: the shared model's reference points mapped onto it.
+
+    With the `previous` calibration (same shared model), the questions it asked that no change
+    can reach are kept as they were scored, and only the others are asked again."""
     started = time.perf_counter()
-    return from_examples(scored(gate, simulate(memory, stamp)), gate, stamp, started)
+    digests = entry_digests(memory.lexical)
+    kept = _unchanged_cases(memory, gate, previous, digests)
+    cases: list[Case] = []
+    for entry_id in sampled_entries(memory.lexical):
+        cases += kept.get(entry_id) or _cases(memory, gate, entry_id)
+    calibration = from_examples([Example(c.score, c.label) for c in cases], gate, stamp, started)
+    calibration.model, calibration.cases, calibration.digests = gate.fingerprint, cases, digests
+    calibration.reused = sum(len(v) for v in kept.values())
+    return calibration
+
+
+def _cases(memory: FaqMemory, gate: Gate, entry_id: str) -> list[Case]:
+    pools: list[Pool] = []
+    asked = ask_entry(memory, entry_id, pools=pools)
+    return [
+        Case(entry_id, text, answer is not None, round(example.score, 6), example.label,
+             sorted({_short(e) for e in pool.entries}), round(pool.floor, 6))
+        for (text, _, answer, _), example, pool in zip(asked, scored(gate, asked), pools, strict=True)
+    ]
+
+
+def _short(entry_id: str) -> str:
+    # Enough to tell entries apart in a question's pool; a clash only asks a question again.
+    return entry_id[:8]
+
+
+def _unchanged_cases(memory: FaqMemory, gate: Gate, previous: ShopCalibration | None,
+                     digests: dict[str, str]) -> dict[str, list[Case]]:
+    """The previous calibration's cases no change reaches, by entry (an entry keeps its cases
+    only when all of them are unchanged)."""
+    if previous is None or previous.model != gate.fingerprint or not previous.cases:
+        return {}
+    changed = {e for e, d in digests.items() if previous.digests.get(e) != d} | (set(previous.digests) - set(digests))
+    changed_short = {_short(e) for e in changed}
+    rows = [r for e in changed for r in memory.rows_of.get(e, []) if not memory.learned[r]]
+    closest = memory.vectors[rows] if rows else np.zeros((0, memory.vectors.shape[1]), np.float32)
+    row_of = {(memory.lexical.docs[r].entry_id, memory.lexical.docs[r].text): r
+              for e in {c.entry for c in previous.cases} for r in memory.rows_of.get(e, [])}
+    by_entry: dict[str, list[Case]] = {}
+    spoiled: set[str] = set()
+    for case in previous.cases:
+        row = row_of.get((case.entry, case.text))
+        reached = (
+            row is None or case.entry in changed or any(e in changed_short for e in case.near)
+            # a new or changed phrasing closer than its pool's weakest may now be a candidate
+            or (len(closest) and float((closest @ memory.vectors[row]).max()) > case.floor)
+        )
+        if reached:
+            spoiled.add(case.entry)
+        else:
+            by_entry.setdefault(case.entry, []).append(case)
+    return {e: cases for e, cases in by_entry.items() if e not in spoiled}
 
 
 def from_examples(sim: Sequence[Example], gate: Gate, stamp: str, started: float | None = None) -> ShopCalibration:
@@ -393,16 +508,16 @@ def load_or_calibrate(kb: KnowledgeBase, gate: Gate) -> ShopCalibration:
     """The stored calibration when the FAQ is unchanged, else a new one (stored atomically)."""
     stamp = faq_stamp(kb.lexical) + gate.fingerprint
     path = calibration_path(kb)
-    if path.exists():
-        stored = ShopCalibration.from_json(path.read_text(encoding="utf-8"))
-        if stored is not None and stored.stamp == stamp:
-            return stored
-    calibration = calibrate(FaqMemory.of(kb), gate, stamp)
+    stored = ShopCalibration.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
+    if stored is not None and stored.stamp == stamp:
+        return stored
+    calibration = calibrate(FaqMemory.of(kb), gate, stamp, previous=stored)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_beside(path)
     tmp.write_text(calibration.to_json(), encoding="utf-8")
     os.replace(tmp, path)
-    logger.info("gate calibrated on %d simulated questions in %.1f s", calibration.simulated, calibration.seconds)
+    logger.info("gate calibrated on %d simulated questions (%d kept from before) in %.1f s",
+                calibration.simulated, calibration.reused, calibration.seconds)
     return calibration
 
 
