@@ -156,7 +156,8 @@ def prepare(root: Path, entries: int, reuse: bool) -> tuple[Settings, KnowledgeB
 class AdapterOnly(Assistant):
     """Drafting replaced by one stored draft and a fixed reply: what the Telegram layer costs alone."""
 
-    def ask(self, message: str, *, customer: str | None = None, channel: str = "cli") -> AskResult:
+    def ask(self, message: str, *, customer: str | None = None, channel: str = "cli",
+            replacing: int | None = None) -> AskResult:
         with Session(self.engine) as session:
             draft = crud.create_draft(session=session, text="您好，这是固定的回复。", channel=channel, confidence=1.0)
             session.commit()
