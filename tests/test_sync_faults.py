@@ -205,11 +205,17 @@ def shop_csv(entries: int) -> str:
     return "\n".join(rows) + "\n"
 
 
+TWO_SYNCS_ENTRIES = 800
+
+
 def test_two_syncs_at_once_leave_a_whole_store(tmp_path, embedder):
-    """100 entries: the second run must wait for the whole first sync. Before the lock, two runs
-    over 800 entries both exited 0 and left 226 vectors without embeddings (issue 20, item 1)."""
+    """The second run must wait for the whole first sync. Before the lock, two runs over 800
+    entries both exited 0 and left 226 vectors without embeddings (issue 20, item 1). 800 entries
+    also keep the first sync running (~10 s) well past the second process's start-up: with 100,
+    the 8-bit embedder finished the first before the second asked for the lock."""
     root = tmp_path
-    write_files(root / "knowledge", {"faq.csv": shop_csv(100)})
+    n = TWO_SYNCS_ENTRIES
+    write_files(root / "knowledge", {"faq.csv": shop_csv(n)})
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIANXIAOER_")}
     env.update(DIANXIAOER_DATA_DIR=str(root / "data"), DIANXIAOER_KNOWLEDGE_DIR=str(root / "knowledge"))
     command = [sys.executable, "-c", "from bot.cli import main; main()", "index", "--json"]
@@ -227,15 +233,15 @@ def test_two_syncs_at_once_leave_a_whole_store(tmp_path, embedder):
     # The second waited for the first and said so; between them every entry was added exactly once.
     assert "另一个同步正在进行" in outputs[1][1]
     reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-    assert sorted((r["added"], r["unchanged"]) for r in reports) == [(0, 100), (100, 0)]
+    assert sorted((r["added"], r["unchanged"]) for r in reports) == [(0, n), (n, 0)]
 
     # The store is what one clean sync makes: --check reads every embedding and compares the
     # files, both collections and the lexical index; a sample of vectors is re-embedded.
     kb = KnowledgeBase(settings_for(root), embedder=embedder)
     assert kb.check() == []
     got = kb.store._chroma._collection.get(include=["documents", "embeddings"])
-    assert len(got["ids"]) == 200 and len(set(got["ids"])) == 200
-    sample = list(range(0, 200, 20))
+    assert len(got["ids"]) == 2 * n and len(set(got["ids"])) == 2 * n
+    sample = list(range(0, 2 * n, 2 * n // 10))
     fresh = embedder.encode_queries([got["documents"][i] for i in sample])
     assert np.allclose(np.asarray(got["embeddings"])[sample], fresh, atol=1e-4)
     assert kb.generation() == LexicalIndex.load(kb._lexical_dir).stamp
