@@ -101,3 +101,18 @@ def test_a_segments_one_to_one_drafts_come_as_one_card_and_a_file_approved_at_on
             assert "已全部处理过" in answer["text"]
 
     run(scenario())
+
+
+def test_the_batch_file_shows_formula_like_cells_as_text():
+    import csv
+    import io
+    from types import SimpleNamespace
+
+    from bot.telegram.copywriting import batch_file
+
+    drafts = [SimpleNamespace(draft_id=1, customer="=HYPERLINK(\"http://x\")", text="-满200减20", changed=False,
+                              check=SimpleNamespace(score=0)),
+              SimpleNamespace(draft_id=2, customer="C002", text="龙井到货了", changed=True, check=SimpleNamespace(score=5))]
+    rows = list(csv.reader(io.StringIO(batch_file(drafts).decode("utf-8-sig"))))
+    assert rows[1][1].startswith("'=") and rows[1][2] == "'-满200减20"
+    assert rows[2][1:3] == ["C002", "龙井到货了"] and rows[2][4] == "是"

@@ -214,8 +214,14 @@ def batch_file(drafts: list[Any]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(["草稿编号", "客户", "文案", "合规得分", "已改写"])
     for d in drafts:
-        writer.writerow([d.draft_id, d.customer or "", d.text, d.check.score, "是" if d.changed else "否"])
+        writer.writerow([d.draft_id, _cell(d.customer or ""), _cell(d.text), d.check.score, "是" if d.changed else "否"])
     return out.getvalue().encode("utf-8-sig")
+
+
+def _cell(text: str) -> str:
+    # A cell a spreadsheet would run as a formula (a customer imported as "=HYPERLINK(…)") is
+    # shown as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 async def _batch(context: ContextTypes.DEFAULT_TYPE, msg: Any, drafts: list[Any], *, channel: str, fmt: str,
