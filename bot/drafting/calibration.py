@@ -231,6 +231,8 @@ class FaqMemory:
 
 @dataclass
 class Pool:
+    """The candidates one in-memory search chose its hits from (see `Case`)."""
+
     entries: set[str] = field(default_factory=set)
     floor: float = 0.0
 
