@@ -76,3 +76,21 @@ def test_push_article_from_a_pushy_brief_prints_compliant_copy(env):
               "--brief", "明前龙井全网最低价，转发集赞送茶饼，3月20日前满200减20")
     assert "标题：" in out and "已去掉「全网最低价」" in out
     assert "满200减20" in out and "集赞" not in out.split("✓")[0]
+
+
+def test_a_phrase_two_rules_caught_is_one_line_with_both_reasons():
+    from dataclasses import replace
+
+    from bot.cli.push_cmds import _render_draft
+    from bot.compliance.checker import check_text
+    from bot.push.writer import PushDraft, by_phrase
+
+    found = check_text("全网最低价，错过再等一年！", channel="wechat").findings
+    one = found[0]
+    twice = [one, replace(one, rule="another.rule", reason="另一条理由", basis="另一条依据")]
+    assert by_phrase(twice) == [(one.span.text, twice)]
+    draft = PushDraft(text="龙井到货了。", title=None, digest=None, channel="wechat", format="service",
+                      customer="C001", check=check_text("龙井到货了。", channel="wechat"), dropped=twice,
+                      sources=[], changed=True)
+    lines = [line for line in _render_draft(1, draft) if f"已去掉「{one.span.text}」" in line]
+    assert len(lines) == 1 and one.reason in lines[0] and "另一条理由（另一条依据）" in lines[0]

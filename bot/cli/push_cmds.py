@@ -9,7 +9,7 @@ import click
 from bot.cli import cli
 from bot.cli.wiring import command_services
 from bot.push.formats import FORMATS
-from bot.push.writer import MAX_VARIANTS, PushDraft, PushResult
+from bot.push.writer import MAX_VARIANTS, PushDraft, PushResult, by_phrase
 
 _FORMAT_NAMES = sorted({name for _, name in FORMATS})
 
@@ -24,8 +24,9 @@ def _render_draft(n: int, d: PushDraft) -> list[str]:
     lines += [d.text, ""]
     status = f"✓ 通过合规检查（{d.check.score} 分）" + ("，已按检查结果改写" if d.changed else "")
     lines.append(click.style(status, fg="green"))
-    for f in d.dropped:
-        lines.append(click.style(f"  已去掉「{f.span.text}」：{f.reason}（{f.basis}）", fg="yellow"))
+    for phrase, found in by_phrase(d.dropped):
+        reasons = "；".join(f"{f.reason}（{f.basis}）" for f in found)
+        lines.append(click.style(f"  已去掉「{phrase}」：{reasons}", fg="yellow"))
     for hit in d.sources:
         lines.append(f"  依据：{hit.question}")
     if d.note:

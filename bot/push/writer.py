@@ -703,6 +703,15 @@ def _gone(findings: list[Finding], texts: list[str]) -> list[Finding]:
     return [f for f in findings if not any(f.span.text in t for t in texts)]
 
 
+def by_phrase(findings: Sequence[Finding]) -> list[tuple[str, list[Finding]]]:
+    """Findings grouped by the words they are about, first seen first: a phrase two rules
+    caught (全网最低价: an absolute term and a price claim) is one line with both reasons."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.span.text, []).append(f)
+    return list(groups.items())
+
+
 def _unique(findings: list[Finding]) -> list[Finding]:
     seen: dict[tuple[str, str], Finding] = {}
     for f in findings:

@@ -17,6 +17,7 @@ from bot.compliance.checker import CheckResult, check_text
 from bot.errors import DianxiaoerError
 from bot.memory import crud, staff
 from bot.push.formats import push_format
+from bot.push.writer import by_phrase
 from bot.telegram.cards import callback, clip
 from bot.telegram.common import actor, blocking, edit_quietly, pressed, requires, services, session, typing
 
@@ -95,8 +96,9 @@ def push_card(draft: Any, *, status: str | None = None) -> tuple[str, InlineKeyb
     lines.append(f"<pre>{html.escape(clip(draft.text, 2500))}</pre>")
     verdict = "⚠️ 未通过" if draft.check.flagged else "✅ 通过"
     lines.append(f"合规检查：{verdict}（{draft.check.score} 分）" + ("，已按检查结果改写" if draft.changed else ""))
-    for finding in [*draft.check.findings, *draft.dropped][:SHOWN_FINDINGS]:
-        lines.append(f"• 「{html.escape(finding.span.text)}」{html.escape(finding.reason)}（{html.escape(finding.basis)}）")
+    for phrase, found in by_phrase([*draft.check.findings, *draft.dropped])[:SHOWN_FINDINGS]:
+        reasons = "；".join(f"{html.escape(f.reason)}（{html.escape(f.basis)}）" for f in found)
+        lines.append(f"• 「{html.escape(phrase)}」{reasons}")
     if draft.sources:
         lines.append("依据：" + "；".join(html.escape(h.question) for h in draft.sources))
     if draft.note:
