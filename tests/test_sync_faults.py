@@ -27,7 +27,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.faults import EXIT_CODE
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.lock import FileLock
-from bot.knowledge.retrieve import dense_ranking, lexical_ranking
+from bot.knowledge.retrieve import FusionWeights, dense_ranking, lexical_ranking
 
 QUERIES = ("包邮吗", "运费怎么算", "龙井能放多久", "可以开发票吗", "店铺地址", "茶园参观")
 
@@ -101,9 +101,11 @@ def snapshot(settings: Settings, embedder) -> dict[str, object]:
 def rankings(kb: KnowledgeBase, query: str) -> tuple[list[tuple[str, object]], list[str]]:
     """What search reads from the store for a query: the dense ranking (with each entry's
     answer as the lexical index shows it) and the BM25 ranking. The re-ranking after them
-    depends on the query alone."""
+    depends on the query alone. As many neighbours as search asks Chroma for: with only 5, its
+    approximate (HNSW) search explores fewer nodes and once missed an entry added by a resumed
+    sync that a clean sync's graph returned."""
     vector = kb.embedder.embed_query(query)
-    dense = dense_ranking(kb.store, kb.lexical, vector, 5)[:3]
+    dense = dense_ranking(kb.store, kb.lexical, vector, FusionWeights().candidates)[:3]
     lexical = lexical_ranking(kb.lexical, query, 3)
     return [(e, kb.lexical.entries[e]["answer"]) for e, _, _ in dense], [e for e, _, _ in lexical]
 
