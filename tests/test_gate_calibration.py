@@ -218,7 +218,7 @@ def test_two_threads_calibrating_at_once_both_store_it(shop, monkeypatch):
     import os
     import threading
 
-    monkeypatch.setattr(calibration, "calibrate", lambda memory, gate, stamp, previous=None: ShopCalibration(stamp=stamp))
+    monkeypatch.setattr(calibration, "calibrate", lambda memory, gate, stamp, **_: ShopCalibration(stamp=stamp))
     monkeypatch.setattr(calibration.FaqMemory, "of", classmethod(lambda cls, kb: None))
     both_written = threading.Barrier(2, timeout=10)
     real_replace = os.replace

@@ -143,15 +143,23 @@ class ShopCalibration:
             return None
 
 
-def faq_stamp(lexical: LexicalIndex) -> str:
-    """A digest of the FAQ's own phrasings and answers: learned phrasings do not change it."""
-    digest = hashlib.sha1()
+def entry_digests(lexical: LexicalIndex) -> dict[str, str]:
+    """Each entry's digest of its own phrasings and answer (learned phrasings left out)."""
+    texts: dict[str, list[str]] = {}
     for doc in lexical.docs:
         if ":L" not in doc.vector_id:
-            digest.update(f"{doc.vector_id}\x1f{doc.text}\x1e".encode())
-    for entry_id in sorted(lexical.entries):
-        digest.update(f"{entry_id}\x1f{lexical.entries[entry_id].get('answer', '')}\x1e".encode())
-    return digest.hexdigest()
+            texts.setdefault(doc.entry_id, []).append(f"{doc.vector_id}\x1f{doc.text}")
+    return {
+        entry_id: hashlib.sha1("\x1e".join([*texts.get(entry_id, []), str(meta.get("answer", ""))]).encode()).hexdigest()[:12]
+        for entry_id, meta in lexical.entries.items()
+    }
+
+
+def faq_stamp(lexical: LexicalIndex, digests: dict[str, str] | None = None) -> str:
+    """A digest of the FAQ's own phrasings and answers (its entries' `entry_digests`, given when
+    already computed): learned phrasings do not change it."""
+    digests = entry_digests(lexical) if digests is None else digests
+    return hashlib.sha1("".join(f"{e}\x1f{d}\x1e" for e, d in sorted(digests.items())).encode()).hexdigest()
 
 
 class FaqMemory:
@@ -269,18 +277,6 @@ class _Phrasings:
 Asked = tuple[str, list[Hit], "str | None", "LexicalIndex | LeftOut"]
 
 
-def entry_digests(lexical: LexicalIndex) -> dict[str, str]:
-    """Each entry's digest of its own phrasings and answer (learned phrasings left out)."""
-    texts: dict[str, list[str]] = {}
-    for doc in lexical.docs:
-        if ":L" not in doc.vector_id:
-            texts.setdefault(doc.entry_id, []).append(f"{doc.vector_id}\x1f{doc.text}")
-    return {
-        entry_id: hashlib.sha1("\x1e".join([*texts.get(entry_id, []), str(meta.get("answer", ""))]).encode()).hexdigest()[:12]
-        for entry_id, meta in lexical.entries.items()
-    }
-
-
 def sampled_entries(lexical: LexicalIndex) -> list[str]:
     """The FAQ entries the simulation asks about: at most MAX_ENTRIES, chosen by a hash of their
     id, so that a change to the FAQ keeps the sample (and the questions already asked) the same."""
@@ -333,13 +329,14 @@ def _median(values: list[float], default: float) -> float:
     return float(np.median(values)) if values else default
 
 
-def calibrate(memory: FaqMemory, gate: Gate, stamp: str, previous: ShopCalibration | None = None) -> ShopCalibration:
+def calibrate(memory: FaqMemory, gate: Gate, stamp: str, previous: ShopCalibration | None = None,
+              digests: dict[str, str] | None = None) -> ShopCalibration:
     """This shop's scale from its own FAQ: the shared model's reference points mapped onto it.
 
     With the `previous` calibration (same shared model), the questions it asked that no change
     can reach are kept as they were scored, and only the others are asked again."""
     started = time.perf_counter()
-    digests = entry_digests(memory.lexical)
+    digests = entry_digests(memory.lexical) if digests is None else digests
     kept = _unchanged_cases(memory, gate, previous, digests)
     cases: list[Case] = []
     for entry_id in sampled_entries(memory.lexical):
@@ -508,12 +505,13 @@ def calibration_path(kb: KnowledgeBase) -> Path:
 
 def load_or_calibrate(kb: KnowledgeBase, gate: Gate) -> ShopCalibration:
     """The stored calibration when the FAQ is unchanged, else a new one (stored atomically)."""
-    stamp = faq_stamp(kb.lexical) + gate.fingerprint
+    digests = entry_digests(kb.lexical)
+    stamp = faq_stamp(kb.lexical, digests) + gate.fingerprint
     path = calibration_path(kb)
     stored = ShopCalibration.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
     if stored is not None and stored.stamp == stamp:
         return stored
-    calibration = calibrate(FaqMemory.of(kb), gate, stamp, previous=stored)
+    calibration = calibrate(FaqMemory.of(kb), gate, stamp, previous=stored, digests=digests)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_beside(path)
     tmp.write_text(calibration.to_json(), encoding="utf-8")
