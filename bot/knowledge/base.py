@@ -160,6 +160,7 @@ class KnowledgeBase:
                     report.problems = _first(diagnosis.problems)
                     report.repaired, report.unrepaired = repair(self.store, diagnosis, found.entries, None)
                     repaired = True
+            self.store.settle()  # every vector written can be found by search (VectorStore.settle)
             self.faults.phase("checked")
             generation = content_generation({k: v.hash for k, v in now.items()})
             if to_embed or behind or report.removed or repaired:

@@ -3,7 +3,7 @@
 What must hold for every committed entry (one whose question vector is stored): all its
 phrasing vectors are there, with its hash and no surplus; its passage vector is there with
 its hash; and, checked only on request because it reads every vector, Chroma can return each
-record's embedding. Vectors and passages of no committed entry are leftovers of a sync that
+record's embedding and a search with a phrasing's own embedding finds it. Vectors and passages of no committed entry are leftovers of a sync that
 died before committing them.
 
 A sync runs the cheap part every time (vector counts against the entries' expected counts,
@@ -28,6 +28,7 @@ class Diagnosis:
     leftover_passages: list[str] = field(default_factory=list)
     without_embeddings: set[str] = field(default_factory=set)  # phrasing vector ids
     passages_without_embeddings: set[str] = field(default_factory=set)
+    unreachable: list[str] = field(default_factory=list)  # phrasing vectors search cannot find
 
     @property
     def ok(self) -> bool:
@@ -118,6 +119,13 @@ def diagnose(store: VectorStore, entries: Mapping[str, Entry], *, embeddings: bo
         stray = [v for v in result.without_embeddings if v.rpartition(":")[0] not in heads]
         if stray:
             result.problems.append(f"{len(stray)} 个残留向量没有嵌入")
+        readable = [v for v in ids if v not in result.without_embeddings]
+        result.unreachable = store.unreachable(readable)
+        if result.unreachable:
+            result.problems.append(
+                f"{len(result.unreachable)} 个问法向量在 Chroma 的检索图里找不到（用它自己的向量也搜不出）："
+                + "、".join(result.unreachable[:5])
+            )
     return result
 
 
@@ -145,6 +153,9 @@ def repair(
     if rewrite:
         store.upsert(rewrite, progress)
         done.append(f"重新写入了 {len(rewrite)} 个条目的全部向量")
+    if diagnosis.unreachable:
+        store.rebuild_phrasings()
+        done.append(f"重建了问法向量的检索图（{len(diagnosis.unreachable)} 个向量原先搜不到）")
     unfixable = [
         f"条目 {e} 的文件现在读不了，无法重新写入；修好文件后再运行 dianxiaoer index --repair"
         for e in sorted(diagnosis.rewrite - entries.keys())

@@ -62,6 +62,7 @@ def add(knowledge: KnowledgeBase, phrasings: Mapping[str, tuple[str, str]]) -> N
         with knowledge.writing():
             current = _in_step(knowledge)
             knowledge.store.upsert_learned(items)
+            knowledge.store.settle()
             _refresh(knowledge, current, added=items)
 
 

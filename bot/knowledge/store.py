@@ -75,7 +75,9 @@ def entry_passage(entry: Entry) -> str:
     return to_simplified(f"{entry.question}\n{entry.answer}" if entry.kind == "faq" else entry.answer)
 
 
-def make_chroma_client(settings: Settings):  # type: ignore[no-untyped-def]
+def make_chroma_client(settings: Settings, *, afresh: bool = False):  # type: ignore[no-untyped-def]
+    """A client of the configured store. `afresh`: a local store read again from its files, not
+    the system this process already holds for it (see VectorStore.reopen)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -93,11 +95,15 @@ def make_chroma_client(settings: Settings):  # type: ignore[no-untyped-def]
     path = settings.data_dir / "chroma"
     if not (path / "chroma.sqlite3").exists():
         _forget_cached_store(str(path))
+    elif afresh:
+        # Not stopped: a search in another thread may still be reading through it. It is
+        # garbage once the last store holding it lets go.
+        _forget_cached_store(str(path), stop=False)
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def _forget_cached_store(path: str) -> None:
+def _forget_cached_store(path: str, *, stop: bool = True) -> None:
     """Drop the Chroma system this process cached for `path`, whose files are gone.
 
     Chroma keeps one system per directory for the life of the process. Reused after the directory
@@ -110,7 +116,7 @@ def _forget_cached_store(path: str) -> None:
     # Private to Chroma (1.5): if a release renames them there is nothing cached to drop here.
     system = getattr(SharedSystemClient, "_identifier_to_system", {}).pop(path, None)
     getattr(SharedSystemClient, "_identifier_to_refcount", {}).pop(path, None)
-    if system is not None:
+    if system is not None and stop:
         system.stop()
 
 
@@ -118,22 +124,71 @@ class VectorStore:
     """The Chroma collection for one embedding model, through LangChain's Chroma wrapper."""
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self.after_write: Callable[[], None] = lambda: None  # called after each batch written
+        self._chroma, self._passages = self._open(make_chroma_client(settings))
+        self._written: set[str] = set()  # phrasing vectors written since the last settle()
+
+    def _open(self, client):  # type: ignore[no-untyped-def]
         from langchain_chroma import Chroma
 
-        self.embedder = embedder
-        self.after_write: Callable[[], None] = lambda: None  # called after each batch written
-        self._chroma = Chroma(
-            client=make_chroma_client(settings),
-            collection_name=collection_name(embedder),
-            embedding_function=embedder,
-            collection_metadata={"hnsw:space": "cosine"},
+        return tuple(
+            Chroma(
+                client=client,
+                collection_name=name,
+                embedding_function=self.embedder,
+                collection_metadata={"hnsw:space": "cosine"},
+            )
+            for name in (collection_name(self.embedder), collection_name(self.embedder) + "_answers")
         )
-        self._passages = Chroma(
-            client=self._chroma._client,
-            collection_name=collection_name(embedder) + "_answers",
-            embedding_function=embedder,
-            collection_metadata={"hnsw:space": "cosine"},
-        )
+
+    def reopen(self) -> None:
+        """Read a local store again from its files (a Chroma server keeps its own graph)."""
+        if self.settings.chroma_url:
+            return
+        self._chroma, self._passages = self._open(make_chroma_client(self.settings, afresh=True))
+
+    def settle(self) -> list[str]:
+        """Make sure every phrasing vector written since the last call can be found by search.
+
+        Chroma's HNSW graph, updated in place by upserts and deletes, now and then leaves a newly
+        written vector with no way in: every query passes it by, while get() lists it (1–8 syncs
+        in 300 of the same edit: benchmarks/chroma_reach.py). Each written vector is looked up
+        with its own embedding, about 0.2 ms apiece. One left out is put right by reading the
+        store again from its files, and failing that by rebuilding the graph from the records.
+        Returns the ids still out of reach (logged; BM25 still finds their text).
+        """
+        written, self._written = sorted(self._written), set()
+        lost = self.unreachable(written)
+        for fix in (self.reopen, self.rebuild_phrasings):
+            if not lost:
+                break
+            logger.warning("%d newly written vector(s) unreachable by search (%s); %s",
+                           len(lost), ", ".join(lost[:5]), fix.__name__)
+            fix()
+            lost = self.unreachable(lost)
+        if lost:
+            logger.error("vectors still unreachable by search after a rebuild: %s", ", ".join(lost[:20]))
+        return lost
+
+    def unreachable(self, vector_ids: Sequence[str] | None = None) -> list[str]:
+        """Phrasing vectors (all, or those given) that a query with their own embedding misses."""
+        collection = self._chroma._collection
+        total = collection.count()
+        lost: list[str] = []
+        ids = list(vector_ids) if vector_ids is not None else collection.get(include=[])["ids"]
+        for chunk in _chunks(ids, 500):
+            got = collection.get(ids=chunk, include=["embeddings"])
+            if not got["ids"]:
+                continue
+            k = min(10, total)
+            found = collection.query(query_embeddings=got["embeddings"], n_results=k, include=["distances"])
+            for vid, hits, distances in zip(got["ids"], found["ids"], found["distances"]):
+                # Ten identical vectors (one text in ten entries) can crowd out its own: still found.
+                if vid not in hits and not (len(hits) == k and max(distances) < 1e-6):
+                    lost.append(vid)
+        return lost
 
     def count(self) -> int:
         return self._chroma._collection.count()
@@ -179,6 +234,7 @@ class VectorStore:
             if passages:
                 for i, v in zip(passages, self.embedder.encode_passages([texts[i] for i in passages])):
                     vectors[i] = v.tolist()
+            self._written.update(item[0] for item in batch)
             self._chroma._collection.upsert(
                 ids=[item[0] for item in batch],
                 embeddings=vectors,
@@ -249,6 +305,7 @@ class VectorStore:
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
             vectors = self.embedder.encode_queries([to_simplified(text) for _, _, text in batch])
+            self._written.update(vid for vid, _, _ in batch)
             self._chroma._collection.upsert(
                 ids=[vid for vid, _, _ in batch],
                 embeddings=[v.tolist() for v in vectors],
@@ -308,31 +365,37 @@ class VectorStore:
         between dropping it and renaming the copy would a crash lose entries, and those the next
         sync adds again from the files.
         """
-        client = self._chroma._client
         for store, drop in ((self._chroma, drop_vectors), (self._passages, drop_passages)):
-            if not drop:
-                continue
-            collection = store._collection
-            name, metadata = collection.name, collection.metadata
-            spare = f"{name}_rebuild"
-            if spare in {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}:
-                client.delete_collection(spare)  # the leftover of a repair that died while copying
-            fresh = client.create_collection(spare, metadata=metadata)
-            healthy = [vid for vid in collection.get(include=[])["ids"] if vid not in drop]
-            for chunk in _chunks(healthy, BATCH * 8):
-                got = collection.get(ids=chunk, include=["embeddings", "documents", "metadatas"])
-                records = {
-                    "ids": got["ids"],
-                    "embeddings": [list(map(float, v)) for v in got["embeddings"]],
-                    "metadatas": got["metadatas"],
-                }
-                if any(doc is not None for doc in got["documents"]):  # the passages have none
-                    records["documents"] = got["documents"]
-                fresh.add(**records)
-                self.after_write()
-            client.delete_collection(name)
-            fresh.modify(name=name)
-            store._chroma_collection = fresh  # what langchain's Chroma._collection returns
+            if drop:
+                self._rebuild(store, drop)
+
+    def rebuild_phrasings(self) -> None:
+        """Rebuild the phrasing collection's search graph from its records (see settle)."""
+        self._rebuild(self._chroma, set())
+
+    def _rebuild(self, store, drop: set[str]) -> None:  # type: ignore[no-untyped-def]
+        client = store._client
+        collection = store._collection
+        name, metadata = collection.name, collection.metadata
+        spare = f"{name}_rebuild"
+        if spare in {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}:
+            client.delete_collection(spare)  # the leftover of a repair that died while copying
+        fresh = client.create_collection(spare, metadata=metadata)
+        healthy = [vid for vid in collection.get(include=[])["ids"] if vid not in drop]
+        for chunk in _chunks(healthy, BATCH * 8):
+            got = collection.get(ids=chunk, include=["embeddings", "documents", "metadatas"])
+            records = {
+                "ids": got["ids"],
+                "embeddings": [list(map(float, v)) for v in got["embeddings"]],
+                "metadatas": got["metadatas"],
+            }
+            if any(doc is not None for doc in got["documents"]):  # the passages have none
+                records["documents"] = got["documents"]
+            fresh.add(**records)
+            self.after_write()
+        client.delete_collection(name)
+        fresh.modify(name=name)
+        store._chroma_collection = fresh  # what langchain's Chroma._collection returns
 
     def all_vectors(self) -> list[StoredVector]:
         got = self._chroma.get(include=["metadatas", "documents"])
