@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     telegram_replicas: int = Field(
         1, ge=1, description="Bot processes sharing this token: Telegram's ~30 messages a second is split among them."
     )
+    telegram_http: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp", description="The Bot API transport: aiohttp (fast), or httpx (PTB's own, e.g. for a SOCKS proxy)."
+    )
 
     @field_validator("telegram_admins", "telegram_staff", "telegram_maintainers")
     @classmethod

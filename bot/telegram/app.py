@@ -23,13 +23,13 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.drafting.assistant import Assistant
 from bot.errors import ConfigError
 from bot.telegram import copywriting, general, maintain, serve
 from bot.telegram.roles import Roles
+from bot.telegram.transport import make_request
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def install_token_redaction(token: str) -> None:
         install_redaction = None
     for handler in logging.getLogger().handlers if install_redaction else ():
         install_redaction(handler)
-    for name in ("httpx", "httpcore", "telegram", "telegram.ext", "telegram.ext.Updater",
+    for name in ("httpx", "httpcore", "bot.telegram.transport", "telegram", "telegram.ext", "telegram.ext.Updater",
                  "telegram.ext.Application", "telegram._bot", "telegram.Bot", "telegram.ext.ExtBot",
                  "telegram.ext.AIORateLimiter", __name__):
         target = logging.getLogger(name)
@@ -168,14 +168,14 @@ def build_application(
         raise ConfigError("DIANXIAOER_TELEGRAM_TOKEN 未设置：先在 @BotFather 创建机器人并设置令牌")
     token = settings.telegram_token.get_secret_value()
     install_token_redaction(token)
-    httpx_kwargs = {"trust_env": trust_env}
+    kind = settings.telegram_http
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
-        .request(HTTPXRequest(connection_pool_size=2 * MAX_CONCURRENT_UPDATES + 4, httpx_kwargs=httpx_kwargs))
-        .get_updates_request(HTTPXRequest(httpx_kwargs=httpx_kwargs))
+        .request(make_request(kind, pool_size=2 * MAX_CONCURRENT_UPDATES + 4, trust_env=trust_env))
+        .get_updates_request(make_request(kind, trust_env=trust_env))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(AIORateLimiter(overall_max_rate=overall_max_rate, max_retries=rate_limit_retries))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
