@@ -115,7 +115,45 @@ def make_engine(settings: Settings) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    if not in_memory:
+        _one_writer_at_a_time(engine)
     return engine
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+WRITE_WAIT_SECONDS = 5.0  # then SQLite's own locking decides, as it would without this
+
+
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """Threads of this process take turns to write, each transaction's writes under one lock.
+
+    SQLite lets one transaction write at a time; the others sleep in its busy handler, in steps
+    of 1, 2, 5, 10… ms, and wake to try again whether or not the lock is free. Under a burst of
+    updates (drafting threads and the event loop all writing) the writer also waits for the GIL
+    while it holds the file lock, and the sleepers convoy behind it. A Python lock hands over at
+    once instead. Taken at a transaction's first write, released when it ends; another process
+    still meets SQLite's own locking.
+    """
+    import threading
+
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not conn.info.get("writing") and statement.lstrip()[:7].upper().startswith(WRITES):
+            conn.info["writing"] = lock.acquire(timeout=WRITE_WAIT_SECONDS)
+
+    def _release(conn: Any, *_: Any) -> None:
+        if conn.info.pop("writing", False):
+            lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(_dbapi: Any, record: Any) -> None:  # a connection closed mid-transaction
+        if record is not None and record.info.pop("writing", False):
+            lock.release()
 
 
 def _same_dir(a: Path, b: Path) -> bool:
