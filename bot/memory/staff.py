@@ -59,7 +59,12 @@ def start_edit(
 def pending_edit(*, session: Session, user_id: int, chat_id: int) -> StaffState | None:
     """The state holding an edit this user started in this chat, if any."""
     state = session.get(StaffState, user_id)
-    if state is None or state.editing_draft_id is None or state.editing_chat_id != chat_id:
+    return editing_in(state, chat_id) if state is not None else None
+
+
+def editing_in(state: StaffState, chat_id: int) -> StaffState | None:
+    """`state`, if it holds an edit started in this chat."""
+    if state.editing_draft_id is None or state.editing_chat_id != chat_id:
         return None
     return state
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 from datetime import datetime
@@ -75,7 +76,8 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
     with session(context) as db:
-        editing = staff.pending_edit(session=db, user_id=user.id, chat_id=msg.chat_id)
+        state = staff.get_state(session=db, user_id=user.id)  # read once: the edit, the customer
+    editing = staff.editing_in(state, msg.chat_id)
     source = msg
     if msg.chat.type == ChatType.PRIVATE:
         text: str | None = msg.text
@@ -94,7 +96,7 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif editing is not None and source is msg and msg.forward_origin is None:
         await _finish_edit(update, context, editing.editing_draft_id, text)  # type: ignore[arg-type]
     else:
-        await _draft_reply(update, context, text, source=source)
+        await _draft_reply(update, context, text, source=source, state=state)
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -239,20 +241,24 @@ def addressed_text(msg: Message, bot_username: str) -> str | None:
 
 
 async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *,
-                       source: Message, supersedes: StaffCard | None = None) -> None:
+                       source: Message, supersedes: StaffCard | None = None,
+                       state: StaffState | None = None) -> None:
     """Draft a reply to `text`, the customer's message in staff's message `source`, and show its
-    card; with `supersedes`, the card of that message before staff corrected it."""
+    card; with `supersedes`, the card of that message before staff corrected it. `state`: the
+    staff member's state, when the caller has just read it."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
     origin_name, asked_at = forward_origin(source)
     stopped_edit: StaffState | None = None
-    with session(context) as db:
-        state = staff.get_state(session=db, user_id=user.id)
+    replied = source.reply_to_message
+    to_card = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    # A plain question, its asker's state just read, needs nothing more from the database here.
+    reading = session(context) if state is None or to_card or supersedes is not None else contextlib.nullcontext()
+    with reading as db:
+        state = state or staff.get_state(session=db, user_id=user.id)
         customer_ref, channel = state.customer_ref, state.channel
-        replied = source.reply_to_message
         on_card = staff.card_at(session=db, chat_id=replied.chat_id, message_id=replied.message_id) if (
-            replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
-        ) else None
+            to_card and replied is not None) else None
         if on_card is not None and supersedes is None:
             # A reply to a card is that card's customer's follow-up, whoever staff serve now.
             customer_ref = on_card.customer_ref
@@ -272,7 +278,7 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
     assert result.draft_id is not None
     # 「在吗」: no entry is near it, and none should be taught it by a press of 📌.
     greeting = result.rule == GREETING_RULE
-    with session(context) as db:
+    with session(context) if result.draft is None else contextlib.nullcontext() as db:
         draft = result.draft or crud.get_draft(session=db, draft_id=result.draft_id)
         card = StaffCard(
             draft_id=result.draft_id, chat_id=msg.chat_id, message_id=0, question=text,
