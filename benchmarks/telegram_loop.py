@@ -213,48 +213,126 @@ def cpu_report(clock: StageClock, process: float, loop: float, updates: int) -> 
 async def one_run(services: TelegramServices, fake: FakeTelegram, questions: list[str], burst: list[str],
                   pacing: bool, latency: bool, clock: StageClock) -> None:
     async with polling(services, fake, overall_max_rate=30 if pacing else 0):  # as `dianxiaoer telegram` runs
-        # Warm-up: lazy imports, the first SQLite writes, HTTP connections.
-        for n, text in enumerate(questions[:10]):
-            mark = fake.mark()
-            await fake.user_sends(fake.user(STAFF_BASE + n % CHATS), STAFF_BASE + n % CHATS, text)
-            await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=300)
-        if latency:
-            ms = []
-            for n, text in enumerate(questions[10:]):
-                chat = STAFF_BASE + n % CHATS
-                mark = fake.mark()
-                started = time.monotonic()  # the fake stamps calls with time.monotonic() too
-                await fake.user_sends(fake.user(chat), chat, text)
-                await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=30)
-                card = next(c for c in fake.calls_to("sendMessage", after=mark) if "草稿 #" in c.params["text"])
-                ms.append((card.at - started) * 1000)
-            print(f"  one at a time: {summary(ms)}; load average "
-                  f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+        def before() -> tuple[float, float]:
+            clock.reset()
+            return time.process_time(), time.thread_time()
 
+        def after(started: tuple[float, float], cards: int) -> str:
+            process_cpu, loop_cpu = time.process_time() - started[0], time.thread_time() - started[1]
+            return cpu_report(clock, process_cpu, loop_cpu, cards)
+
+        await exercise(fake, questions, burst, pacing, latency, before, after)
+
+
+async def exercise(fake: FakeTelegram, questions: list[str], burst: list[str], pacing: bool, latency: bool,
+                   before: Callable[[], Any], after: Callable[[Any, int], str], warm_up_timeout: float = 300) -> None:
+    """Warm-up, one question at a time, then the burst, against a bot already polling `fake`."""
+    # Warm-up: lazy imports, the first SQLite writes, HTTP connections.
+    for n, text in enumerate(questions[:10]):
         mark = fake.mark()
-        queued: dict[str, float] = {}
-        clock.reset()
-        process_cpu, loop_cpu = time.process_time(), time.thread_time()
-        for n, text in enumerate(burst):
+        await fake.user_sends(fake.user(STAFF_BASE + n % CHATS), STAFF_BASE + n % CHATS, text)
+        await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=warm_up_timeout)
+    if latency:
+        ms = []
+        for n, text in enumerate(questions[10:]):
             chat = STAFF_BASE + n % CHATS
-            text = f"{text}（{n}）"  # unique, to match each card to its update
-            queued[text] = time.monotonic()
+            mark = fake.mark()
+            started = time.monotonic()  # the fake stamps calls with time.monotonic() too
             await fake.user_sends(fake.user(chat), chat, text)
-        cards: list[tuple[str, float]] = []
-        cursor = mark
-        while len(cards) < len(burst):
-            await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=cursor, timeout=120)
-            upto = len(fake.calls)
-            cards += [(c.params["text"], c.at) for c in fake.calls[cursor:upto]
-                      if c.method == "sendMessage" and "草稿 #" in c.params["text"]]
-            cursor = upto
-        process_cpu, loop_cpu = time.process_time() - process_cpu, time.thread_time() - loop_cpu
-        elapsed, ms = burst_timing(cards, queued)
-        label = "limiter pacing on (30/s)" if pacing else "limiter pacing off"
-        print(f"  burst of {len(burst)} from {CHATS} chats, {label}: {len(cards) / elapsed:.1f} updates/s "
-              f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}; "
-              f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
-        print(f"  CPU per update in the burst:\n{cpu_report(clock, process_cpu, loop_cpu, len(burst))}", flush=True)
+            await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=mark, timeout=30)
+            card = next(c for c in fake.calls_to("sendMessage", after=mark) if "草稿 #" in c.params["text"])
+            ms.append((card.at - started) * 1000)
+        print(f"  one at a time: {summary(ms)}; load average "
+              f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+
+    mark = fake.mark()
+    queued: dict[str, float] = {}
+    cpu = before()
+    for n, text in enumerate(burst):
+        chat = STAFF_BASE + n % CHATS
+        text = f"{text}（{n}）"  # unique, to match each card to its update
+        queued[text] = time.monotonic()
+        await fake.user_sends(fake.user(chat), chat, text)
+    cards: list[tuple[str, float]] = []
+    cursor = mark
+    while len(cards) < len(burst):
+        await fake.wait_for("sendMessage", lambda p: "草稿 #" in p["text"], after=cursor, timeout=120)
+        upto = len(fake.calls)
+        cards += [(c.params["text"], c.at) for c in fake.calls[cursor:upto]
+                  if c.method == "sendMessage" and "草稿 #" in c.params["text"]]
+        cursor = upto
+    report = after(cpu, len(burst))
+    elapsed, ms = burst_timing(cards, queued)
+    label = "limiter pacing on (30/s)" if pacing else "limiter pacing off"
+    print(f"  burst of {len(burst)} from {CHATS} chats, {label}: {len(cards) / elapsed:.1f} updates/s "
+          f"({len(cards)} cards in {elapsed:.2f} s); latency in the burst {summary(ms)}; "
+          f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    print(f"  CPU per update in the burst:\n{report}", flush=True)
+
+
+# The bot in a process of its own (--bot-process), as in production: the fake Bot API server and
+# this driver then spend their CPU outside the bot's GIL.
+
+def serve_polling(root: Path, port: int, pacing: float, db: Path) -> None:
+    """The product's Application long polling the fake in the parent process, until SIGINT."""
+    from types import SimpleNamespace
+
+    from bot.telegram.app import ALLOWED_UPDATES, build_application
+
+    settings = Settings(data_dir=root / "data", knowledge_dir=root / "knowledge", _env_file=None)
+    kb = KnowledgeBase(settings, embedder=make_embeddings(settings))
+    kb.lexical  # noqa: B018
+    kb.passages  # noqa: B018
+    where = SimpleNamespace(base_url=f"http://127.0.0.1:{port}/bot", base_file_url=f"http://127.0.0.1:{port}/file/bot")
+    services = bot_services(settings, kb, where, db)  # type: ignore[arg-type]
+    application = build_application(services, overall_max_rate=pacing, trust_env=False)
+    application.run_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=0, timeout=2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bot_process_run(root: Path, questions: list[str], burst: list[str], pacing: bool, latency: bool) -> None:
+    import signal
+    import subprocess
+
+    db = root / f"bot-process-{'paced' if pacing else 'free'}.db"
+    db.unlink(missing_ok=True)
+    log = root / "bot-process.log"
+    async with FakeTelegram() as fake:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--serve", str(root), str(fake.port),
+                 str(30 if pacing else 0), str(db)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            def before() -> tuple[float, float]:
+                return cpu_seconds(proc.pid), time.process_time()
+
+            def after(started: tuple[float, float], cards: int) -> str:
+                bot = (cpu_seconds(proc.pid) - started[0]) * 1000 / cards
+                here = (time.process_time() - started[1]) * 1000 / cards
+                cores = os.cpu_count() or 1
+                return (f"    {bot:6.2f} ms  the bot's process\n    {here:6.2f} ms  this process (fake Bot API, driver)\n"
+                        f"    bound: {cores} idle cores at {bot + here:.1f} ms per update → "
+                        f"{cores * 1000 / (bot + here):.0f} updates/s")
+
+            await exercise(fake, questions, burst, pacing, latency, before, after, warm_up_timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            await fake.release_long_polls()
+            for _ in range(600):
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                proc.kill()
+            if proc.returncode not in (0, -signal.SIGINT):
+                print(log.read_text(errors="replace")[-3000:], flush=True)
 
 
 async def measure(settings: Settings, kb: KnowledgeBase, queries: list[str], args: argparse.Namespace,
@@ -264,6 +342,10 @@ async def measure(settings: Settings, kb: KnowledgeBase, queries: list[str], arg
     runs = [(True, False, True), (True, True, False)]  # (full drafting, limiter pacing, latency sample)
     if args.adapter_only:
         runs.insert(0, (False, False, True))
+    if args.bot_process:
+        print("full loop, the bot in its own process:", flush=True)
+        await bot_process_run(root, questions, burst, pacing=False, latency=True)
+        return
     clock = StageClock()
     for drafting, pacing, latency in runs:
         print("full loop (drafting from the FAQ):" if drafting else "adapter only (drafting stubbed):", flush=True)
@@ -281,9 +363,15 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=300, help="updates queued at once for throughput")
     parser.add_argument("--adapter-only", action="store_true",
                         help="first measure the Telegram layer alone, drafting stubbed")
+    parser.add_argument("--bot-process", action="store_true",
+                        help="the bot in a process of its own, the fake Bot API server in this one")
+    parser.add_argument("--serve", nargs=4, metavar=("DIR", "PORT", "PACING", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the index dir for --reuse")
     parser.add_argument("--reuse", type=Path, help="a dir kept by --keep (skips the full index)")
     args = parser.parse_args()
+    if args.serve:
+        serve_polling(Path(args.serve[0]), int(args.serve[1]), float(args.serve[2]), Path(args.serve[3]))
+        return
     root = args.reuse or Path(tempfile.mkdtemp(prefix="dx-tgloop-"))
     print(f"telegram loop: {args.entries} entries, CPUs {os.cpu_count()}, dir {root}", flush=True)
     try:
