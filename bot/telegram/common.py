@@ -59,10 +59,9 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: in
     rather than cancelled, so no connection is torn down mid-request.
     """
     done = asyncio.Event()
+    task: asyncio.Task[None] | None = None
 
     async def renew() -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done.wait(), TYPING_AFTER_SECONDS)
         while not done.is_set():
             try:
                 await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
@@ -71,12 +70,19 @@ async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: in
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), TYPING_RENEW_SECONDS)
 
-    task = asyncio.create_task(renew())
+    def start() -> None:
+        nonlocal task
+        task = asyncio.create_task(renew())
+
+    # A timer, not a task: most drafts are done long before it fires, and cost nothing more.
+    timer = asyncio.get_running_loop().call_later(TYPING_AFTER_SECONDS, start)
     try:
         yield
     finally:
+        timer.cancel()
         done.set()
-        await task
+        if task is not None:
+            await task
 
 
 async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, permission: Permission) -> bool:
