@@ -17,7 +17,8 @@ from bot.knowledge.store import VectorStore
 
 
 @pytest.fixture
-def kb(tmp_path, e5):
+def kb(tmp_path, e5, chroma_url):
+    # chroma_url: embedded Chroma, then an empty Chroma server (whose graph is rebuilt, not re-read).
     kdir = tmp_path / "knowledge"
     kdir.mkdir()
     (kdir / "faq.csv").write_text(
@@ -25,7 +26,8 @@ def kb(tmp_path, e5):
         "可以退货吗？,七天无理由退货。,\n",
         encoding="utf-8",
     )
-    return KnowledgeBase(Settings(data_dir=tmp_path / "data", knowledge_dir=kdir, _env_file=None), embedder=e5)
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kdir, chroma_url=chroma_url, _env_file=None)
+    return KnowledgeBase(settings, embedder=e5)
 
 
 def pass_by(collection, hidden: set[str]) -> None:
