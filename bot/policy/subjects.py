@@ -63,19 +63,21 @@ def swapped_subject(
     # 「收到的茶叶受潮或破损怎么办？」 serves whatever was bought: 「收到的龙井有点受潮」 is its question.
     if topics(entry_question) & words.after_sales:
         return None
-    own = _subject(entry_question)
-    if not own or own in words.not_a_subject or own in query or own[:2] in query:
-        return None
+    # The question's subject first: one jieba cut per message, where the entry's is one per
+    # entry, and most messages name nothing another entry opens with.
     asked = _subject(query)
     if not asked or asked in words.not_a_subject:
-        return None
-    # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
-    if topics(own) or topics(asked) or set(own) & set(asked):
         return None
     # 「新白茶」「老白茶」: a word before a product that another entry opens with.
     named = [name for name in (asked, asked[1:])[: 2 if len(asked) >= 3 else 1]
              if _another_entry_is_about(name, entry_question, lexical)]
     if not named:
+        return None
+    own = _subject(entry_question)
+    if not own or own in words.not_a_subject or own in query or own[:2] in query:
+        return None
+    # Services (发货, 优惠券, 尺码) are what the customer wants done, not the thing asked about.
+    if topics(own) or topics(asked) or set(own) & set(asked):
         return None
     asked = named[0]
     if any(asked in text for text in entry_texts):
