@@ -32,7 +32,15 @@ The candidate signals (none of them kept: see benchmarks/README.md, "## Gate", "
   the first entry's answer (e5 passages), and `sent_margin`, that against the best of the next two
   candidates. The product does not have these vectors (it embeds an entry's phrasings and one
   question-and-answer passage); they are embedded here, once per run. Simulated questions have no
-  query vector, so with `--sentences` every model is fitted on the labelled questions alone.
+  query vector, so with `--sentences` every model is fitted on the labelled questions alone;
+* the re-ranker's own belief: `rerank_p`, the softmax probability of the first of the five
+  (meaningful since the re-ranker is fitted listwise; "### Fitted on 25 shops");
+* the first entry's closeness read against this FAQ rather than on an absolute scale
+  ("### Fitted on 25 shops"): its cosine minus the median top cosine of the FAQ's own simulated
+  in-scope questions (`r_dense_in`), of its near misses (`r_dense_nm`), their midpoint (`r_mid`),
+  the median cosine between an entry's first phrasing and the nearest phrasing of another entry
+  (`r_dense_nn`: how close the FAQ's entries sit to one another), the same for the passage
+  (`r_passage_in`), and the cosine placed between near misses (0) and in-scope (1) (`z_dense`).
 """
 
 from __future__ import annotations
@@ -105,9 +113,9 @@ def type_hit(query: str, answer: str) -> float:
     return len(wanted & held(answer)) / len(wanted) if wanted else 0.0
 
 
-CANDIDATES = ("idf_margin", "novel_idf", "type_miss", "x_ans_len", "x_phrasings", "x_idf_answer",
+CANDIDATES = ("rerank_p", "idf_margin", "novel_idf", "type_miss", "x_ans_len", "x_phrasings", "x_idf_answer",
               "x_other_cover", "x_dense2", "x_passage_rank")
-BETTER = ("idf_margin", "x_idf_answer")
+BETTER = ("rerank_p", "idf_margin", "x_idf_answer")
 WORSE = ("novel_idf", "type_miss", "x_other_cover", "x_passage_rank")
 
 
@@ -124,7 +132,10 @@ def candidate_signals(query, hits, lexical) -> dict[str, float]:  # type: ignore
                  for h in hits[1:5]), default=0.0)
     passages = sorted((h.passage for h in hits[:5]), reverse=True)
     own = lexical.phrasings.get(top.id, [top.question])
+    logits = [h.extra.get("rerank", 0.0) for h in hits[:5]]
     return {
+        # The re-ranker's softmax probability that the first of the five is the right one.
+        "rerank_p": 1.0 / sum(np.exp(np.clip(np.array(logits) - logits[0], -60, 60))),
         "idf_margin": rows[0]["idf_entry"] - max((r["idf_entry"] for r in rows[1:]), default=0.0),
         "novel_idf": sum(w for g, w in wanted.items() if g not in terms.idf) / total if wanted else 1.0,
         "type_miss": type_miss(query, top.answer),
@@ -170,11 +181,56 @@ def add_sentences(rows, gate, data, sentences: AnswerSentences) -> None:  # type
     rows["sx"], rows["sy"] = np.zeros((0, rows["x"].shape[1])), np.zeros(0)
 
 
+RELATIVE = ("r_dense_in", "r_dense_nm", "r_dense_nn", "r_passage_in", "r_mid", "z_dense")
+
+
+def faq_references(gate, data) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Where this FAQ's own questions sit: the top cosine and passage cosine of its simulated
+    in-scope questions (right entry first) and near misses, and the median cosine between an
+    entry's first phrasing and the nearest phrasing of another entry."""
+    dense_in, dense_nm, passage_in = [], [], []
+    for text, hits, entry_id, view in data.sim:
+        ordered = gate.order(text, gf._copy(hits), view)
+        if entry_id is None:
+            dense_nm.append(ordered[0].dense)
+        elif ordered[0].id == entry_id:
+            dense_in.append(ordered[0].dense)
+            passage_in.append(ordered[0].passage)
+    memory = data.memory
+    docs = memory.lexical.docs
+    owner = np.array([d.entry_id for d in docs])
+    nn = []
+    for entry_id, rows in memory.rows_of.items():
+        r = rows[0]
+        cos = memory.vectors @ memory.vectors[r]
+        cos[owner == entry_id] = -2.0
+        cos[memory.learned | ~memory.known] = -2.0
+        nn.append(float(cos.max()))
+    med = lambda v: float(np.median(v)) if v else 0.0  # noqa: E731
+    return {"dense_in": med(dense_in), "dense_nm": med(dense_nm), "passage_in": med(passage_in),
+            "nn": med(nn)}
+
+
+def relative_signals(values: dict[str, float], ref: dict[str, float]) -> dict[str, float]:
+    spread = max(ref["dense_in"] - ref["dense_nm"], 0.01)
+    return {
+        "r_dense_in": values["dense"] - ref["dense_in"],
+        "r_dense_nm": values["dense"] - ref["dense_nm"],
+        "r_dense_nn": values["dense"] - ref["nn"],
+        "r_passage_in": values["passage"] - ref["passage_in"],
+        "r_mid": values["dense"] - (ref["dense_in"] + ref["dense_nm"]) / 2,
+        "z_dense": float(np.clip((values["dense"] - ref["dense_nm"]) / spread, -3, 3)),
+    }
+
+
 def gate_rows(gate, data):  # type: ignore[no-untyped-def]
     """Feature rows (shipped features, then the candidates) of a shop's real and simulated questions."""
+    ref = faq_references(gate, data)
+
     def row(query, hits, view):  # type: ignore[no-untyped-def]
         ordered = gate.order(query, gf._copy(hits), view)
         values = {**features(query, ordered, view), **candidate_signals(query, ordered, view)}
+        values.update(relative_signals(values, ref))
         return ordered, [values[f] for f in NAMES]
 
     xs, ys, inside, ruled = [], [], [], []
@@ -193,7 +249,7 @@ def gate_rows(gate, data):  # type: ignore[no-untyped-def]
                 sx=np.array(sx), sy=np.array(sy))
 
 
-NAMES = (*FEATURES, *CANDIDATES)
+NAMES = (*FEATURES, *CANDIDATES, *RELATIVE)
 
 
 def fitted(rows, train, feats, kind):  # type: ignore[no-untyped-def]
@@ -258,9 +314,12 @@ def loso(rows, spec: str) -> None:  # type: ignore[no-untyped-def]
     rest = [c for k, c in per.items() if not k.startswith("tea")] or list(per.values())
     if not pooled[1]:
         pooled = sum(per.values())
+    blind = sum((c for k, c in per.items() if k.startswith("blind")), np.zeros(4))
+    helper = (f"; helper-written (blind*) {blind[0] / blind[1]:.3f} / {blind[2] / blind[3]:.3f}"
+              if blind[1] and blind[3] else "")
     print(f"{spec:40s} answered right {pooled[0] / pooled[1]:.3f}, handed off {pooled[2] / pooled[3]:.3f}; "
           f"mean AUC {np.mean(aucs):.3f}; lowest shop {min(c[0] / c[1] for c in rest):.3f} / "
-          f"{min(c[2] / c[3] for c in rest):.3f}", flush=True)
+          f"{min(c[2] / c[3] for c in rest):.3f}{helper}", flush=True)
 
 
 def print_alone(rows, signals: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -306,8 +365,8 @@ def rerank_loso(rows, spec: str) -> None:  # type: ignore[no-untyped-def]
         for j, qs in rows.items():
             if j != k:
                 for x, y in qs:
-                    xs.append(x[:, idx]); ys.append(y); ws.append(np.full(len(y), 1.0 / len(qs)))
-        coef, _ = gf._logistic(np.vstack(xs), np.concatenate(ys), np.concatenate(ws) * len(rows) * 100)
+                    xs.append(x[:, idx]); ys.append(int(np.argmax(y))); ws.append(1.0 / len(qs))
+        coef = gf._listwise(xs, ys, np.array(ws))  # as gate_fit.fit_reranker
         got = sum(int(y[np.argmax(x[:, idx] @ coef)] == 1) for x, y in rows[k])
         right, n = right + got, n + len(rows[k])
         lowest = min(lowest, got / max(len(rows[k]), 1))
@@ -325,7 +384,7 @@ def main() -> None:
     parser.add_argument("--rerank", nargs="*", default=[])
     parser.add_argument("--sentences", action="store_true", help="add the answer-sentence signals (sent, sent_margin)")
     args = parser.parse_args()
-    gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, *BETTER)
+    gf.MORE_IS_BETTER = (*gf.MORE_IS_BETTER, *BETTER, *RELATIVE)
     gf.MORE_IS_WORSE = (*gf.MORE_IS_WORSE, *WORSE)
     with opened_shops(args.shops, tea=args.tea) as (shops, embedder):
         datas = [gf.collect(s) for s in shops]

@@ -1,5 +1,6 @@
-"""The shared gate's threshold chooser (benchmarks/gate_fit.py): every shop counts alike in each
-rate, and the point is chosen on probabilities of shops the score model was not fitted on."""
+"""The shared gate's fit (benchmarks/gate_fit.py): the threshold chooser counts every shop alike
+in each rate and chooses on probabilities of shops the score model was not fitted on; the
+re-ranker is fitted on the choice between one query's candidates."""
 
 from __future__ import annotations
 
@@ -52,3 +53,40 @@ def test_an_unknown_way_of_choosing_is_a_clear_error():
     shop, _ = rows([0.9], [0.1])
     with pytest.raises(SystemExit, match="loso or in"):
         gate_fit.choose_threshold([shop], np.zeros(len(FEATURES)), 0.0, gate_fit.Prior(), "median")
+
+
+def candidate_groups(rng: np.random.Generator, n: int, offset: float) -> tuple[list[np.ndarray], list[int]]:
+    """`n` queries of five candidates; the right one is the best by 2·x0 − x1 plus noise, and every
+    candidate of a query shares a random level of x0 (how close the whole query sits to the FAQ)."""
+    groups, right = [], []
+    for _ in range(n):
+        x = rng.normal(size=(5, 2))
+        x[:, 0] += offset * rng.normal()
+        groups.append(x)
+        right.append(int(np.argmax(2 * x[:, 0] - x[:, 1] + 0.3 * rng.normal(size=5))))
+    return groups, right
+
+
+def test_the_reranker_is_fitted_on_differences_between_one_querys_candidates():
+    rng = np.random.default_rng(7)
+    groups, right = candidate_groups(rng, 600, offset=0.0)
+    coef = gate_fit._listwise(groups, right, np.ones(len(groups)))
+    assert coef[0] > 0 > coef[1]
+    assert coef[0] / -coef[1] == pytest.approx(2.0, rel=0.25)
+    test, truth = candidate_groups(rng, 400, offset=0.0)
+    assert np.mean([int(np.argmax(g @ coef)) == r for g, r in zip(test, truth)]) > 0.85
+    # A level every candidate of a query shares cannot change which one is right: with it added,
+    # the choice between candidates is the same.
+    shifted = [g + np.array([rng.normal() * 3, 0.0]) for g in groups]
+    again = gate_fit._listwise(shifted, right, np.ones(len(groups)))
+    assert again[0] / -again[1] == pytest.approx(coef[0] / -coef[1], rel=0.1)
+
+
+def test_the_reranker_weighs_queries_as_told():
+    # Two kinds of query disagree on which candidate is right; the fit follows the heavier kind.
+    a = [np.array([[1.0], [0.0]])] * 50
+    b = [np.array([[1.0], [0.0]])] * 50
+    right = [0] * 50 + [1] * 50
+    heavier_a = gate_fit._listwise(a + b, right, np.array([3.0] * 50 + [1.0] * 50))
+    heavier_b = gate_fit._listwise(a + b, right, np.array([1.0] * 50 + [3.0] * 50))
+    assert heavier_a[0] > 0 > heavier_b[0]

@@ -3,8 +3,8 @@
 In shops nobody fitted on, the right entry is in the top five for about 97% of answerable
 messages but first for 80–88%. Retrieval's fused score weighs every shop alike; these signals
 are each read relative to this query's candidates and this FAQ's own term statistics, so a
-small logistic model over them, fitted on many shops' labelled questions
-(`benchmarks/gate_fit.py`), carries to a shop it never saw:
+small linear model over them, fitted on many shops' labelled questions as a choice among each
+query's five (a softmax over them, `benchmarks/gate_fit.py`), carries to a shop it never saw:
 
 * how close the message is to the entry's phrasings and to its answer, against the best of the five;
 * how much of the message's wording the entry covers, each word weighted by how rare it is in
@@ -139,7 +139,8 @@ def learned_texts(lexical: LexicalIndex) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Reranker:
-    """A logistic model of "this candidate is the right entry", over `CANDIDATE_FEATURES`."""
+    """A linear score over `CANDIDATE_FEATURES`; a softmax of the scores of one query's
+    candidates is the model's probability that each is the right entry (fitted so)."""
 
     weights: dict[str, float]
     bias: float
