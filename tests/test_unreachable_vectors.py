@@ -109,3 +109,24 @@ def test_a_learned_phrasing_search_passes_by_is_settled(kb, monkeypatch):
     monkeypatch.setattr(VectorStore, "upsert_learned", learn_then_break)
     kb.add_learned({f"{entry}:L1": (entry, "买错了能换吗")})
     assert f"{entry}:L1" in [vid for vid, _ in kb.store.nearest(kb.embedder.embed_query("买错了能换吗"), 3)]
+
+
+def test_searches_keep_working_while_the_graph_is_rebuilt(kb):
+    kb.sync()
+    store = kb.store
+    vector = kb.embedder.embed_query("怎么开票")
+    client = store._chroma._client
+    real_delete = client.delete_collection
+    seen: list[list[str]] = []
+
+    def delete_then_search(name, *args, **kwargs):
+        real_delete(name, *args, **kwargs)
+        seen.append([vid for vid, _ in store.nearest(vector, 3)])  # a search from another thread, now
+
+    client.delete_collection = delete_then_search
+    try:
+        store.rebuild_phrasings()
+    finally:
+        client.delete_collection = real_delete
+    assert seen and seen[0][0] == vector_id(kb, "怎么开票")
+    assert [vid for vid, _ in store.nearest(vector, 3)] == seen[0]

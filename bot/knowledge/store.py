@@ -393,9 +393,11 @@ class VectorStore:
                 records["documents"] = got["documents"]
             fresh.add(**records)
             self.after_write()
+        # Searches (other threads of a serving bot) move to the copy before the old one goes:
+        # Chroma addresses a collection by id, so the copy keeps working through its renaming.
+        store._chroma_collection = fresh  # what langchain's Chroma._collection returns
         client.delete_collection(name)
         fresh.modify(name=name)
-        store._chroma_collection = fresh  # what langchain's Chroma._collection returns
 
     def all_vectors(self) -> list[StoredVector]:
         got = self._chroma.get(include=["metadatas", "documents"])
