@@ -153,7 +153,7 @@ class VectorStore:
         """Make sure every phrasing vector written since the last call can be found by search.
 
         Chroma's HNSW graph, updated in place by upserts and deletes, now and then leaves a newly
-        written vector with no way in: every query passes it by, while get() lists it (1–8 syncs
+        written vector with no way in: every query passes it by, while get() lists it (2–5 syncs
         in 300 of the same edit: benchmarks/chroma_reach.py). Each written vector is looked up
         with its own embedding, about 0.2 ms apiece. One left out is put right by reading the
         store again from its files, and failing that by rebuilding the graph from the records.
