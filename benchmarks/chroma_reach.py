@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embeddings import E5Embeddings
-from bot.knowledge.store import VectorStore
+from bot.knowledge.store import Settled, VectorStore
 
 BEFORE = {
     "faq.csv": "问题,答案,相似问题\n"
@@ -69,7 +69,7 @@ def unreachable(kb: KnowledgeBase) -> int:
 def run(rounds: int, settle: bool, embedder: E5Embeddings, template: Path) -> tuple[int, int]:
     shipped = VectorStore.settle
     if not settle:
-        VectorStore.settle = lambda self: []  # type: ignore[method-assign]
+        VectorStore.settle = lambda self: Settled([], [])  # type: ignore[method-assign]
     syncs_missing = vectors_missing = 0
     try:
         for i in range(rounds):

@@ -65,8 +65,9 @@ def test_a_written_vector_search_passes_by_is_found_by_the_sync_and_read_again(k
         pass_by(self._chroma._collection, {vid for vid, text, _, _ in pending if text == "有小样吗"})
 
     monkeypatch.setattr(VectorStore, "_write_phrasings", write_then_break)
-    kb.sync()
+    report = kb.sync()
     assert not kb.store._written  # settled: the sync looked up what it wrote
+    assert any("检索不到" in line for line in report.problems) and report.repaired and not report.unrepaired
     hidden = vector_id(kb, "有小样吗")
     vector = kb.embedder.embed_query("有小样吗")
     assert hidden in [vid for vid, _ in kb.store.nearest(vector, 5)]
@@ -80,7 +81,8 @@ def test_when_reading_again_does_not_help_the_graph_is_rebuilt(kb, monkeypatch):
     pass_by(kb.store._chroma._collection, {hidden})
     kb.store._written.add(hidden)
     before = {v.vector_id: v.text for v in kb.store.all_vectors()}
-    assert kb.store.settle() == []
+    settled = kb.store.settle()
+    assert settled.found == [hidden] and settled.lost == []
     assert {v.vector_id: v.text for v in kb.store.all_vectors()} == before
     assert hidden in [vid for vid, _ in kb.store.nearest(kb.embedder.embed_query("怎么开票"), 3)]
 

@@ -160,7 +160,16 @@ class KnowledgeBase:
                     report.problems = _first(diagnosis.problems)
                     report.repaired, report.unrepaired = repair(self.store, diagnosis, found.entries, None)
                     repaired = True
-            self.store.settle()  # every vector written can be found by search (VectorStore.settle)
+            settled = self.store.settle()  # every vector written can be found by search
+            if settled.found:
+                report.problems.append(f"{len(settled.found)} 个刚写入的问法向量检索不到（Chroma 检索图的偶发问题）")
+                if settled.lost:
+                    report.unrepaired.append(
+                        f"{len(settled.lost)} 个问法向量重建检索图后仍检索不到（{'、'.join(settled.lost[:5])}）："
+                        "运行 dianxiaoer index --repair"
+                    )
+                else:
+                    report.repaired.append(f"{len(settled.found)} 个刚写入的问法向量原先检索不到，已重新读取或重建检索图")
             self.faults.phase("checked")
             generation = content_generation({k: v.hash for k, v in now.items()})
             if to_embed or behind or report.removed or repaired:

@@ -57,6 +57,13 @@ class StoredVector:
     metadata: dict[str, object]
 
 
+class Settled(NamedTuple):
+    """What `VectorStore.settle` found: written vectors search passed by, and those it could not fix."""
+
+    found: list[str]
+    lost: list[str]
+
+
 class StoredEntry(NamedTuple):
     """What the store says about one committed entry (from its question vector)."""
 
@@ -149,7 +156,7 @@ class VectorStore:
             return
         self._chroma, self._passages = self._open(make_chroma_client(self.settings, afresh=True))
 
-    def settle(self) -> list[str]:
+    def settle(self) -> Settled:
         """Make sure every phrasing vector written since the last call can be found by search.
 
         Chroma's HNSW graph, updated in place by upserts and deletes, now and then leaves a newly
@@ -157,10 +164,10 @@ class VectorStore:
         in 300 of the same edit: benchmarks/chroma_reach.py). Each written vector is looked up
         with its own embedding, about 0.2 ms apiece. One left out is put right by reading the
         store again from its files, and failing that by rebuilding the graph from the records.
-        Returns the ids still out of reach (logged; BM25 still finds their text).
+        Returns the ids found out of reach and those still out of reach (BM25 still finds their text).
         """
         written, self._written = sorted(self._written), set()
-        lost = self.unreachable(written)
+        found = lost = self.unreachable(written)
         for fix in (self.reopen, self.rebuild_phrasings):
             if not lost:
                 break
@@ -170,7 +177,7 @@ class VectorStore:
             lost = self.unreachable(lost)
         if lost:
             logger.error("vectors still unreachable by search after a rebuild: %s", ", ".join(lost[:20]))
-        return lost
+        return Settled(found, lost)
 
     def unreachable(self, vector_ids: Sequence[str] | None = None) -> list[str]:
         """Phrasing vectors (all, or those given) that a query with their own embedding misses."""
