@@ -25,3 +25,43 @@ def test_each_transport_carries_a_card_a_retry_and_a_file(world, kind):  # noqa:
             assert fake.documents[-1] == (STAFF, "草稿.csv", "编号,草稿\n1,您好\n".encode())
 
     run(scenario())
+
+
+def test_aiohttp_errors_are_the_ones_python_telegram_bot_retries():
+    """A refused connection is a NetworkError and a silent server a TimedOut, as with httpx:
+    the updater backs off and polls again on both instead of dying."""
+    import asyncio
+    import socket
+
+    from aiohttp import web
+    from telegram.error import NetworkError, TimedOut
+
+    async def scenario() -> None:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+
+        async def silent(request: web.Request) -> web.Response:
+            await asyncio.sleep(1.5)
+            return web.json_response({"ok": True, "result": True})
+
+        app = web.Application()
+        app.router.add_post("/bot/getMe", silent)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        request = AiohttpRequest(trust_env=False)
+        await request.initialize()
+        try:
+            with pytest.raises(NetworkError) as refused:
+                await request.do_request(f"http://127.0.0.1:{closed}/bot/getMe", "POST")
+            assert not isinstance(refused.value, TimedOut)
+            with pytest.raises(TimedOut):
+                await request.do_request(f"http://127.0.0.1:{port}/bot/getMe", "POST", read_timeout=0.3)
+        finally:
+            await request.shutdown()
+            await runner.cleanup()
+
+    asyncio.run(scenario())
