@@ -3,8 +3,8 @@
 What must hold for every committed entry (one whose question vector is stored): all its
 phrasing vectors are there, with its hash and no surplus; its passage vector is there with
 its hash; and, checked only on request because it reads every vector, Chroma can return each
-record's embedding and a search with a phrasing's own embedding finds it. Vectors and passages of no committed entry are leftovers of a sync that
-died before committing them.
+record's embedding and a search with a phrasing's own embedding finds it. Vectors and passages
+of no committed entry are leftovers of a sync that died before committing them.
 
 A sync runs the cheap part every time (vector counts against the entries' expected counts,
 reading nothing but two numbers) and the metadata check only when the counts disagree;

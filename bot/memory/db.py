@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,6 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     once instead. Taken at a transaction's first write, released when it ends; another process
     still meets SQLite's own locking.
     """
-    import threading
-
     lock = threading.Lock()
 
     @event.listens_for(engine, "before_cursor_execute")
