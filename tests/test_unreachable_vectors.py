@@ -16,9 +16,7 @@ from bot.knowledge.doctor import diagnose, repair
 from bot.knowledge.store import VectorStore
 
 
-@pytest.fixture
-def kb(tmp_path, e5, chroma_url):
-    # chroma_url: embedded Chroma, then an empty Chroma server (whose graph is rebuilt, not re-read).
+def shop(tmp_path, e5, chroma_url) -> KnowledgeBase:
     kdir = tmp_path / "knowledge"
     kdir.mkdir()
     (kdir / "faq.csv").write_text(
@@ -28,6 +26,18 @@ def kb(tmp_path, e5, chroma_url):
     )
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kdir, chroma_url=chroma_url, _env_file=None)
     return KnowledgeBase(settings, embedder=e5)
+
+
+@pytest.fixture
+def kb(tmp_path, e5, chroma_url):
+    # chroma_url: embedded Chroma, then an empty Chroma server (whose graph is rebuilt, not re-read).
+    return shop(tmp_path, e5, chroma_url)
+
+
+@pytest.fixture
+def embedded_kb(tmp_path, e5):
+    # Only an embedded store has a graph in this process that other stores here share.
+    return shop(tmp_path, e5, None)
 
 
 def pass_by(collection, hidden: set[str]) -> None:
@@ -132,3 +142,41 @@ def test_searches_keep_working_while_the_graph_is_rebuilt(kb):
         client.delete_collection = real_delete
     assert seen and seen[0][0] == vector_id(kb, "怎么开票")
     assert [vid for vid, _ in store.nearest(vector, 3)] == seen[0]
+
+
+def test_a_sync_after_one_that_died_looks_up_every_vector(embedded_kb, monkeypatch):
+    """A sync killed after writing leaves its vectors committed, so the next one writes them
+    not again; a vector the dead sync's graph passes by must still be found afterwards."""
+    from chromadb.api.models.Collection import Collection
+
+    from bot.knowledge import faults
+
+    class Killed(Exception):
+        pass
+
+    kb = embedded_kb
+    kb.sync()
+    add_entry(kb)
+    monkeypatch.setattr(faults, "_die", lambda where: (_ for _ in ()).throw(Killed(where)))
+    dying = KnowledgeBase(kb.settings.model_copy(update={"fault_at_phase": "deleted"}), embedder=kb.embedder)
+    with pytest.raises(Killed):
+        dying.sync()
+    hidden = vector_id(dying, "有小样吗")
+    graph = dying.store._chroma._collection._client  # the process's Chroma, which every store here shares
+    real = Collection.query
+
+    def query(self, **kwargs):  # what that in-memory graph does: pass the vector by
+        got = real(self, **kwargs)
+        if self._client is graph:
+            for row, ids in enumerate(got["ids"]):
+                keep = [i for i, vid in enumerate(ids) if vid != hidden]
+                for key in ("ids", "distances"):
+                    if got.get(key) is not None:
+                        got[key][row] = [got[key][row][i] for i in keep]
+        return got
+
+    monkeypatch.setattr(Collection, "query", query)
+    resumed = KnowledgeBase(kb.settings, embedder=kb.embedder)
+    report = resumed.sync()
+    assert not report.added and not report.updated  # the dead sync had committed the entry
+    assert hidden in [vid for vid, _ in resumed.store.nearest(resumed.embedder.embed_query("有小样吗"), 5)]

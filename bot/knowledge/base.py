@@ -120,6 +120,9 @@ class KnowledgeBase:
             if not allow_mass_delete:
                 refuse_mass_delete(report, stored, self.settings.knowledge_dir)
             last = SyncState.read(self._state_path)
+            # A sync that died part-way (killed, or an exception in this process) may have written
+            # vectors this one does not write again: then every vector is looked up, not only ours.
+            unfinished = last is None or last.generation == SYNC_IN_PROGRESS
             if (report.added or report.updated or report.removed) and last is not None:
                 # Until this sync's own state is written, readers must not take the old lexical index
                 # for current: killed after embedding an answer edited 299 → 399 元, a new process
@@ -160,7 +163,7 @@ class KnowledgeBase:
                     report.problems = _first(diagnosis.problems)
                     report.repaired, report.unrepaired = repair(self.store, diagnosis, found.entries, None)
                     repaired = True
-            settled = self.store.settle()  # every vector written can be found by search
+            settled = self.store.settle(everything=unfinished)  # what was written can be found by search
             if settled.found:
                 report.problems.append(f"{len(settled.found)} 个刚写入的问法向量检索不到（Chroma 检索图的偶发问题）")
                 if settled.lost:

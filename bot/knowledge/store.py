@@ -156,8 +156,9 @@ class VectorStore:
             return
         self._chroma, self._passages = self._open(make_chroma_client(self.settings, afresh=True))
 
-    def settle(self) -> Settled:
-        """Make sure every phrasing vector written since the last call can be found by search.
+    def settle(self, *, everything: bool = False) -> Settled:
+        """Make sure every phrasing vector written since the last call (or, with `everything`,
+        every one stored: after a sync that died part-way) can be found by search.
 
         Chroma's HNSW graph, updated in place by upserts and deletes, now and then leaves a newly
         written vector with no way in: every query passes it by, while get() lists it (2–5 syncs
@@ -167,7 +168,7 @@ class VectorStore:
         Returns the ids found out of reach and those still out of reach (BM25 still finds their text).
         """
         written, self._written = sorted(self._written), set()
-        found = lost = self.unreachable(written)
+        found = lost = self.unreachable(None if everything else written)
         for fix in (self.reopen, self.rebuild_phrasings):
             if not lost:
                 break
