@@ -196,10 +196,8 @@ class Assistant:
                 conversation = crud.start_conversation(
                     session=session, customer_id=person.id if person else None, channel=channel, now=now
                 )
-            # Both messages before the draft, so that the draft's flush writes them too and the
-            # commit has nothing left to flush (one flush fewer per reply; ids keep their order).
-            for role, text in (("customer", message), ("assistant", reply)):
-                crud.add_message(session=session, conversation_id=conversation.id, role=role, text=text, now=now)
+            crud.add_messages(session=session, conversation_id=conversation.id,
+                              said=[("customer", message), ("assistant", reply)], now=now)
             draft = crud.create_draft(
                 session=session,
                 kind="reply",

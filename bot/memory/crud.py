@@ -1,5 +1,6 @@
 """Keyword-only data access. The caller owns the session and the transaction: these functions
-add and flush (so new rows have ids) but never commit, so one reply is one commit."""
+write (so new rows have ids) but never commit, so one reply is one commit. The rows of every
+reply (conversation, messages, draft) are written by `rows.insert`, without the unit of work."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import attributes
 from sqlmodel import Session, col, or_, select
 
 from bot.errors import DianxiaoerError
+from bot.memory import rows
 from bot.memory.models import (
     CONVERSATION_CHANNELS,
     DRAFT_KINDS,
@@ -195,12 +199,9 @@ def start_conversation(
     if channel not in CONVERSATION_CHANNELS:
         raise DianxiaoerError(f"未知渠道：{channel}（可选 {', '.join(CONVERSATION_CHANNELS)}）")
     now = now or utcnow()
-    conversation = Conversation(
-        customer_id=customer_id, channel=channel, started_at=now, last_message_at=now
+    return rows.insert(
+        session, Conversation(customer_id=customer_id, channel=channel, started_at=now, last_message_at=now)
     )
-    session.add(conversation)
-    session.flush()
-    return conversation
 
 
 def latest_conversation(
@@ -240,16 +241,32 @@ def ongoing_conversation(
 def add_message(
     *, session: Session, conversation_id: int, role: str, text: str, now: datetime | None = None
 ) -> Message:
-    if role not in ROLES:
-        raise DianxiaoerError(f"未知角色：{role}（可选 {', '.join(ROLES)}）")
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise DianxiaoerError(f"对话 {conversation_id} 不存在")
+    return add_messages(session=session, conversation_id=conversation_id, said=[(role, text)], now=now)[0]
+
+
+_TOUCH = update(Conversation.__table__)  # type: ignore[attr-defined]
+
+
+def add_messages(
+    *, session: Session, conversation_id: int, said: Sequence[tuple[str, str]], now: datetime | None = None
+) -> list[Message]:
+    """`said`: (role, text) in order, all at `now`, which becomes the conversation's last activity."""
+    for role, _ in said:
+        if role not in ROLES:
+            raise DianxiaoerError(f"未知角色：{role}（可选 {', '.join(ROLES)}）")
     now = now or utcnow()
-    message = Message(conversation_id=conversation_id, role=role, text=text, created_at=now)
-    conversation.last_message_at = now
-    session.add_all([message, conversation])
-    return message
+    touched = session.execute(
+        _TOUCH.where(Conversation.__table__.c.id == conversation_id),  # type: ignore[attr-defined]
+        {"last_message_at": now},
+    )
+    if touched.rowcount == 0:
+        raise DianxiaoerError(f"对话 {conversation_id} 不存在")
+    if (loaded := session.identity_map.get(session.identity_key(Conversation, conversation_id))) is not None:
+        attributes.set_committed_value(loaded, "last_message_at", now)  # as the row now reads
+    return [
+        rows.insert(session, Message(conversation_id=conversation_id, role=role, text=text, created_at=now))
+        for role, text in said
+    ]
 
 
 def recent_messages(*, session: Session, conversation_id: int, limit: int = 10) -> list[Message]:
@@ -311,9 +328,7 @@ def create_draft(
     )
     if now is not None:
         draft.created_at = now
-    session.add(draft)
-    session.flush()
-    return draft
+    return rows.insert(session, draft)
 
 
 def draft_exchange(*, session: Session, draft: Draft) -> list[Message]:

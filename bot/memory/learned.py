@@ -106,15 +106,16 @@ def labelled_questions(*, session: Session) -> list[LabelledQuestion]:
     return [LabelledQuestion(r.text, r.entry_id, r.decision) for r in list_labels(session=session)]
 
 
+_STAMP = select(func.count(col(LearnedPhrasing.id)), func.max(col(LearnedPhrasing.id)),
+                func.count(col(LearnedPhrasing.entry_id)), func.sum(col(LearnedPhrasing.revision)))
+
+
 def labels_stamp(*, session: Session) -> tuple[int, int, int, int]:
     """What changes whenever staff label a message: (labels, the newest id, labels with an entry,
     relabellings). One aggregate, cheap enough to read before every `ask` so that a decision made
     in another process (a rejection, which leaves the index alone, or a message moved to another
     entry) reaches the next reply."""
-    count, newest, answered, revisions = session.exec(
-        select(func.count(col(LearnedPhrasing.id)), func.max(col(LearnedPhrasing.id)),
-               func.count(col(LearnedPhrasing.entry_id)), func.sum(col(LearnedPhrasing.revision)))
-    ).one()
+    count, newest, answered, revisions = session.connection().execute(_STAMP).one()  # no ORM: every reply reads it
     return int(count or 0), int(newest or 0), int(answered or 0), int(revisions or 0)
 
 

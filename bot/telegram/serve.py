@@ -24,7 +24,7 @@ from bot.drafting.composer import compose_answer
 from bot.errors import DianxiaoerError
 from bot.knowledge.entries import Hit
 from bot.memory import crud, faq_candidates, staff
-from bot.memory.models import Conversation, Draft, StaffCard, StaffState, UnansweredQuestion
+from bot.memory.models import Conversation, Draft, StaffCard, StaffState, StaffStateBase, UnansweredQuestion
 from bot.memory.salutation import salutation_name
 from bot.memory.gaps import GREETING_RULE
 from bot.telegram.cards import GREETING_REASON, reply_card
@@ -76,7 +76,7 @@ async def message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None and msg.text is not None
     with session(context) as db:
-        state = staff.get_state(session=db, user_id=user.id)  # read once: the edit, the customer
+        state = staff.serving(session=db, user_id=user.id)  # read once: the edit, the customer
     editing = staff.editing_in(state, msg.chat_id)
     source = msg
     if msg.chat.type == ChatType.PRIVATE:
@@ -242,7 +242,7 @@ def addressed_text(msg: Message, bot_username: str) -> str | None:
 
 async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *,
                        source: Message, supersedes: StaffCard | None = None,
-                       state: StaffState | None = None) -> None:
+                       state: StaffStateBase | None = None) -> None:
     """Draft a reply to `text`, the customer's message in staff's message `source`, and show its
     card; with `supersedes`, the card of that message before staff corrected it. `state`: the
     staff member's state, when the caller has just read it."""
@@ -255,7 +255,7 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
     # A plain question, its asker's state just read, needs nothing more from the database here.
     reading = session(context) if state is None or to_card or supersedes is not None else contextlib.nullcontext()
     with reading as db:
-        state = state or staff.get_state(session=db, user_id=user.id)
+        state = state or staff.serving(session=db, user_id=user.id)
         customer_ref, channel = state.customer_ref, state.channel
         on_card = staff.card_at(session=db, chat_id=replied.chat_id, message_id=replied.message_id) if (
             to_card and replied is not None) else None
