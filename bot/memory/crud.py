@@ -458,10 +458,7 @@ def recipient_ids(*, session: Session, draft_id: int) -> list[int]:
 def add_unanswered(
     *, session: Session, text: str, customer_id: int | None = None, draft_id: int | None = None
 ) -> UnansweredQuestion:
-    question = UnansweredQuestion(text=text, customer_id=customer_id, draft_id=draft_id)
-    session.add(question)
-    session.flush()
-    return question
+    return rows.insert(session, UnansweredQuestion(text=text, customer_id=customer_id, draft_id=draft_id))
 
 
 def list_unanswered(
