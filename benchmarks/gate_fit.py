@@ -24,6 +24,7 @@ probabilities, as before): the point is chosen for a shop the fit has not seen.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -357,23 +358,35 @@ def example_rates(gate: Gate, data: ShopData) -> tuple[float, float, float]:
     return top1, (answered & (y == 1)).sum() / max(inside.sum(), 1), (~answered & (inside == 0)).sum() / max((inside == 0).sum(), 1)
 
 
-def with_feedback(shop, taught, measured, measure):  # type: ignore[no-untyped-def]
+def with_feedback(shop, taught, measured, measure, base: Gate | None = None):  # type: ignore[no-untyped-def]
     """Replay `taught` rows as staff decisions on a copy of the shop's index — an in-scope
     question approved with its right entry (a learned phrasing and a labelled example), an
     out-of-scope one rejected (a labelled example) — then measure `measured` rows with the
-    gate `ask` would use next (see gate_shops.py)."""
+    gate `ask` would use next (see gate_shops.py). `base` is the shared gate (the shipped one
+    when None; a gate fitted without this shop for leave one shop out)."""
+    from gate_shops import Shop
+
+    from bot.drafting.calibration import shop_gate
+    from bot.drafting.gate import default_gate
+
+    with taught_index(shop, taught) as (kb, decisions):
+        taught_shop = Shop(shop.name, shop.knowledge, measured, kb=kb)
+        return measure(taught_shop, shop_gate(kb, base or default_gate(), decisions), measured)
+
+
+@contextlib.contextmanager
+def taught_index(shop, taught):  # type: ignore[no-untyped-def]
+    """A copy of the shop's index with `taught` rows replayed as staff decisions (learned
+    phrasings added) and the decisions as the database would list them; GATE_FEEDBACK=learned
+    or refit (for ablations) keeps only the phrasings or only the decisions."""
     import shutil
     import tempfile
 
-    from gate_shops import Shop
+    from gate_shops import use_rules_of
 
     from bot.config import Settings
-    from bot.drafting.calibration import shop_gate
-    from bot.drafting.gate import default_gate
     from bot.knowledge.base import KnowledgeBase
     from bot.memory.learned import LabelledQuestion
-
-    from gate_shops import use_rules_of
 
     use_rules_of(shop)
     by_question = {str(m["question"]): e for e, m in shop.kb.lexical.entries.items()}
@@ -393,8 +406,7 @@ def with_feedback(shop, taught, measured, measure):  # type: ignore[no-untyped-d
         parts = os.environ.get("GATE_FEEDBACK", "learned,refit").split(",")  # for ablations
         if "learned" in parts:
             kb.add_learned(phrasings)
-        taught_shop = Shop(shop.name, shop.knowledge, measured, kb=kb)
-        return measure(taught_shop, shop_gate(kb, default_gate(), decisions if "refit" in parts else ()), measured)
+        yield kb, (decisions if "refit" in parts else [])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
