@@ -92,6 +92,11 @@ class LexicalIndex:
     def _sorted_questions(self) -> list[str]:
         return sorted(str(entry.get("question", "")) for entry in self.entries.values())
 
+    @cached_property
+    def question_openings(self) -> frozenset[str]:
+        """The first two characters of every entry question."""
+        return frozenset(question[:2] for question in self._sorted_questions if len(question) >= 2)
+
     def questions_starting(self, prefix: str) -> list[str]:
         """Entry questions that begin with `prefix` (a product's name, say), by bisection."""
         questions = self._sorted_questions
