@@ -100,10 +100,12 @@ class LexicalIndex:
     def questions_starting(self, prefix: str) -> list[str]:
         """Entry questions that begin with `prefix` (a product's name, say), by bisection."""
         questions = self._sorted_questions
-        start = end = bisect_left(questions, prefix)
+        # What begins with `prefix` sorts before prefix + the last code point, but for questions
+        # that go on with that code point itself (never in text, but any file can hold one).
+        end = bisect_left(questions, prefix + "\U0010ffff")
         while end < len(questions) and questions[end].startswith(prefix):
             end += 1
-        return questions[start:end]
+        return questions[bisect_left(questions, prefix) : end]
 
     def knows(self, token: str) -> bool:
         """Whether any stored phrasing contains this token."""

@@ -137,7 +137,9 @@ def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str
     k = min(n * 3, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top])]
-    pairs = [(lexical.docs[i].entry_id, float(scores[i]), lexical.docs[i].text) for i in top if scores[i] > 0]
+    top = top[scores[top] > 0]
+    docs = lexical.docs
+    pairs = [(docs[i].entry_id, score, docs[i].text) for i, score in zip(top.tolist(), scores[top].tolist(), strict=True)]
     return _best_per_entry(pairs)[:n]
 
 
