@@ -46,7 +46,16 @@ from bot.drafting.calibration import (  # noqa: E402
     refit,
     simulate,
 )
-from bot.drafting.gate import CALIBRATION, FEATURES, Gate, Prior, features, rule_out  # noqa: E402
+from bot.drafting.gate import (  # noqa: E402
+    CALIBRATION,
+    FEATURES,
+    MORE_IS_BETTER,
+    MORE_IS_WORSE,
+    Gate,
+    Prior,
+    features,
+    rule_out,
+)
 from bot.drafting.rerank import CANDIDATE_FEATURES, Reranker, candidate_features  # noqa: E402
 from bot.knowledge.entries import Hit  # noqa: E402
 from bot.knowledge.normalize import normalize_message  # noqa: E402
@@ -100,13 +109,6 @@ def _logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 1.0) -> tu
     return coef, float(model.intercept_[0] - (model.coef_[0] * mean / std).sum())
 
 
-# Signals that can only speak for answering (more of them, more likely the entry answers) and one
-# that can only speak against it. Question sets written to share an entry's words when out of
-# scope and to avoid them when in scope teach the opposite; a customer asking the FAQ's own
-# question must still be answered, so the fit may not give these the wrong sign.
-MORE_IS_BETTER = ("dense", "dense_margin", "coverage", "phrasing_coverage", "lexical_norm", "agree",
-                  "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin")
-MORE_IS_WORSE = ("novel",)
 # Features left out of the fit (weight 0), for ablations: GATE_FIT_DROP=topic,query_len
 DROPPED = tuple(f for f in os.environ.get("GATE_FIT_DROP", "").split(",") if f)
 
@@ -289,6 +291,13 @@ def fit_score(rows: list[ShopRows], betas: tuple[float, float]) -> tuple[np.ndar
     return coef, bias, prior
 
 
+def feature_scale(rows: list[ShopRows]) -> dict[str, float]:
+    """Each feature's spread over the rows the score model is fitted on (the units its fit
+    standardises by): a shop's re-fit on staff decisions measures its own weights' move in them."""
+    x = np.vstack([r.x[~r.ruled] for r in rows] + [r.sx for r in rows if len(r.sy)])
+    return {f: round(float(v), 6) for f, v in zip(FEATURES, x.std(axis=0))}
+
+
 def probabilities(r: ShopRows, coef: np.ndarray, bias: float, prior: Prior) -> np.ndarray:
     """The shop's labelled questions' calibrated probabilities, the shop on its own scale."""
     sim = [Example(float(s), int(y)) for s, y in zip(r.sx @ coef + bias, r.sy)]
@@ -332,7 +341,7 @@ def fit_shared(shops, betas: tuple[float, float] | None = None, threshold: str =
     # The threshold on calibrated probabilities, each shop on its own scale.
     t = choose_threshold(rows, coef, bias, prior, threshold)
     return replace(gate, weights={f: round(float(c), 6) for f, c in zip(FEATURES, coef)}, bias=round(bias, 6),
-                   prior=prior, threshold=round(t, 4))
+                   prior=prior, threshold=round(t, 4), feature_scale=feature_scale(rows))
 
 
 def loso_gate(shop, gate: Gate) -> Gate:  # type: ignore[no-untyped-def]
@@ -377,8 +386,9 @@ def with_feedback(shop, taught, measured, measure, base: Gate | None = None):  #
 @contextlib.contextmanager
 def taught_index(shop, taught):  # type: ignore[no-untyped-def]
     """A copy of the shop's index with `taught` rows replayed as staff decisions (learned
-    phrasings added) and the decisions as the database would list them; GATE_FEEDBACK=learned
-    or refit (for ablations) keeps only the phrasings or only the decisions."""
+    phrasings added) and the decisions as the database would list them. For ablations,
+    GATE_FEEDBACK names the parts kept (default learned,refit,weights): `learned` the phrasings,
+    `refit` the decisions (shift, scale, memory), `weights` the shop's own feature weights."""
     import shutil
     import tempfile
 
@@ -403,10 +413,17 @@ def taught_index(shop, taught):  # type: ignore[no-untyped-def]
             decisions.append(LabelledQuestion(question, entry_id, "approved" if entry_id else "rejected"))
             if entry_id:
                 phrasings[f"{entry_id}:L{n + 1}"] = (entry_id, normalize_message(question))
-        parts = os.environ.get("GATE_FEEDBACK", "learned,refit").split(",")  # for ablations
+        parts = os.environ.get("GATE_FEEDBACK", "learned,refit,weights").split(",")  # for ablations
         if "learned" in parts:
             kb.add_learned(phrasings)
-        yield kb, (decisions if "refit" in parts else [])
+        from bot.drafting import calibration
+
+        was = calibration.FEATURE_REFIT
+        calibration.FEATURE_REFIT = "weights" in parts
+        try:
+            yield kb, (decisions if "refit" in parts else [])
+        finally:
+            calibration.FEATURE_REFIT = was
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -418,6 +435,7 @@ def write(gate: Gate, names: list[str]) -> None:
         "threshold": gate.threshold,
         "rerank": {"weights": gate.reranker.weights, "bias": gate.reranker.bias} if gate.reranker else None,
         "prior": vars(gate.prior),
+        "feature_scale": gate.feature_scale,
         "fitted_on": {"shops": names, "command": "python benchmarks/gate_fit.py " + " ".join(sys.argv[1:])},
     }
     CALIBRATION.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

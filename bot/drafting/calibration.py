@@ -24,9 +24,12 @@ entries come and go, wait for the next time that question is asked again.
 
 Staff decisions (bot/memory/learned.py: a message and the entry that answers it, or none) are
 labelled examples of the real thing: they re-fit the shift and scale by penalised logistic
-regression that starts from the FAQ's own fit and trusts the decisions more as they grow. They
-are also a memory the next message is compared with (decision_memory.py): how much closeness to
-an earlier approval or rejection counts is fitted in the same regression, per shop.
+regression that starts from the FAQ's own fit and trusts the decisions more as they grow, and in
+the same regression this shop's own feature weights, as moves from the shared ones penalised in
+each feature's own units (`FEATURE_TRUST`): with a few dozen decisions the shared model stands,
+with a thousand the shop's own. They are also a memory the next message is compared with
+(decision_memory.py): how much closeness to an earlier approval or rejection counts is fitted in
+the same regression, per shop.
 """
 
 from __future__ import annotations
@@ -65,6 +68,13 @@ MAX_DECISIONS = 1000  # the latest staff decisions a re-fit reads (cost: benchma
 BALANCED = False  # weigh approvals and rejections alike in the re-fit: tried, not kept (see fit_decisions)
 RESCORE = 100  # decisions scored again per re-fit after the FAQ changed (each is a search)
 MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
+# Decisions worth as much as the prior that this shop's feature weights are the shared ones (each
+# weight's move measured in the feature's spread over the shared fit's rows, `Gate.feature_scale`).
+# 30 / 100 / 300 were measured (benchmarks/README.md, "Learning from staff, evening round"): the
+# fewer, the more a shop whose questions never repeat trades answers for hand-offs; 300 keeps it
+# where the scale alone put it and still lifts both rates where messages recur.
+FEATURE_TRUST = 300.0
+FEATURE_REFIT = True  # off only to measure without it (benchmarks/gate_fit.py, GATE_FEEDBACK)
 
 
 class Case(NamedTuple):
@@ -90,6 +100,7 @@ class Example:
     label: int  # 1 = the top hit is the right entry
     top: str | None = field(default=None, compare=False)  # the entry first after the re-rank
     decision: int | None = field(default=None, compare=False)  # its row in the DecisionMemory
+    values: tuple[float, ...] | None = field(default=None, compare=False)  # gate.FEATURES, in order
 
 
 @dataclass
@@ -111,14 +122,23 @@ class ShopCalibration:
     cases: list[Case] = field(default_factory=list)  # the simulated questions, each with what it depended on
     digests: dict[str, str] = field(default_factory=dict)  # entry id → digest of its phrasings and answer
     reused: int = 0  # cases carried over from the previous calibration unchanged
+    # This shop's own feature weights, as moves from the shared ones fitted on staff decisions:
+    # logit += Σ moves[f]·(value[f] − centre[f]). The centre is the decisions' mean, so the moves
+    # change how this shop's messages rank against one another, and shift keeps the level.
+    moves: dict[str, float] = field(default_factory=dict)
+    centre: dict[str, float] = field(default_factory=dict)
     # Staff's decisions as a memory the next message is compared with (never stored in the JSON:
     # rebuilt from the database's decisions, bot/drafting/decision_memory.py).
     memory: DecisionMemory | None = field(default=None, compare=False, repr=False)
 
-    def logit(self, score: float, query: str | None = None, top: str | None = None) -> float:
-        """This shop's logit for the shared score; with the message and its first candidate,
-        leaned by the nearest staff decisions."""
+    def logit(self, score: float, query: str | None = None, top: str | None = None,
+              values: dict[str, float] | None = None) -> float:
+        """This shop's logit for the shared score; with the features behind it, read with this
+        shop's own weights; with the message and its first candidate, leaned by the nearest staff
+        decisions."""
         base = self.scale * score + self.shift
+        if self.moves and values is not None:
+            base += sum(w * (values[f] - self.centre.get(f, 0.0)) for f, w in self.moves.items())
         if self.memory is not None and query:
             base += self.memory.adjust(query, top, base)
         return base
@@ -317,11 +337,15 @@ def simulate(memory: FaqMemory, seed: str = "") -> list[Asked]:
 def scored(gate: Gate, asked: Sequence[Asked]) -> list[Example]:
     """The shared score of each question after the re-rank, labelled 1 when the entry that
     answers it comes first."""
+    from bot.drafting.gate import FEATURES, features
+
     examples = []
     for text, hits, entry_id, view in asked:
         ordered = gate.order(text, [Hit(**{**vars(h), "extra": {}}) for h in hits], view)  # type: ignore[arg-type]
         right = entry_id is not None and ordered[0].id == entry_id
-        examples.append(Example(gate.score(text, ordered, view), int(right), top=ordered[0].id))  # type: ignore[arg-type]
+        values = features(text, ordered, view)  # type: ignore[arg-type]
+        score = gate.bias + sum(gate.weights.get(f, 0.0) * values[f] for f in FEATURES)
+        examples.append(Example(score, int(right), top=ordered[0].id, values=tuple(float(values[f]) for f in FEATURES)))
     return examples
 
 
@@ -426,18 +450,29 @@ class Refit:
     shift: float
     scale: float
     weights: tuple[float, float] = (0.0, 0.0)  # the decision memory's (approved, rejected)
+    moves: dict[str, float] = field(default_factory=dict)  # this shop's feature weights minus the shared ones
+    centre: dict[str, float] = field(default_factory=dict)  # the decisions' mean of each feature
 
 
 def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], memory: DecisionMemory | None, *,
-                  prior_weight: float = 30.0, floor: float = 0.25, balanced: bool | None = None) -> Refit:
-    """This shop's scale, and how much its decision memory counts, fitted on staff decisions.
+                  prior_weight: float = 30.0, floor: float = 0.25, balanced: bool | None = None,
+                  shared: Gate | None = None) -> Refit:
+    """This shop's scale, its own feature weights and how much its decision memory counts, fitted
+    on staff decisions.
 
     Penalised logistic regression of "the first candidate is the one staff named" on the shared
-    score and, with a memory, on each decision's closeness to the *other* decisions (its own row
-    left out, as a new message has no decision yet): penalised toward the FAQ's own (scale,
-    shift) and toward the memory not counting, with the weight of `prior_weight` (the scale) and
-    `MEMORY_TRUST` (the memory) examples. Sign bounds: the scale stays at or above `floor`,
-    closeness to an approval only speaks for answering and to a rejection only against.
+    score, on the features behind it (with `shared`, the gate whose weights and feature spreads
+    they start from) and, with a memory, on each decision's closeness to the *other* decisions
+    (its own row left out, as a new message has no decision yet). Penalised toward the FAQ's own
+    (scale, shift) with the weight of `prior_weight` examples, toward the shared feature weights
+    with `FEATURE_TRUST` (each weight's move counted in its feature's spread over the shared
+    fit's rows, so a few dozen decisions leave the shared model nearly as it is and a thousand
+    make it the shop's own) and toward the memory not counting with `MEMORY_TRUST`. The moves
+    act on features centred at the decisions' mean: they reorder this shop's messages against
+    one another and leave the level to the shift. Sign bounds: the scale stays at or above
+    `floor`; a feature that may only speak for answering (gate.MORE_IS_BETTER) keeps a weight
+    ≥ 0 and one that may only speak against ≤ 0, as in the shared fit; closeness to an approval
+    only speaks for answering and to a rejection only against.
     `balanced` weighs approvals and rejections alike however many of each staff decided; it was
     meant to stop a set of three approvals to each rejection pulling the boundary toward
     answering, and measured worse (benchmarks/README.md, "Learning from staff, this round"), so
@@ -449,13 +484,34 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
     rows = [[d.score, 1.0] for d in decisions]
     theta0 = [calibration.scale, calibration.shift]
     lower, upper = [floor, -np.inf], [np.inf, np.inf]
-    if memory is not None and len(memory) and all(d.decision is not None for d in decisions):
-        own = memory.own_signals([d.decision for d in decisions], [d.top for d in decisions])  # type: ignore[misc]
+    lam = [prior_weight, prior_weight]
+    with_memory = memory is not None and len(memory) > 0 and all(d.decision is not None for d in decisions)
+    if with_memory:
+        own = memory.own_signals([d.decision for d in decisions], [d.top for d in decisions])  # type: ignore[union-attr, misc]
         for row, signals in zip(rows, own):
             row.extend(signals)
         theta0 += [0.0, 0.0]
         lower += [0.0, -np.inf]
         upper += [np.inf, 0.0]
+        lam += [MEMORY_TRUST, MEMORY_TRUST]
+    moved, centre = _movable(decisions, shared)
+    if moved:
+        from bot.drafting.gate import FEATURES, MORE_IS_BETTER, MORE_IS_WORSE
+
+        assert shared is not None
+        at = [FEATURES.index(f) for f in moved]
+        values = np.array([[d.values[i] for i in at] for d in decisions], dtype=float)  # type: ignore[index]
+        mean = values.mean(axis=0)
+        for row, v in zip(rows, values - mean):
+            row.extend(v)
+        for f in moved:
+            # The shop's weight of f is scale·w + move; kept on the side its sign bound allows.
+            w = shared.weights.get(f, 0.0) * calibration.scale
+            theta0.append(0.0)
+            lower.append(-w if f in MORE_IS_BETTER else -np.inf)
+            upper.append(-w if f in MORE_IS_WORSE else np.inf)
+            lam.append(FEATURE_TRUST * shared.feature_scale[f] ** 2)
+        centre = {f: float(m) for f, m in zip(moved, mean)}
     x = np.array(rows, dtype=float)
     y = np.array([d.label for d in decisions], dtype=float)
     weight = np.ones(len(y))
@@ -464,10 +520,34 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
         weight = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
     # The memory's weights start at "not counting" and need more evidence to move than the scale:
     # in a shop whose messages never repeat, closeness to a few dozen decisions is noise.
-    lam = np.array([prior_weight] * 2 + [MEMORY_TRUST] * (len(theta0) - 2)) / len(y)
-    theta = _bounded_logistic(x, y, weight, np.array(theta0), lam, np.array(lower), np.array(upper))
-    weights = (float(theta[2]), float(theta[3])) if len(theta) > 2 else (0.0, 0.0)
-    return Refit(shift=float(theta[1]), scale=float(theta[0]), weights=weights)
+    theta = _bounded_logistic(x, y, weight, np.array(theta0), np.array(lam) / len(y), np.array(lower), np.array(upper))
+    weights = (float(theta[2]), float(theta[3])) if with_memory else (0.0, 0.0)
+    moves: dict[str, float] = {}
+    if moved:
+        from bot.drafting.gate import MORE_IS_BETTER, MORE_IS_WORSE
+
+        assert shared is not None
+        first = 4 if with_memory else 2
+        for f, m in zip(moved, theta[first:]):
+            # The bound was set at the FAQ's scale; the fitted scale may differ.
+            w = shared.weights.get(f, 0.0) * float(theta[0])
+            m = max(m, -w) if f in MORE_IS_BETTER else min(m, -w) if f in MORE_IS_WORSE else m
+            moves[f] = float(m)
+    return Refit(shift=float(theta[1]), scale=float(theta[0]), weights=weights, moves=moves, centre=centre)
+
+
+def _movable(decisions: Sequence[Example], shared: Gate | None) -> tuple[list[str], dict[str, float]]:
+    """The features a shop's re-fit may move: every one with a spread in the shared fit and in
+    these decisions (a feature constant in both says nothing), when every decision has them."""
+    if shared is None or not shared.feature_scale or any(d.values is None for d in decisions):
+        return [], {}
+    from bot.drafting.gate import FEATURES
+
+    values = np.array([d.values for d in decisions], dtype=float)
+    if values.shape[1] != len(FEATURES):
+        return [], {}
+    spread = values.std(axis=0)
+    return [f for i, f in enumerate(FEATURES) if shared.feature_scale.get(f, 0.0) > 1e-9 and spread[i] > 1e-9], {}
 
 
 def _bounded_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, theta0: np.ndarray, lam: np.ndarray,
@@ -617,12 +697,16 @@ def _load_decisions(path: Path, model: str, stamp: str) -> None:
                 _decision_cache["stamp"] = stamp
             known = _decision_cache.setdefault("examples", {})
             stale = _decision_cache.setdefault("stale", {})
-            for text, entry, score, label, top, present, fresh in zip(
+            # A file from before the features were kept: its examples are scored again.
+            values = data["ex_values"].tolist() if "ex_values" in data.files else None
+            for n, (text, entry, score, label, top, present, fresh) in enumerate(zip(
                 data["ex_text"].tolist(), data["ex_entry"].tolist(), data["ex_score"].tolist(),
                 data["ex_label"].tolist(), data["ex_top"].tolist(), data["ex_present"].tolist(),
                 data["ex_fresh"].tolist(),
-            ):
-                example = Example(score, int(label), top=top or None) if present else None
+            )):
+                if values is None:
+                    continue
+                example = Example(score, int(label), top=top or None, values=tuple(values[n]) or None) if present else None
                 (known if current and fresh else stale)[(text, entry or None)] = example  # type: ignore[index]
     except (OSError, ValueError, KeyError, EOFError):
         return
@@ -650,11 +734,19 @@ def _save_decisions(path: Path, model: str, stamp: str, recent: Sequence[Labelle
                 ex_label=np.array([r[2].label if r[2] else 0 for r in rows], dtype=int),
                 ex_top=np.array([(r[2].top or "") if r[2] else "" for r in rows], dtype=str),
                 ex_present=np.array([r[2] is not None for r in rows], dtype=bool),
+                ex_values=_values_array([r[2] for r in rows]),
                 ex_fresh=np.array([r[3] for r in rows], dtype=bool),
             )
         os.replace(tmp, path)
     except OSError as exc:  # a read-only data dir: the next process computes them again
         logger.warning("decision cache %s not written: %s", path, exc)
+
+
+def _values_array(examples: Sequence[Example | None]) -> np.ndarray:
+    """The examples' features as one (n, k) array; an absent example's row is zeros (never read)."""
+    width = max((len(e.values) for e in examples if e is not None and e.values), default=0)
+    return np.array([list(e.values) if e is not None and e.values else [0.0] * width for e in examples],
+                    dtype=float).reshape(len(examples), width)
 
 
 def _latest(decisions: Sequence[LabelledQuestion]) -> list[LabelledQuestion]:
@@ -679,11 +771,12 @@ def shop_gate(kb: KnowledgeBase, gate: Gate | None = None, decisions: Sequence[L
     if decisions:
         examples, memory = decision_memory(kb, base, decisions)
         fitted = fit_decisions(calibration, examples, memory, prior_weight=base.prior.decision_trust,
-                               floor=base.prior.scale_floor)
+                               floor=base.prior.scale_floor, shared=base if FEATURE_REFIT else None)
         if memory is not None:
             memory.weights = fitted.weights
             memory.boundary = float(np.log(base.threshold / (1 - base.threshold))) if 0 < base.threshold < 1 else None
         calibration = replace(calibration, shift=fitted.shift, scale=fitted.scale, decisions=len(examples),
+                              moves=fitted.moves, centre=fitted.centre,
                               memory=memory if any(fitted.weights) else None)
     return base.for_shop(calibration)
 

@@ -51,6 +51,13 @@ FEATURES = (
     "idf_entry",
     "rerank_margin",
 )
+# Signals that may only speak for answering (more of them, more likely the entry answers) and one
+# that may only speak against it, in the shared fit and in a shop's own re-fit alike. Question
+# sets written to share an entry's words when out of scope and to avoid them when in scope teach
+# the opposite; a customer asking the FAQ's own question must still be answered.
+MORE_IS_BETTER = ("dense", "dense_margin", "coverage", "phrasing_coverage", "lexical_norm", "agree",
+                  "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin")
+MORE_IS_WORSE = ("novel",)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,9 @@ class Gate:
     reranker: Reranker | None = None
     prior: Prior = field(default_factory=Prior)
     calibration: ShopCalibration | None = None  # this shop's scale; None = the shared one
+    # Each feature's spread over the rows the shared model was fitted on: a shop's own re-fit
+    # measures how far its weights move in these units (empty: the re-fit keeps the weights).
+    feature_scale: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = CALIBRATION) -> Gate:
@@ -131,6 +141,7 @@ class Gate:
             threshold=data["threshold"],
             reranker=Reranker(rerank["weights"], rerank["bias"]) if rerank else None,
             prior=Prior(**data.get("prior", {})),
+            feature_scale=data.get("feature_scale", {}),
         )
 
     @property
@@ -155,7 +166,7 @@ class Gate:
     def probability(self, values: dict[str, float], query: str | None = None, top: str | None = None) -> float:
         """With `query` and its first candidate `top`, this shop's staff decisions lean it too."""
         z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
-        return _sigmoid(self.calibration.logit(z, query, top) if self.calibration else z)
+        return _sigmoid(self.calibration.logit(z, query, top, values) if self.calibration else z)
 
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:
         """Whether hits[0] answers `query`; `hits` in the order `order` gave them."""
