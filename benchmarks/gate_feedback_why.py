@@ -7,12 +7,13 @@ replayed as staff decisions (`gate_fit.taught_index`, as `gate_shops.py --feedba
 other half is read one single search each (no clause splitting), with the shop's gate before and
 after the decisions. Printed per shop and pooled, never a question:
 
-* the shop's scale before and after (shift, scale, the decision memory's weights) and the shared
-  score at which its threshold lies;
+* the shop's scale before and after (shift, scale, the decision memory's weights, the largest
+  move of its own feature weights) and the shared score at which its threshold lies (memory and
+  moves aside);
 * in-scope questions: answered with the right entry before → after, and each change's cause —
   the first entry changed (a learned phrasing now leads, or not), or the same first entry's
   probability crossed the threshold because the features moved (a learned phrasing's closer
-  cosine) or because the re-fit moved the scale;
+  cosine) or because the re-fit moved it (scale, shift, the shop's own weights);
 * how many measured questions' right entry has a phrasing staff taught, and how many of those
   now match it first;
 * out-of-scope questions: handed off before → after, with the same causes, and how many are now
@@ -57,7 +58,8 @@ def reading(gate, kb, query: str) -> dict | None:  # type: ignore[no-untyped-def
     z = gate.bias + sum(gate.weights.get(f, 0.0) * values[f] for f in FEATURES)
     ruled = rule_out(query, ordered[0], kb.lexical) is not None
     p = gate.probability(values, query, ordered[0].id)
-    return {"top": ordered[0].id, "z": z, "p": p, "ruled": ruled, "answered": not ruled and p >= gate.threshold,
+    return {"top": ordered[0].id, "z": z, "values": values, "p": p, "ruled": ruled,
+            "answered": not ruled and p >= gate.threshold,
             "learned": ordered[0].matched in learned_texts(kb.lexical)}
 
 
@@ -73,6 +75,8 @@ def shop_counts(shop, base) -> tuple[Counter, dict]:  # type: ignore[no-untyped-
         cal0, cal1 = before.calibration, after.calibration
         scale = {
             "shift": (cal0.shift, cal1.shift), "scale": (cal0.scale, cal1.scale),
+            # the largest move of a feature weight, in that feature's spread over the shared fit
+            "move": max((abs(m) * base.feature_scale.get(f, 0.0) for f, m in cal1.moves.items()), default=0.0),
             "memory": cal1.memory.weights if cal1.memory is not None else (0.0, 0.0),
             # the shared score at which the threshold lies, on each scale (memory aside)
             "z_at_threshold": tuple((_logit(before.threshold) - cal.shift) / cal.scale for cal in (cal0, cal1)),
@@ -82,8 +86,9 @@ def shop_counts(shop, base) -> tuple[Counter, dict]:  # type: ignore[no-untyped-
             r0, r1 = reading(before, shop.kb, query), reading(after, kb, query)
             if r0 is None or r1 is None:
                 continue
-            # The same first entry's probability had only the scale changed: the features as before.
-            cross = after.calibration.logit(r0["z"])
+            # The same first entry's probability had only the re-fit changed (scale, shift and the
+            # shop's own weights): the features as before the phrasings were taught.
+            cross = after.calibration.logit(r0["z"], values=r0["values"])
             if label == "in":
                 right = by_question.get(expected)
                 c["in"] += 1
@@ -102,7 +107,7 @@ def shop_counts(shop, base) -> tuple[Counter, dict]:  # type: ignore[no-untyped-
                     elif r0["ruled"] != r1["ruled"]:
                         cause = "rule"
                     elif (cross >= _logit(after.threshold)) == ok1:
-                        cause = "same first entry, the re-fit's scale moved it"
+                        cause = "same first entry, the re-fit moved it"
                     else:
                         cause = "same first entry, its features moved (learned phrasing)"
                     c[f"in {sign}: {cause}"] += 1
@@ -121,7 +126,7 @@ def shop_counts(shop, base) -> tuple[Counter, dict]:  # type: ignore[no-untyped-
                     elif r0["ruled"] != r1["ruled"]:
                         cause = "rule"
                     elif (cross >= _logit(after.threshold)) == r1["answered"]:
-                        cause = "same first entry, the re-fit's scale moved it"
+                        cause = "same first entry, the re-fit moved it"
                     else:
                         cause = "same first entry, its features moved (learned phrasing)"
                     c[f"out {sign}: {cause}"] += 1
@@ -148,7 +153,7 @@ def main() -> None:
             pooled.update(c)
             print(f"{shop.name}: shift {scale['shift'][0]:+.2f} → {scale['shift'][1]:+.2f}, scale "
                   f"{scale['scale'][0]:.2f} → {scale['scale'][1]:.2f}, memory {scale['memory'][0]:.2f} / "
-                  f"{scale['memory'][1]:.2f}, threshold at shared score {scale['z_at_threshold'][0]:+.2f} → "
+                  f"{scale['memory'][1]:.2f}, largest weight move {scale['move']:.2f} logit per spread, threshold at shared score {scale['z_at_threshold'][0]:+.2f} → "
                   f"{scale['z_at_threshold'][1]:+.2f}; in {c['in: answered right before']}→{c['in: answered right after']}"
                   f" of {c['in']}, out handed {c['out: handed off before']}→{c['out: handed off after']} of {c['out']}",
                   flush=True)
