@@ -91,6 +91,20 @@ def test_the_moves_reorder_the_shops_messages_and_leave_its_level():
     assert shop.logit(1.0) == pytest.approx(fitted.scale + fitted.shift)
 
 
+def test_one_wrong_decision_barely_moves_the_shops_weights():
+    decisions = _decisions(120, 7, says="topic")
+    good = fit_decisions(ShopCalibration(stamp="x"), decisions, None, shared=SHARED)
+    # Staff err once, on the strongest kind of message: topic present, yet rejected.
+    strongest = max(decisions, key=lambda d: (d.values[FEATURES.index("topic")], d.score))
+    bad = fit_decisions(ShopCalibration(stamp="x"), [*decisions, Example(strongest.score, 0, values=strongest.values)],
+                        None, shared=SHARED)
+    assert abs(bad.shift - good.shift) < 0.1 and abs(bad.scale - good.scale) < 0.1
+    for f, m in good.moves.items():
+        assert abs(bad.moves[f] - m) * SHARED.feature_scale[f] < 0.05  # in logits per spread of f
+    fresh = _decisions(1000, 70, says="topic")
+    assert abs(_accuracy(bad, fresh) - _accuracy(good, fresh)) < 0.02
+
+
 def test_decisions_without_features_refit_scale_and_shift_only():
     decisions = [Example(d.score, d.label) for d in _decisions(200, 6, says="topic")]
     fitted = fit_decisions(ShopCalibration(stamp="x"), decisions, None, shared=SHARED)
