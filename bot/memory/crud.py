@@ -13,7 +13,7 @@ from sqlalchemy.orm import attributes
 from sqlmodel import Session, col, or_, select
 
 from bot.errors import DianxiaoerError
-from bot.memory import rows
+from bot.memory.rows import insert as insert_row
 from bot.memory.models import (
     CONVERSATION_CHANNELS,
     DRAFT_KINDS,
@@ -199,7 +199,7 @@ def start_conversation(
     if channel not in CONVERSATION_CHANNELS:
         raise DianxiaoerError(f"未知渠道：{channel}（可选 {', '.join(CONVERSATION_CHANNELS)}）")
     now = now or utcnow()
-    return rows.insert(
+    return insert_row(
         session, Conversation(customer_id=customer_id, channel=channel, started_at=now, last_message_at=now)
     )
 
@@ -264,7 +264,7 @@ def add_messages(
     if (loaded := session.identity_map.get(session.identity_key(Conversation, conversation_id))) is not None:
         attributes.set_committed_value(loaded, "last_message_at", now)  # as the row now reads
     return [
-        rows.insert(session, Message(conversation_id=conversation_id, role=role, text=text, created_at=now))
+        insert_row(session, Message(conversation_id=conversation_id, role=role, text=text, created_at=now))
         for role, text in said
     ]
 
@@ -328,7 +328,7 @@ def create_draft(
     )
     if now is not None:
         draft.created_at = now
-    return rows.insert(session, draft)
+    return insert_row(session, draft)
 
 
 def draft_exchange(*, session: Session, draft: Draft) -> list[Message]:
@@ -458,7 +458,7 @@ def recipient_ids(*, session: Session, draft_id: int) -> list[int]:
 def add_unanswered(
     *, session: Session, text: str, customer_id: int | None = None, draft_id: int | None = None
 ) -> UnansweredQuestion:
-    return rows.insert(session, UnansweredQuestion(text=text, customer_id=customer_id, draft_id=draft_id))
+    return insert_row(session, UnansweredQuestion(text=text, customer_id=customer_id, draft_id=draft_id))
 
 
 def list_unanswered(

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.errors import DianxiaoerError
-from bot.memory import rows
+from bot.memory.rows import insert as insert_row
 from bot.memory.crud import draft_exchange
 from bot.memory.models import (
     CONVERSATION_CHANNELS,
@@ -110,7 +110,7 @@ def record_card(
     asked_at: datetime | None = None,
     origin_name: str | None = None,
 ) -> StaffCard:
-    return rows.insert(session, StaffCard(
+    return insert_row(session, StaffCard(
         draft_id=draft_id,
         chat_id=chat_id,
         message_id=message_id,
