@@ -27,7 +27,7 @@ labelled examples of the real thing: they re-fit the shift and scale by penalise
 regression that starts from the FAQ's own fit and trusts the decisions more as they grow, and in
 the same regression this shop's own feature weights, as moves from the shared ones penalised in
 each feature's own units (`FEATURE_TRUST`): with a few dozen decisions the shared model stands,
-with a thousand the shop's own. They are also a memory the next message is compared with
+with a thousand (the most a re-fit reads) the shop's own counts as much as it. They are also a memory the next message is compared with
 (decision_memory.py): how much closeness to an earlier approval or rejection counts is fitted in
 the same regression, per shop.
 """
@@ -70,10 +70,11 @@ RESCORE = 100  # decisions scored again per re-fit after the FAQ changed (each i
 MEMORY_TRUST = 100.0  # decisions worth as much as the prior that the decision memory does not count
 # Decisions worth as much as the prior that this shop's feature weights are the shared ones (each
 # weight's move measured in the feature's spread over the shared fit's rows, `Gate.feature_scale`).
-# 30 / 100 / 300 were measured (benchmarks/README.md, "Learning from staff, evening round"): the
-# fewer, the more a shop whose questions never repeat trades answers for hand-offs; 300 keeps it
-# where the scale alone put it and still lifts both rates where messages recur.
-FEATURE_TRUST = 300.0
+# 30 / 100 / 300 / 1000 were measured (benchmarks/README.md, "Learning from staff, evening round"):
+# the fewer, the more a shop whose questions never repeat trades answers for hand-offs; 1000
+# keeps such a shop within a question of where the scale alone put it, and where messages recur
+# still lifts the answers.
+FEATURE_TRUST = 1000.0
 FEATURE_REFIT = True  # off only to measure without it (benchmarks/gate_fit.py, GATE_FEEDBACK)
 
 
@@ -467,7 +468,7 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
     (scale, shift) with the weight of `prior_weight` examples, toward the shared feature weights
     with `FEATURE_TRUST` (each weight's move counted in its feature's spread over the shared
     fit's rows, so a few dozen decisions leave the shared model nearly as it is and a thousand
-    make it the shop's own) and toward the memory not counting with `MEMORY_TRUST`. The moves
+    weigh as much as it) and toward the memory not counting with `MEMORY_TRUST`. The moves
     act on features centred at the decisions' mean: they reorder this shop's messages against
     one another and leave the level to the shift. Sign bounds: the scale stays at or above
     `floor`; a feature that may only speak for answering (gate.MORE_IS_BETTER) keeps a weight
