@@ -495,7 +495,8 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
         lower += [0.0, -np.inf]
         upper += [np.inf, 0.0]
         lam += [MEMORY_TRUST, MEMORY_TRUST]
-    moved, centre = _movable(decisions, shared)
+    moved = _movable(decisions, shared)
+    centre: dict[str, float] = {}
     if moved:
         from bot.drafting.gate import FEATURES, MORE_IS_BETTER, MORE_IS_WORSE
 
@@ -537,18 +538,18 @@ def fit_decisions(calibration: ShopCalibration, decisions: Sequence[Example], me
     return Refit(shift=float(theta[1]), scale=float(theta[0]), weights=weights, moves=moves, centre=centre)
 
 
-def _movable(decisions: Sequence[Example], shared: Gate | None) -> tuple[list[str], dict[str, float]]:
+def _movable(decisions: Sequence[Example], shared: Gate | None) -> list[str]:
     """The features a shop's re-fit may move: every one with a spread in the shared fit and in
-    these decisions (a feature constant in both says nothing), when every decision has them."""
+    these decisions (a feature constant in either says nothing), when every decision has them."""
     if shared is None or not shared.feature_scale or any(d.values is None for d in decisions):
-        return [], {}
+        return []
     from bot.drafting.gate import FEATURES
 
     values = np.array([d.values for d in decisions], dtype=float)
-    if values.shape[1] != len(FEATURES):
-        return [], {}
+    if values.ndim != 2 or values.shape[1] != len(FEATURES):
+        return []
     spread = values.std(axis=0)
-    return [f for i, f in enumerate(FEATURES) if shared.feature_scale.get(f, 0.0) > 1e-9 and spread[i] > 1e-9], {}
+    return [f for i, f in enumerate(FEATURES) if shared.feature_scale.get(f, 0.0) > 1e-9 and spread[i] > 1e-9]
 
 
 def _bounded_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, theta0: np.ndarray, lam: np.ndarray,
