@@ -208,3 +208,31 @@ def test_replicas_share_telegrams_flood_limit(tmp_path, replicas, rate):
     app = build_application(object(), settings=settings, updater=False)  # type: ignore[arg-type]
     assert app.bot.rate_limiter._base_limiter.max_rate == rate
     assert build_application(object(), settings=settings, overall_max_rate=0, updater=False)  # type: ignore[arg-type]
+
+
+def test_replies_are_drafted_in_the_services_own_threads_sized_by_how_they_are_worded():
+    import asyncio
+    import contextvars
+    import os
+    import threading
+    from types import SimpleNamespace
+
+    from bot.telegram.app import TelegramServices, drafting_threads
+    from bot.telegram.common import drafting
+
+    cores = os.cpu_count() or 1
+    from_faq, worded = SimpleNamespace(chat_model=None), SimpleNamespace(chat_model=object())
+    assert drafting_threads(from_faq) == cores + 1  # Python holding the GIL: no more than the cores + 1
+    assert drafting_threads(worded) == min(32, cores + 4)  # waiting on a model: as many as asyncio's pool
+    services = TelegramServices(assistant=from_faq)  # type: ignore[arg-type]
+    assert services.drafting._max_workers == cores + 1
+    context = SimpleNamespace(application=SimpleNamespace(bot_data={"services": services}))
+    asked = contextvars.ContextVar("asked", default="")
+
+    async def draft() -> tuple[str, str]:
+        asked.set("包邮吗")  # what the handler knew reaches the drafting thread
+        return await drafting(context, lambda: (threading.current_thread().name, asked.get()))
+
+    name, seen = asyncio.run(draft())
+    assert name.startswith("drafting") and seen == "包邮吗"
+    services.drafting.shutdown()

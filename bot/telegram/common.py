@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,8 +48,14 @@ def actor(user: User) -> str:
 
 
 async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run slow core work (search, sync, checking) off the event loop."""
+    """Run slow core work (a sync, an upload, a staff decision) off the event loop."""
     return await asyncio.to_thread(func, *args, **kwargs)
+
+
+async def drafting(context: ContextTypes.DEFAULT_TYPE, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Draft a reply off the event loop, in the services' drafting threads (`app.drafting_threads`)."""
+    run = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(services(context).drafting, run)
 
 
 @contextlib.asynccontextmanager

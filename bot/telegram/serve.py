@@ -28,8 +28,8 @@ from bot.memory.models import Conversation, Draft, StaffCard, StaffState, StaffS
 from bot.memory.salutation import salutation_name
 from bot.memory.gaps import GREETING_RULE
 from bot.telegram.cards import GREETING_REASON, reply_card
-from bot.telegram.common import (actor, allowed, blocking, edit_quietly, pressed, requires, roles, services, session,
-                                 typing)
+from bot.telegram.common import (actor, allowed, blocking, drafting, edit_quietly, pressed, requires, roles, services,
+                                 session, typing)
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ async def _draft_reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text:
             stopped_edit = db.exec(select(StaffState).where(StaffState.editing_draft_id == old.id)).first()
     assistant = services(context).assistant
     async with typing(context, msg.chat_id, msg.message_thread_id if msg.is_topic_message else None):
-        result = await blocking(assistant.ask, text, customer=customer_ref, channel=channel,
+        result = await drafting(context, assistant.ask, text, customer=customer_ref, channel=channel,
                                 replacing=supersedes.draft_id if supersedes is not None else None)
     assert result.draft_id is not None
     # 「在吗」: no entry is near it, and none should be taught it by a press of 📌.
