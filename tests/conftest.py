@@ -234,6 +234,21 @@ def sample_shop_on_server(tmp_path_factory, e5, shop_chroma) -> IndexedShop:
     return _index_shop(tmp_path_factory.mktemp("sample-shop-server"), e5, shop_chroma.url)
 
 
+@pytest.fixture
+def learning_assistant(tmp_path, sample_shop):
+    """An assistant on a copy of the sample shop whose index learns phrasings from its memory."""
+    from bot.drafting.assistant import Assistant
+    from bot.drafting.learning import DatabaseLearned
+    from bot.knowledge.base import KnowledgeBase
+    from bot.memory.db import init_db, make_engine
+
+    settings = sample_shop.copy_to(tmp_path)
+    engine = make_engine(settings)
+    init_db(engine)
+    kb = KnowledgeBase(settings, embedder=sample_shop.embedder, learned=DatabaseLearned(engine))
+    return Assistant(settings, knowledge=kb, engine=engine)
+
+
 @pytest.fixture(scope="session", params=["embedded", "chroma-server"])
 def any_sample_shop(request) -> IndexedShop:
     return request.getfixturevalue("sample_shop" if request.param == "embedded" else "sample_shop_on_server")

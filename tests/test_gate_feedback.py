@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
-from bot.drafting.assistant import Assistant
 from bot.drafting.calibration import Example, ShopCalibration, fit_decisions
 from bot.drafting.decision_memory import CLIP, DecisionMemory
-from bot.drafting.learning import DatabaseLearned, record_decision
-from bot.knowledge.base import KnowledgeBase
-from bot.memory.db import init_db, make_engine
+from bot.drafting.learning import record_decision
+from bot.memory.db import make_engine
 from bot.memory.learned import labels_stamp, record_label
 
 DIM = 32
@@ -135,12 +133,8 @@ def test_one_wrong_decision_cannot_flip_the_shop():
 
 
 @pytest.fixture
-def assistant(tmp_path, sample_shop):
-    settings = sample_shop.copy_to(tmp_path)
-    engine = make_engine(settings)
-    init_db(engine)
-    kb = KnowledgeBase(settings, embedder=sample_shop.embedder, learned=DatabaseLearned(engine))
-    return Assistant(settings, knowledge=kb, engine=engine)
+def assistant(learning_assistant):
+    return learning_assistant
 
 
 def test_a_rejection_reaches_the_next_ask_without_restart_or_sync(assistant):

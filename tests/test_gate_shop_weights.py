@@ -12,9 +12,6 @@ from sqlmodel import Session
 from bot.drafting import calibration as cal
 from bot.drafting.calibration import Example, ShopCalibration, fit_decisions
 from bot.drafting.gate import FEATURES, MORE_IS_BETTER, MORE_IS_WORSE, Gate, Prior
-from bot.drafting.learning import DatabaseLearned
-from bot.knowledge.base import KnowledgeBase
-from bot.memory.db import init_db, make_engine
 from bot.memory.learned import labelled_questions, record_label
 
 SHARED = Gate(
@@ -112,21 +109,16 @@ def test_decisions_without_features_refit_scale_and_shift_only():
 
 
 @pytest.fixture
-def kb(tmp_path, sample_shop):
-    settings = sample_shop.copy_to(tmp_path)
-    engine = make_engine(settings)
-    init_db(engine)
-    knowledge = KnowledgeBase(settings, embedder=sample_shop.embedder, learned=DatabaseLearned(engine))
-    knowledge.sync()
-    knowledge.engine = engine  # type: ignore[attr-defined]
-    return knowledge
+def kb(learning_assistant):
+    learning_assistant.knowledge.sync()
+    return learning_assistant.knowledge
 
 
-def test_the_decisions_features_are_kept_for_a_new_process(kb, monkeypatch):
+def test_the_decisions_features_are_kept_for_a_new_process(kb, learning_assistant, monkeypatch):
     from bot.drafting.gate import default_gate
 
     entry = next(iter(kb.lexical.entries))
-    with Session(kb.engine) as session:
+    with Session(learning_assistant.engine) as session:
         record_label(session=session, text="你们卖咖啡豆吗", entry_id=None, decision="rejected")
         record_label(session=session, text="有没有卖咖啡机", entry_id=None, decision="rejected")
         record_label(session=session, text="多久能发货呀", entry_id=entry, decision="chosen")
