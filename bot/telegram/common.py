@@ -48,7 +48,7 @@ def actor(user: User) -> str:
 
 
 async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run slow core work (a sync, an upload, a staff decision) off the event loop."""
+    """Run slow core work (a sync, an upload, push copy, a check, a staff decision) off the event loop."""
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
