@@ -166,8 +166,15 @@ class VectorStore:
         with its own embedding, about 0.2 ms apiece. One left out is put right by reading the
         store again from its files, and failing that by rebuilding the graph from the records.
         Returns the ids found out of reach and those still out of reach (BM25 still finds their text).
+
+        With `everything`, the graph checked is the one read again from the files: the one the
+        next process will load (the saved graph with the write log replayed into it), which after
+        a sync that died is not the graph this process built (a resumed sync's new process once
+        passed by a vector this process's graph found).
         """
         written, self._written = sorted(self._written), set()
+        if everything:
+            self.reopen()
         found = lost = self.unreachable(None if everything else written)
         for fix in (self.reopen, self.rebuild_phrasings):
             if not lost:
