@@ -144,30 +144,33 @@ def test_searches_keep_working_while_the_graph_is_rebuilt(kb):
     assert [vid for vid, _ in store.nearest(vector, 3)] == seen[0]
 
 
-def test_a_sync_after_one_that_died_looks_up_every_vector(embedded_kb, monkeypatch):
-    """A sync killed after writing leaves its vectors committed, so the next one writes them
-    not again; a vector the dead sync's graph passes by must still be found afterwards."""
-    from chromadb.api.models.Collection import Collection
-
+def died_after_writing(kb: KnowledgeBase, monkeypatch) -> KnowledgeBase:
+    """The sample FAQ synced, an entry added, and a sync of it killed after its vectors were
+    written (they are committed; the sync is not finished)."""
     from bot.knowledge import faults
 
     class Killed(Exception):
         pass
 
-    kb = embedded_kb
     kb.sync()
     add_entry(kb)
     monkeypatch.setattr(faults, "_die", lambda where: (_ for _ in ()).throw(Killed(where)))
     dying = KnowledgeBase(kb.settings.model_copy(update={"fault_at_phase": "deleted"}), embedder=kb.embedder)
     with pytest.raises(Killed):
         dying.sync()
-    hidden = vector_id(dying, "有小样吗")
-    graph = dying.store._chroma._collection._client  # the process's Chroma, which every store here shares
+    return dying
+
+
+def graphs_pass_by(monkeypatch, hidden: str, broken) -> None:
+    """Every collection object for which `broken(collection)` holds leaves `hidden` out of its
+    queries, as a graph with no way in to it does."""
+    from chromadb.api.models.Collection import Collection
+
     real = Collection.query
 
-    def query(self, **kwargs):  # what that in-memory graph does: pass the vector by
+    def query(self, **kwargs):
         got = real(self, **kwargs)
-        if self._client is graph:
+        if broken(self):
             for row, ids in enumerate(got["ids"]):
                 keep = [i for i, vid in enumerate(ids) if vid != hidden]
                 for key in ("ids", "distances"):
@@ -176,7 +179,16 @@ def test_a_sync_after_one_that_died_looks_up_every_vector(embedded_kb, monkeypat
         return got
 
     monkeypatch.setattr(Collection, "query", query)
-    resumed = KnowledgeBase(kb.settings, embedder=kb.embedder)
+
+
+def test_a_sync_after_one_that_died_looks_up_every_vector(embedded_kb, monkeypatch):
+    """A sync killed after writing leaves its vectors committed, so the next one writes them
+    not again; a vector the dead sync's graph passes by must still be found afterwards."""
+    dying = died_after_writing(embedded_kb, monkeypatch)
+    hidden = vector_id(dying, "有小样吗")
+    here = dying.store._chroma._collection._client  # this process's Chroma, which every store here shares
+    graphs_pass_by(monkeypatch, hidden, lambda collection: collection._client is here)
+    resumed = KnowledgeBase(embedded_kb.settings, embedder=embedded_kb.embedder)
     report = resumed.sync()
     assert not report.added and not report.updated  # the dead sync had committed the entry
     assert hidden in [vid for vid, _ in resumed.store.nearest(resumed.embedder.embed_query("有小样吗"), 5)]
@@ -185,37 +197,12 @@ def test_a_sync_after_one_that_died_looks_up_every_vector(embedded_kb, monkeypat
 def test_after_a_sync_that_died_the_graph_a_new_process_loads_is_checked(embedded_kb, monkeypatch):
     """The graph read again from the files (the next process's) may pass by a vector that this
     process's own graph finds: the resumed sync checks that one, and rebuilds it."""
-    from chromadb.api.models.Collection import Collection
-
-    from bot.knowledge import faults
-
-    class Killed(Exception):
-        pass
-
-    kb = embedded_kb
-    kb.sync()
-    add_entry(kb)
-    monkeypatch.setattr(faults, "_die", lambda where: (_ for _ in ()).throw(Killed(where)))
-    dying = KnowledgeBase(kb.settings.model_copy(update={"fault_at_phase": "deleted"}), embedder=kb.embedder)
-    with pytest.raises(Killed):
-        dying.sync()
+    dying = died_after_writing(embedded_kb, monkeypatch)
     hidden = vector_id(dying, "有小样吗")
     here = dying.store._chroma._collection._client  # this process's Chroma, which every store here shares
     saved = dying.store._chroma._collection.id  # the collection as saved (a rebuild makes another)
-    real = Collection.query
-
-    def query(self, **kwargs):  # a graph loaded from the files passes the vector by
-        got = real(self, **kwargs)
-        if self._client is not here and self.id == saved:
-            for row, ids in enumerate(got["ids"]):
-                keep = [i for i, vid in enumerate(ids) if vid != hidden]
-                for key in ("ids", "distances"):
-                    if got.get(key) is not None:
-                        got[key][row] = [got[key][row][i] for i in keep]
-        return got
-
-    monkeypatch.setattr(Collection, "query", query)
-    resumed = KnowledgeBase(kb.settings, embedder=kb.embedder)
+    graphs_pass_by(monkeypatch, hidden, lambda collection: collection._client is not here and collection.id == saved)
+    resumed = KnowledgeBase(embedded_kb.settings, embedder=embedded_kb.embedder)
     report = resumed.sync()
     assert report.repaired and not report.unrepaired
     resumed.store.reopen()  # as the next process reads it
