@@ -699,16 +699,14 @@ def _load_decisions(path: Path, model: str, stamp: str) -> None:
                 _decision_cache["stamp"] = stamp
             known = _decision_cache.setdefault("examples", {})
             stale = _decision_cache.setdefault("stale", {})
-            # A file from before the features were kept: its examples are scored again.
-            values = data["ex_values"].tolist() if "ex_values" in data.files else None
-            for n, (text, entry, score, label, top, present, fresh) in enumerate(zip(
+            if "ex_values" not in data.files:
+                return  # a file from before the features were kept: its examples are scored again
+            for text, entry, score, label, top, present, fresh, values in zip(
                 data["ex_text"].tolist(), data["ex_entry"].tolist(), data["ex_score"].tolist(),
                 data["ex_label"].tolist(), data["ex_top"].tolist(), data["ex_present"].tolist(),
-                data["ex_fresh"].tolist(),
-            )):
-                if values is None:
-                    continue
-                example = Example(score, int(label), top=top or None, values=tuple(values[n]) or None) if present else None
+                data["ex_fresh"].tolist(), data["ex_values"].tolist(),
+            ):
+                example = Example(score, int(label), top=top or None, values=tuple(values) or None) if present else None
                 (known if current and fresh else stale)[(text, entry or None)] = example  # type: ignore[index]
     except (OSError, ValueError, KeyError, EOFError):
         return
