@@ -4,7 +4,8 @@ A bare cosine threshold cannot do this: on a held-out shop, in-scope questions' 
 (10th percentile 0.876) overlaps out-of-scope ones' (90th percentile 0.888). So the gate
 combines signals that fail differently — how close the best phrasing is, how far ahead of the
 runner-up it is, whether the dense and lexical rankings agree, how much of the question's
-wording the entry covers, how close the question is to the entry's answer — in a logistic model
+wording the entry covers, how close the question is to the entry's answer and to the one sentence
+of it that fits best — in a logistic model
 fitted on many shops' labelled questions (`benchmarks/gate_fit.py`). Before it decides, a small
 re-ranker (`rerank.py`) puts the candidate it believes in first. The model's score is shared by
 every shop; each shop maps it onto its own scale (`calibration.py`: fitted on its own FAQ at sync,
@@ -50,13 +51,16 @@ FEATURES = (
     "topic",
     "idf_entry",
     "rerank_margin",
+    "sentence",
+    "sentence_margin",
 )
 # Signals that may only speak for answering (more of them, more likely the entry answers) and one
 # that may only speak against it, in the shared fit and in a shop's own re-fit alike. Question
 # sets written to share an entry's words when out of scope and to avoid them when in scope teach
 # the opposite; a customer asking the FAQ's own question must still be answered.
 MORE_IS_BETTER = ("dense", "dense_margin", "coverage", "phrasing_coverage", "lexical_norm", "agree",
-                  "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin")
+                  "fused_margin", "passage", "passage_margin", "topic", "idf_entry", "rerank_margin",
+                  "sentence", "sentence_margin")
 MORE_IS_WORSE = ("novel",)
 
 
@@ -100,6 +104,10 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         "idf_entry": rows[0]["idf_entry"],
         # How far ahead of the runner-up the re-ranker put it (0 when it did not run).
         "rerank_margin": min(rerank[0] - rerank[1], 10.0) if len(rerank) == 2 else 0.0,
+        # Whether one sentence of the answer says what was asked (a near miss is on the entry's
+        # topic, asking what no sentence of it states), and by how much more than the runner-up's.
+        "sentence": top.sentence,
+        "sentence_margin": top.sentence - (hits[1].sentence if len(hits) > 1 else 0.0),
     }
 
 

@@ -6,7 +6,8 @@ are each read relative to this query's candidates and this FAQ's own term statis
 small linear model over them, fitted on many shops' labelled questions as a choice among each
 query's five (a softmax over them, `benchmarks/gate_fit.py`), carries to a shop it never saw:
 
-* how close the message is to the entry's phrasings and to its answer, against the best of the five;
+* how close the message is to the entry's phrasings, to its answer and to the one sentence of
+  the answer that fits it best, against the best of the five;
 * how much of the message's wording the entry covers, each word weighted by how rare it is in
   this FAQ (IDF over its entries), for the phrasings alone and with the answer;
 * the fused score's and the lexical score's distance from the leader;
@@ -40,6 +41,8 @@ CANDIDATE_FEATURES = (
     "topic",
     "learned",
     "first",
+    "sentence",
+    "sentence_gap",
 )
 
 
@@ -95,6 +98,7 @@ def candidate_features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -
     best_passage = max(h.passage for h in hits)
     best_score = max(h.score for h in hits)
     best_lex = max(h.lexical for h in hits) or 1.0
+    best_sentence = max(h.sentence for h in hits)
     learned = learned_texts(getattr(lexical, "base", lexical))
     own_topics = own_phrasings(lexical)
     rows = []
@@ -122,6 +126,8 @@ def candidate_features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -
             "topic": shared(query, tuple(own_topics.get(hit.id, [hit.question]))),
             "learned": float(hit.matched in learned),
             "first": float(i == 0),
+            "sentence": hit.sentence,
+            "sentence_gap": hit.sentence - best_sentence,
         })
     return rows
 

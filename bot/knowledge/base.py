@@ -30,6 +30,7 @@ from bot.knowledge.retrieve import FusionWeights, Passages, hybrid_search
 from bot.knowledge.store import Embedder, StoredEntry, VectorStore, collection_name
 from bot.limits import SEARCH_CHARS, bound_message
 from bot.knowledge.sync import MassDeleteRefused, SyncReport, plan, refuse_mass_delete, scan
+from bot.knowledge.units import PASSAGE_FORM
 
 logger = logging.getLogger(__name__)
 
@@ -134,11 +135,12 @@ class KnowledgeBase:
             # long document's passages, and whatever a crash interrupts, small files are done.
             changed = {e.id for e in report.added + report.updated}
             to_embed = [e for e in found.entries.values() if e.id in changed]
-            # Entries whose passage vector is stale get one without re-embedding phrasings. Only
-            # a store written before passages were part of an entry's commit can have them, so
-            # the passage hashes are read once, on the first sync by this version (no state yet).
+            # Entries whose passage record is stale get one without re-embedding phrasings. Only
+            # a store written before passages were part of an entry's commit, or before they
+            # carried the answer's sentences, can have them, so the passage hashes are read once,
+            # on the first sync by a version that writes a new form.
             behind = []
-            if repair_all or self.generation() is None:
+            if repair_all or last is None or last.passage_form != PASSAGE_FORM:
                 passages = self.store.stored_passages()
                 fresh = {e.id for e in to_embed}
                 behind = [e for e in found.entries.values()
@@ -181,7 +183,7 @@ class KnowledgeBase:
                     or LexicalIndex.saved_stamp(self._lexical_dir) != generation):
                 generation = self._rebuild_lexical().stamp
             self.faults.phase("lexical")
-            SyncState.now(generation, len(now), self.store.count()).write(self._state_path)
+            SyncState.now(generation, len(now), self.store.count(), PASSAGE_FORM).write(self._state_path)
             if self.replica is not None:
                 self.replica.publish(generation, len(now))
             self.faults.phase("done")

@@ -62,6 +62,7 @@ class Hit:
     dense_rank: int | None = None  # 1-based rank among entries by dense score
     lexical_rank: int | None = None
     passage: float = 0.0  # cosine of the query to the entry's question and answer, read as a passage
+    sentence: float = 0.0  # best cosine of the query to one sentence of the answer (else `passage`)
     extra: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:

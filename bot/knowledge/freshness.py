@@ -44,12 +44,15 @@ class SyncState:
     entries: int
     vectors: int
     finished_at: str
+    # The passage records' form the sync left (bot/knowledge/units.py); 0: written before forms.
+    passage_form: int = 0
 
     @classmethod
     def read(cls, path: Path) -> SyncState | None:
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{name: payload[name] for name in cls.__dataclass_fields__})
+            return cls(**{name: payload[name] for name in cls.__dataclass_fields__
+                          if name in payload or name != "passage_form"})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -64,5 +67,5 @@ class SyncState:
         os.replace(tmp, path)
 
     @classmethod
-    def now(cls, generation: str, entries: int, vectors: int) -> SyncState:
-        return cls(generation, entries, vectors, time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    def now(cls, generation: str, entries: int, vectors: int, passage_form: int = 0) -> SyncState:
+        return cls(generation, entries, vectors, time.strftime("%Y-%m-%dT%H:%M:%S%z"), passage_form)

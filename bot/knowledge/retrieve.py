@@ -28,7 +28,7 @@ shops above as they were.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal
 from weakref import WeakKeyDictionary
@@ -61,13 +61,23 @@ class FusionWeights:
 
 @dataclass(frozen=True)
 class Passages:
-    """Each entry's question-and-answer passage vector (unit length), in memory."""
+    """Each entry's question-and-answer passage vector (unit length), and its answer's sentence
+    vectors (bot/knowledge/units.py), in memory."""
 
     ids: list[str]
     vectors: np.ndarray
+    units: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "row", {entry_id: i for i, entry_id in enumerate(self.ids)})
+
+    def sentences(self, vector: np.ndarray, entry_ids: list[str]) -> list[float | None]:
+        """The best cosine of `vector` to one sentence of each entry's answer (None: none stored)."""
+        found: list[float | None] = []
+        for entry_id in entry_ids:
+            rows = self.units.get(entry_id)
+            found.append(float(np.max(rows @ vector)) if rows is not None and len(rows) else None)
+        return found
 
     def cosines(self, vector: np.ndarray, entry_ids: list[str]) -> list[float | None]:
         rows = [self.row.get(e) for e in entry_ids]  # type: ignore[attr-defined]
@@ -283,4 +293,10 @@ def ranked_hits(
                 passage=passage_cos.get(entry_id, 0.0),
             )
         )
+    if passages is not None and passages.units:
+        for hit, best in zip(hits, passages.sentences(np.asarray(query_vector), [h.id for h in hits])):
+            hit.sentence = hit.passage if best is None else best
+    else:
+        for hit in hits:
+            hit.sentence = hit.passage
     return hits

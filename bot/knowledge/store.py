@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlparse
@@ -41,6 +41,7 @@ from bot.errors import ConfigError
 from bot.knowledge.embeddings import E5Embeddings, SentenceTransformerEmbeddings
 from bot.knowledge.entries import Entry
 from bot.knowledge.normalize import to_simplified
+from bot.knowledge.units import FORM_KEY, PASSAGE_FORM, UNITS_KEY, answer_units, pack, unpack
 
 logger = logging.getLogger(__name__)
 
@@ -262,33 +263,45 @@ class VectorStore:
                 progress(len(batch))
 
     def upsert_passages(self, entries: Sequence[Entry], progress: Callable[[int], None] | None = None) -> None:
-        """Embed and store each entry's question-and-answer passage (one vector per entry)."""
+        """Embed and store each entry's question-and-answer passage (one vector per entry), with
+        its answer's sentences embedded one by one in the same record (bot/knowledge/units.py)."""
         items = list(entries)
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
             vectors = self.embedder.encode_passages([entry_passage(e) for e in batch])
+            units = [answer_units(to_simplified(e.answer)) for e in batch]
+            flat = [u for us in units for u in us]
+            unit_vectors = self.embedder.encode_passages(flat) if flat else np.zeros((0, 0))
+            metadatas, at = [], 0
+            for entry, own in zip(batch, units):
+                metadatas.append({"hash": entry.content_hash, FORM_KEY: PASSAGE_FORM,
+                                  UNITS_KEY: pack(unit_vectors[at : at + len(own)]) if own else ""})
+                at += len(own)
             self._passages._collection.upsert(
                 ids=[e.id for e in batch],
                 embeddings=[v.tolist() for v in vectors],
-                metadatas=[{"hash": e.content_hash} for e in batch],
+                metadatas=metadatas,  # type: ignore[arg-type]
             )
             self.after_write()
             if progress:
                 progress(len(batch))
 
     def stored_passages(self) -> dict[str, str]:
-        """Entry id → content hash of every stored passage vector."""
+        """Entry id → content hash of every stored passage record ("" for one of an older form)."""
         got = self._passages.get(include=["metadatas"])
-        return {str(vid): str(m["hash"]) for vid, m in zip(got["ids"], got["metadatas"]) if m}
+        return {str(vid): passage_hash(m) for vid, m in zip(got["ids"], got["metadatas"]) if m}
 
-    def passage_vectors(self) -> tuple[list[str], np.ndarray]:
-        """Every entry's passage vector (ids, unit-length rows), for re-ranking in memory."""
-        got = self._passages.get(include=["embeddings"])
+    def passage_vectors(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """Every entry's passage vector (ids, unit-length rows), and its answer's sentence vectors
+        by entry id, for re-ranking and the gate in memory."""
+        got = self._passages.get(include=["embeddings", "metadatas"])
         if not got["ids"]:  # nothing synced yet
-            return [], np.zeros((0, 0), dtype=np.float32)
+            return [], np.zeros((0, 0), dtype=np.float32), {}
         vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return list(got["ids"]), vectors / np.where(norms == 0, 1, norms)
+        dim = vectors.shape[1]
+        units = {str(vid): unpack(str((m or {}).get(UNITS_KEY) or ""), dim) for vid, m in zip(got["ids"], got["metadatas"])}
+        return list(got["ids"]), vectors / np.where(norms == 0, 1, norms), {k: v for k, v in units.items() if len(v)}
 
     def _delete_surplus(self, entries: Sequence[Entry]) -> None:
         keep = {e.id: len(_phrasings(e)) for e in entries}
@@ -346,7 +359,7 @@ class VectorStore:
             list(got["ids"]),
             [dict(m or {}) for m in got["metadatas"]],
             list(passages["ids"]),
-            [str((m or {}).get("hash", "")) for m in passages["metadatas"]],
+            [passage_hash(m or {}) for m in passages["metadatas"]],
         )
 
     def without_embeddings(self, passages: bool = False) -> list[str]:
@@ -436,6 +449,12 @@ def _phrasings(entry: Entry) -> list[tuple[str, str, dict[str, object], bool]]:
     """(vector id, text, metadata, embedded as a passage?) of each of an entry's phrasing vectors."""
     texts = entry.phrasings if entry.kind == "faq" else (entry.answer,)
     return [(f"{entry.id}:{n}", text, _metadata(entry, n, len(texts)), entry.kind == "passage") for n, text in enumerate(texts)]
+
+
+def passage_hash(metadata: Mapping[str, object]) -> str:
+    """The content hash a passage record vouches for: none for one of an older form (without its
+    answer's sentences), which a sync writes again."""
+    return str(metadata.get("hash", "")) if metadata.get(FORM_KEY) == PASSAGE_FORM else ""
 
 
 def _int_or_none(value: object) -> int | None:
