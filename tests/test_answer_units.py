@@ -91,7 +91,7 @@ def test_search_reads_the_best_sentence_of_each_hit(make_kb, e5):
     top = next(h for h in hits if h.question == "包邮吗？")
     q = e5.encode_query(query)
     units = kb.passages.units[top.id]
-    assert top.sentence == pytest.approx(float(np.max(units @ q)), abs=1e-5)
+    assert top.sentence == pytest.approx(float(np.max(units.astype(np.float32) @ q)), abs=1e-5)
     # The sentence about 顺丰 fits this message better than the whole passage does.
     assert top.sentence > top.passage
 

@@ -41,8 +41,8 @@ def test_explain_shows_candidates_signals_the_rule_and_its_span_and_the_threshol
     assert trace["handoff"] is True and trace["threshold"] > 0
     part = trace["parts"][0]
     assert 1 <= len(part["candidates"]) <= 5
-    assert {"id", "question", "score", "dense", "lexical", "passage"} <= set(part["candidates"][0])
-    assert {"dense", "coverage", "topic"} <= set(part["signals"])
+    assert {"id", "question", "score", "dense", "lexical", "passage", "sentence"} <= set(part["candidates"][0])
+    assert {"dense", "coverage", "topic", "sentence", "sentence_margin"} <= set(part["signals"])
     assert part["rule"]["id"] == "price" and part["decided_by"] == "price"
     assert part["rule"]["source"] == "bot.policy.universal"
     start, end = part["rule"]["span"]

@@ -28,6 +28,7 @@ from bot.knowledge.faults import EXIT_CODE
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.lock import FileLock
 from bot.knowledge.retrieve import FusionWeights, dense_ranking, lexical_ranking
+from bot.knowledge.units import FORM_KEY, UNITS_KEY, unpack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,8 +90,11 @@ def snapshot(settings: Settings, embedder) -> dict[str, object]:
     return {
         "vectors": sorted(zip(vectors["ids"], vectors["documents"], map(sorted, map(dict.items, vectors["metadatas"])))),
         "embeddings": dict(zip(vectors["ids"], np.asarray(vectors["embeddings"]))),
-        "passages": sorted(zip(passages["ids"], [m["hash"] for m in passages["metadatas"]])),
+        "passages": sorted(zip(passages["ids"], [(m["hash"], m.get(FORM_KEY)) for m in passages["metadatas"]])),
         "passage_embeddings": dict(zip(passages["ids"], np.asarray(passages["embeddings"]))),
+        # The answer's sentence vectors, which travel in the passage record.
+        "passage_units": {vid: unpack(str(m.get(UNITS_KEY) or ""), 384).astype(np.float32)
+                          for vid, m in zip(passages["ids"], passages["metadatas"])},
         "lexical_docs": sorted((d.vector_id, d.entry_id, d.text) for d in lexical.docs),
         "lexical_entries": lexical.entries,
         "lexical_stamp": lexical.stamp,
@@ -144,6 +148,10 @@ def assert_same_store(got: dict[str, object], want: dict[str, object]) -> None:
         assert got[key].keys() == want[key].keys()
         for vid, vector in want[key].items():
             assert np.allclose(got[key][vid], vector, atol=1e-4), (key, vid)
+    assert got["passage_units"].keys() == want["passage_units"].keys()
+    for vid, units in want["passage_units"].items():
+        assert len(units) and got["passage_units"][vid].shape == units.shape, vid
+        assert np.allclose(got["passage_units"][vid], units, atol=2e-3), vid
 
 
 @pytest.fixture(scope="module")

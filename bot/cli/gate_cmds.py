@@ -97,7 +97,7 @@ def explain(question: str, as_json: bool) -> None:
         for rank, hit in enumerate(part.hits, start=1):
             click.echo(
                 f"    {rank}. {printable(hit.question)}  [{printable(str(hit.id))}]  综合 {hit.score:.3f} · 向量 {hit.dense:.3f} · "
-                f"词法 {hit.lexical:.2f} · 问答段落 {hit.passage:.3f}"
+                f"词法 {hit.lexical:.2f} · 问答段落 {hit.passage:.3f} · 最贴近的一句答案 {hit.sentence:.3f}"
             )
         if part.signals:
             click.echo("    信号：" + " · ".join(f"{k} {v:.3f}" for k, v in part.signals.items()))

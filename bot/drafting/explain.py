@@ -39,7 +39,7 @@ class PartTrace:
             "query": self.query,
             "candidates": [
                 {"id": h.id, "question": h.question, "score": round(h.score, 4), "dense": round(h.dense, 4),
-                 "lexical": round(h.lexical, 4), "passage": round(h.passage, 4)}
+                 "lexical": round(h.lexical, 4), "passage": round(h.passage, 4), "sentence": round(h.sentence, 4)}
                 for h in self.hits
             ],
             "signals": {k: round(v, 4) for k, v in self.signals.items()},

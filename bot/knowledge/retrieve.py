@@ -76,7 +76,7 @@ class Passages:
         found: list[float | None] = []
         for entry_id in entry_ids:
             rows = self.units.get(entry_id)
-            found.append(float(np.max(rows @ vector)) if rows is not None and len(rows) else None)
+            found.append(float(np.max(rows.astype(np.float32) @ vector)) if rows is not None and len(rows) else None)
         return found
 
     def cosines(self, vector: np.ndarray, entry_ids: list[str]) -> list[float | None]:

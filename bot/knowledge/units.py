@@ -75,10 +75,11 @@ def pack(vectors: np.ndarray) -> str:
 
 
 def unpack(text: str, dim: int) -> np.ndarray:
-    """The rows `pack` wrote (float32); none when the field is empty or not of this model's size."""
+    """The rows `pack` wrote, kept in float16 (half the memory of 60,000 sentences at 10,000
+    entries); none when the field is empty or not of this model's size."""
     if not text or not dim:
-        return np.zeros((0, dim), dtype=np.float32)
+        return np.zeros((0, dim), dtype=np.float16)
     raw = np.frombuffer(base64.b64decode(text), dtype="<f2")
     if raw.size % dim:
-        return np.zeros((0, dim), dtype=np.float32)
-    return raw.reshape(-1, dim).astype(np.float32)
+        return np.zeros((0, dim), dtype=np.float16)
+    return raw.reshape(-1, dim)
