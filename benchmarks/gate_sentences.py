@@ -14,10 +14,11 @@ states) should not. This script adds, for the first candidate after the shipped 
   blurred whole does not);
 * `sent_margin`: `sent` minus the runner-up's `sent` (the second candidate after the re-rank).
 
-Units of an answer (`answer_units`): the answer is split after 。！？；; ! ? and line breaks; a
-sentence longer than `LONG` characters is also split after ，/, into clauses (a clause shorter
-than `SHORT` characters — 亲， 是的， — is joined to the next), and both the sentence and its clauses
-are units. Units under `SHORT` characters are dropped; an answer with no unit left is one unit.
+Units of an answer (`answer_units`, now the product's `bot.knowledge.units.answer_units`): the
+answer is split after 。！？；; ! ? and line breaks; a sentence longer than `LONG` characters is also
+split after ，/, into clauses (a clause too short is joined to the next), and both the sentence and
+its clauses are units. Units under 4 characters are dropped; an answer with no unit left is one
+unit; at most 24 an answer (the product's cap, which none of the read FAQs reaches).
 
 Everything else is `gate_ablate.py`'s machinery, unchanged: each shop's questions searched and
 re-ranked once with the shipped re-ranker, the product's gate features, for every held-out shop a
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import re
 import sys
 import time
 from pathlib import Path
@@ -54,37 +54,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import gate_ablate as ga  # noqa: E402
 import gate_fit as gf  # noqa: E402
 from bot.drafting.gate import FEATURES, default_gate  # noqa: E402
+from bot.knowledge.units import answer_units as product_units  # noqa: E402
 
-LONG = 40  # characters: a sentence longer than this is also read clause by clause
-SHORT = 4  # characters: shorter pieces carry no content of their own (亲， 好的。)
-_SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])")
-_CLAUSE_END = re.compile(r"(?<=[，,])")
-SIGNALS = ("sent", "sent_gain", "sent_margin")
+LONG = 40  # characters: a sentence longer than this is also read clause by clause (`--long`)
 
 
 def answer_units(answer: str) -> list[str]:
-    """The sentences of `answer`, and the clauses of its long sentences (see the module doc)."""
-    units: list[str] = []
-    for sentence in (s.strip() for s in _SENTENCE_END.split(answer)):
-        if len(sentence) < SHORT:
-            continue
-        units.append(sentence)
-        if len(sentence) > LONG:
-            clauses, pending = [], ""
-            for clause in _CLAUSE_END.split(sentence):
-                pending += clause
-                if len(pending.strip()) >= 8:
-                    clauses.append(pending.strip())
-                    pending = ""
-            if pending.strip():
-                if clauses:
-                    clauses[-1] += pending.strip()
-                else:
-                    clauses.append(pending.strip())
-            if len(clauses) > 1:
-                units += [c for c in clauses if len(c) >= SHORT]
-    units = list(dict.fromkeys(units))
-    return units or ([answer.strip()] if answer.strip() else [])
+    """The product's units of `answer` (bot/knowledge/units.py), with this run's `LONG`."""
+    return product_units(answer, long=LONG)
 
 
 class UnitVectors:

@@ -35,14 +35,15 @@ _SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])")
 _CLAUSE_END = re.compile(r"(?<=[，,])")
 
 
-def answer_units(answer: str) -> list[str]:
-    """The sentences of `answer`, and the clauses of its long sentences (see the module doc)."""
+def answer_units(answer: str, *, long: int = LONG) -> list[str]:
+    """The sentences of `answer`, and the clauses of its sentences longer than `long` characters
+    (see the module doc)."""
     units: list[str] = []
     for sentence in (s.strip() for s in _SENTENCE_END.split(answer)):
         if len(sentence) < SHORT:
             continue
         units.append(sentence)
-        if len(sentence) > LONG:
+        if len(sentence) > long:
             clauses = _clauses(sentence)
             if len(clauses) > 1:
                 units += [c for c in clauses if len(c) >= SHORT]
