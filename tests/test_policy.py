@@ -69,7 +69,7 @@ def test_trade_words_are_data_and_rules_in_code_hold_in_any_shop():
         i for i, k in kinds.items() if k in ("facet", "condition")
     }
     assert {i for i, k in kinds.items() if k == "universal"} == {
-        "greeting", "person", "promise", "order_number", "own_records", "price", "stock"
+        "greeting", "person", "promise", "order_number", "own_records", "price", "unlisted_price", "stock"
     }
     assert dict(words.topics)["dispatch"].startswith("发货")
 

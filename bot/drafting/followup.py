@@ -51,6 +51,12 @@ def _jieba():  # type: ignore[no-untyped-def]
     return jieba.posseg
 
 
+def ends_with_verb(text: str) -> bool:
+    """Whether `text`'s last word is a verb (「积分能抵」「还要补」): what is priced is an act."""
+    tokens = list(_jieba().cut(text))
+    return bool(tokens) and tokens[-1].flag.startswith("v") and tokens[-1].flag != "vn"
+
+
 def topic_of(text: str, *, modifiers: bool = False) -> str | None:
     """The first noun phrase in `text` (adjacent nouns joined: 普洱茶 + 饼 → 普洱茶饼).
 

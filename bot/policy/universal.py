@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from bot.knowledge.normalize import to_simplified
 from bot.policy.rules import EntryView, Example, Rule
 
 _ASKS_PRICE = re.compile(
@@ -25,6 +26,15 @@ _ASKS_PRICE = re.compile(
 # 「别让人家看到多少钱」「印着价钱的单子」 speak of a price tag, not ask for a price.
 _PRICE_TAG = re.compile(r"(?:看到|看见|知道|印着?|写着?|标着?|显示)[^，。？！\s]{0,4}(?:多少钱|价钱|价格)|(?:价钱|价格)的?(?:单|条|签|标|信息)")
 _STATES_PRICE = re.compile(r"(?<!\d)\d+(?:\.\d+)?\s*(?:元|块|角)|[¥￥]\s*\d")
+# What is priced: the words of the clause before the price words, without whom it addresses.
+_CLAUSE_BREAKS = "，,。？?！! \n"
+_ITEM_LEAD = re.compile(
+    r"^(?:请问|想问一?下|问一?下|亲|你好|您好|老板|那个|这个|这款|那款|你们家?的?|你家的?|我想买?的?|想买的?|我要的?|要的?)+"
+)
+_ITEM_TAIL = re.compile(r"(?:的|是|要|大概|一般|现在|目前|一共|总共|大约|都)+$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# A size or weight the customer names (7.5kg, 28寸, 2米): the entry must name that one.
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:米|寸|cm|厘米|mm|毫米|斤|公斤|克|g|kg|ml|毫升|升|码|号|匹)", re.I)
 _ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|(?:什么|啥)时候.{0,4}(?:上新|上架|到新)|(?:几号|哪天|几月|何时)(?:能)?(?:上新|上架)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候|(?:什么|啥)时候.{0,4}(?:开卖|开始卖|上市)|有没有.{2,14}(?:卖|出售)$"
     # 「普洱有散茶卖吗」「你们有卖茶杯套装吗」: whether the shop sells it at all
     r"|有(?:没有)?卖[^，。？]{1,10}(?:吗|不|么)|有[^，。？]{1,6}卖(?:吗|不|么)")
@@ -127,6 +137,30 @@ def _price(question: str, entry: EntryView) -> tuple[tuple[int, int], None] | No
     return found.span(), None
 
 
+def _unlisted_price(question: str, entry: EntryView) -> tuple[tuple[int, int], str] | None:
+    """A price asked for a thing the entry does not name, where its answer prices other things:
+    「皮皮虾多少钱一斤」 against 「帝王蟹 398 元一只…」, 「7.5kg的哑铃多少钱」 against 5 kg and 10 kg."""
+    from bot.drafting.followup import ends_with_verb, topic_of  # it reads SMALL_TALK from here
+
+    found = _ASKS_PRICE.search(question)
+    if found is None or _PRICE_TAG.search(question) or not _STATES_PRICE.search(entry.answer):
+        return None  # nothing asked, or the plain `price` rule's case
+    start = max(question.rfind(c, 0, found.start()) for c in _CLAUSE_BREAKS) + 1
+    item = _ITEM_LEAD.sub("", question[start:found.start()])
+    item = _ITEM_TAIL.sub("", item)
+    # 「积分能抵多少钱」「顺丰要补多少钱」: the price of an act the entry may well state. 「G12什么价」
+    # 「白T多少钱」: a code or a letter names a variant that a price for the whole range covers.
+    if len(_CJK.findall(item)) < 2 or ends_with_verb(item) or topic_of(item) is None:
+        return None
+    texts = to_simplified(entry.texts).lower()
+    size = next((m for m in _SIZE.finditer(item) if m.group(1) not in texts), None)
+    named = any(item.lower()[i:i + 2] in texts for i in range(len(item) - 1))
+    if size is None and named:
+        return None
+    at = question.index(item, start)
+    return (at, at + len(item)), f"顾客问的是「{item}」的价格，匹配到的条目没有写它的价格"
+
+
 def _stock(question: str, entry: EntryView) -> tuple[tuple[int, int], None] | None:
     found = _ASKS_STOCK.search(question)
     return None if found is None or _STATES_STOCK.search(entry.answer) else (found.span(), None)
@@ -140,6 +174,7 @@ HOURS = "客服在线时间是几点到几点？", "在线客服每天 9:00–22
 DISPATCH = "什么时候发货？", "当天 16:00 前付款的订单当天发出，16:00 后付款的次日发出。"
 POINTS = "积分怎么用？", "100 积分抵 1 元，积分有效期到次年 12 月 31 日。"
 PRICED = "明前龙井多少钱？", "明前特级龙井 250 克礼盒装 598 元，顺丰包邮。"
+POINTS_PRICED = "积分怎么用？", "100 积分抵 1 元，满 500 积分可用；积分有效期到次年 12 月 31 日。"
 TRACKING = "怎么查物流？", "在「我的订单」里可以看到物流，也可以把订单号发给我们帮您查。"
 
 # In the order they are tried: the first that fires decides.
@@ -195,6 +230,19 @@ UNIVERSAL: tuple[Rule, ...] = (
                         ("紫砂壶大概什么价位", ("茶具是什么材质？", "茶具为宜兴原矿紫砂。"))),
         passes=_examples(("明前龙井多少钱", PRICED),
                          ("别让收礼的人看到多少钱", ("送礼可以不放价格单吗？", "备注「不放价格单」即可。"))),
+    ),
+    Rule(
+        "unlisted_price", "universal", "问某样东西的价格", "条目写明这样东西（或这个规格）的价格",
+        "顾客问的东西，匹配到的条目没有写它的价格",
+        check=_unlisted_price, source=__name__,
+        fires=_examples(("皮皮虾现在多少钱一斤", ("帝王蟹多少钱一只？", "鲜活帝王蟹 398 元一只，约 2 斤。")),
+                        ("7.5kg的哑铃多少钱", ("哑铃多少钱？", "可调哑铃 5kg 199 元，10kg 299 元。")),
+                        ("你们的白毫银针什么价", PRICED)),
+        passes=_examples(("明前龙井多少钱", PRICED),
+                         ("250克的明前龙井多少钱", PRICED),
+                         ("我有3000积分 能抵多少钱", POINTS_PRICED),
+                         ("走顺丰要补多少钱", ("发什么快递？", "默认中通，顺丰需补差价 10 元。")),
+                         ("G12色号什么价", ("口红多少钱一支？", "丝绒口红全系 129 元一支。"))),
     ),
     Rule(
         "stock", "universal", "问库存、到货或上新", "条目的答案说到现货、库存或上新", "顾客问库存，匹配到的条目里没有库存信息",
