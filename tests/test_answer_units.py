@@ -120,6 +120,7 @@ def test_a_store_written_before_sentences_gets_them_on_the_next_sync_without_new
     del payload["passage_form"]
     state.write_text(json.dumps(payload), encoding="utf-8")
     older = make_kb()
+    assert any("旧格式" in problem for problem in older.check())  # the store check says why
     assert older.passages.units == {}  # served without them meanwhile: the feature falls back to the passage
     hits = older.search("顺丰次日达要加钱吗")
     assert all(h.sentence == h.passage for h in hits)

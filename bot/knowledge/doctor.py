@@ -100,7 +100,7 @@ def diagnose(store: VectorStore, entries: Mapping[str, Entry], *, embeddings: bo
         if entry_id not in passages:
             report(entry_id, "缺少问答段落向量")
         elif passages[entry_id] != want:
-            report(entry_id, "问答段落向量还是旧内容")
+            report(entry_id, "问答段落向量还是旧内容或旧格式（没有答案分句向量；同步会补上）")
     if result.leftovers or result.leftover_passages:
         result.problems.append(
             f"{len(result.leftovers)} 个向量和 {len(result.leftover_passages)} 个段落向量不属于任何已同步条目"
