@@ -106,11 +106,9 @@ def test_the_gate_and_the_reranker_read_the_sentence_signal(make_kb):
     assert values["sentence_margin"] == pytest.approx(hits[0].sentence - hits[1].sentence)
 
 
-def test_a_store_written_before_sentences_gets_them_on_the_next_sync_without_new_phrasings(make_kb):
-    kb = make_kb()
-    kb.sync()
+def _to_older_form(kb):
+    """What an older version left: passage records with a hash and nothing else, no form in the state."""
     records = _records(kb)
-    # What an older version left: passage records with a hash and nothing else, and no form in its state.
     collection = kb.store._passages._collection
     got = collection.get(ids=list(records), include=["embeddings"])
     collection.delete(ids=list(records))
@@ -119,6 +117,13 @@ def test_a_store_written_before_sentences_gets_them_on_the_next_sync_without_new
     payload = json.loads(state.read_text(encoding="utf-8"))
     del payload["passage_form"]
     state.write_text(json.dumps(payload), encoding="utf-8")
+    return records
+
+
+def test_a_store_written_before_sentences_gets_them_on_the_next_sync_without_new_phrasings(make_kb):
+    kb = make_kb()
+    kb.sync()
+    records = _to_older_form(kb)
     older = make_kb()
     assert any("旧格式" in problem for problem in older.check())  # the store check says why
     assert older.passages.units == {}  # served without them meanwhile: the feature falls back to the passage
@@ -135,3 +140,27 @@ def test_a_store_written_before_sentences_gets_them_on_the_next_sync_without_new
     assert all(m[FORM_KEY] == 2 and m[UNITS_KEY] for m in after.values())
     assert set(make_kb().passages.units) == set(records)
     assert make_kb().check() == []
+
+
+def test_a_replica_following_reloads_passages_rewritten_in_the_new_form(make_kb, tmp_path):
+    from sqlmodel import SQLModel, create_engine
+
+    import bot.memory.models  # noqa: F401  (the replicas' stamp table)
+    from bot.knowledge.replica import Replica
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'replicas.db'}")
+    SQLModel.metadata.create_all(engine)
+    writer = make_kb()
+    writer.replica = Replica(lambda: engine, "faq")
+    writer.sync()
+    _to_older_form(writer)
+    follower = make_kb()
+    follower.replica = Replica(lambda: engine, "faq")
+    follower.search("顺丰次日达要加钱吗")
+    assert follower.passages.units == {}  # loaded before the writer's next sync
+    again = make_kb()
+    again.replica = Replica(lambda: engine, "faq")
+    assert not again.sync().changed  # only the passage records' form changes
+    follower.replica._next_check = 0.0  # its next look at the stamp is due
+    follower.search("顺丰次日达要加钱吗")
+    assert len(follower.passages.units) == 2

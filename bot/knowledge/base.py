@@ -185,7 +185,9 @@ class KnowledgeBase:
             self.faults.phase("lexical")
             SyncState.now(generation, len(now), self.store.count(), PASSAGE_FORM).write(self._state_path)
             if self.replica is not None:
-                self.replica.publish(generation, len(now))
+                # Passage records rewritten in a new form change no content: say so, or the other
+                # replicas would keep serving the passages they loaded before.
+                self.replica.publish(f"{generation}/{PASSAGE_FORM}" if behind else generation, len(now))
             self.faults.phase("done")
         for hook in self.after_sync:
             hook(self)

@@ -86,7 +86,10 @@ class Replica:
         if generation is None or generation == self._seen:
             return False
         self._seen = generation
-        if kb.lexical.stamp == generation:  # loads the saved index first, if not yet loaded
+        # Reloaded whatever the content: a sync may have rewritten the passage records in a new
+        # form without changing it (it then publishes `<generation>/<form>`).
+        kb._passages = None
+        if kb.lexical.stamp == generation.partition("/")[0]:  # loads the saved index first, if not yet loaded
             return False
         logger.info("another process synced the knowledge base; reloading the lexical index")
         kb._passages = None
