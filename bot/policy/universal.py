@@ -33,6 +33,7 @@ _ITEM_LEAD = re.compile(
 )
 _ITEM_TAIL = re.compile(r"(?:的|是|要|大概|一般|现在|目前|一共|总共|大约|都)+$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+ITEM_CHARS = 16
 # A size or weight the customer names (7.5kg, 28寸, 2米): the entry must name that one.
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:米|寸|cm|厘米|mm|毫米|斤|公斤|克|g|kg|ml|毫升|升|码|号|匹)", re.I)
 _ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|(?:什么|啥)时候.{0,4}(?:上新|上架|到新)|(?:几号|哪天|几月|何时)(?:能)?(?:上新|上架)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候|(?:什么|啥)时候.{0,4}(?:开卖|开始卖|上市)|有没有.{2,14}(?:卖|出售)$"
@@ -145,7 +146,8 @@ def _unlisted_price(question: str, entry: EntryView) -> tuple[tuple[int, int], s
     found = _ASKS_PRICE.search(question)
     if found is None or _PRICE_TAG.search(question) or not _STATES_PRICE.search(entry.answer):
         return None  # nothing asked, or the plain `price` rule's case
-    start = max(question.rfind(c, 0, found.start()) for c in _CLAUSE_BREAKS) + 1
+    # The clause before the price words; an item is named in a few words, and jieba reads no more.
+    start = max(max(question.rfind(c, 0, found.start()) for c in _CLAUSE_BREAKS) + 1, found.start() - ITEM_CHARS)
     item = _ITEM_LEAD.sub("", question[start:found.start()])
     item = _ITEM_TAIL.sub("", item)
     # 「积分能抵多少钱」「顺丰要补多少钱」: the price of an act the entry may well state. 「G12什么价」
