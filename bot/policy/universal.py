@@ -35,7 +35,9 @@ _ITEM_TAIL = re.compile(r"(?:的|是|要|大概|一般|现在|目前|一共|总�
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 ITEM_CHARS = 16
 # A size or weight the customer names (7.5kg, 28寸, 2米): the entry must name that one.
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:米|寸|cm|厘米|mm|毫米|斤|公斤|克|g|kg|ml|毫升|升|码|号|匹)", re.I)
+# Each run of digits is read once (possessive, from its start): a long run must not be re-read
+# from every digit in it (tests/test_long_input.py).
+_SIZE = re.compile(r"(?<![\d.])(\d++(?:\.\d++)?+)\s*+(?:米|寸|cm|厘米|mm|毫米|斤|公斤|克|g|kg|ml|毫升|升|码|号|匹)", re.I)
 _ASKS_STOCK = re.compile(r"有货|现货|还有吗|还有没有|有没有货|库存|断货|缺货|补货|售罄|(?:什么|啥)时候.{0,4}(?:上新|上架|到新)|(?:几号|哪天|几月|何时)(?:能)?(?:上新|上架)|(?:上新|上架).{0,2}(?:了吗|吗|了没|没)|会上新|新品.{0,4}什么时候|(?:什么|啥)时候.{0,4}(?:开卖|开始卖|上市)|有没有.{2,14}(?:卖|出售)$"
     # 「普洱有散茶卖吗」「你们有卖茶杯套装吗」: whether the shop sells it at all
     r"|有(?:没有)?卖[^，。？]{1,10}(?:吗|不|么)|有[^，。？]{1,6}卖(?:吗|不|么)")
