@@ -52,6 +52,7 @@ import gate_fit as gf  # noqa: E402
 import gate_sentences as gs  # noqa: E402
 from bot.drafting.gate import default_gate  # noqa: E402
 from bot.knowledge.embeddings import E5Embeddings  # noqa: E402
+from bot.knowledge.units import joined  # noqa: E402
 
 MIN_LEN = 12  # characters: a shorter message is read whole
 SHORT = 4  # characters: a shorter piece (亲， 在吗？) says nothing on its own and joins the next
@@ -65,18 +66,7 @@ def message_clauses(message: str, min_len: int = MIN_LEN) -> list[str]:
     message = message.strip()
     if len(message) <= min_len:
         return [message]
-    clauses: list[str] = []
-    pending = ""
-    for piece in _BREAK.split(message):
-        pending += piece
-        if len(pending.strip(" \t\r\n，,。！？!?；;")) >= SHORT:
-            clauses.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        if clauses:
-            clauses[-1] += pending.strip()
-        else:
-            clauses.append(pending.strip())
+    clauses = joined(_BREAK.split(message), SHORT, lambda piece: len(piece.strip(" \t\r\n，,。！？!?；;")))
     return clauses if len(clauses) > 1 else [message]
 
 

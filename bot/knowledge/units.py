@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -52,19 +53,25 @@ def answer_units(answer: str, *, long: int = LONG) -> list[str]:
 
 
 def _clauses(sentence: str) -> list[str]:
-    clauses: list[str] = []
+    return joined(_CLAUSE_END.split(sentence), CLAUSE)
+
+
+def joined(pieces: Iterable[str], at_least: int, size: Callable[[str], int] = lambda p: len(p.strip())) -> list[str]:
+    """`pieces` in order, each too short one (by `size`) joined to the next, and a short last
+    one to the one before."""
+    out: list[str] = []
     pending = ""
-    for clause in _CLAUSE_END.split(sentence):
-        pending += clause
-        if len(pending.strip()) >= CLAUSE:
-            clauses.append(pending.strip())
+    for piece in pieces:
+        pending += piece
+        if size(pending) >= at_least:
+            out.append(pending.strip())
             pending = ""
     if pending.strip():
-        if clauses:
-            clauses[-1] += pending.strip()
+        if out:
+            out[-1] += pending.strip()
         else:
-            clauses.append(pending.strip())
-    return clauses
+            out.append(pending.strip())
+    return out
 
 
 def pack(vectors: np.ndarray) -> str:
