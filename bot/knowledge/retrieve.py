@@ -27,6 +27,7 @@ shops above as they were.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -129,12 +130,50 @@ def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, floa
 def dense_ranking(
     store: VectorStore, lexical: LexicalIndex, vector: list[float], n: int, penalty: float = 0.0
 ) -> list[tuple[str, float, str]]:
+    matrix = exact_vectors(store, lexical)
+    if matrix is not None:
+        cos = matrix @ np.asarray(vector, dtype=np.float32)
+        k = min(n, cos.size)
+        top = np.argpartition(-cos, k - 1)[:k]
+        docs = lexical.docs
+        found = [(docs[i].vector_id, float(cos[i])) for i in top[np.argsort(-cos[top], kind="stable")]]
+    else:
+        found = store.nearest(vector, n)
     pairs = []
-    for vector_id, cos in store.nearest(vector, n):
+    for vector_id, cos in found:
         doc = lexical.by_vector.get(vector_id)
         if doc is not None:  # else stored after the lexical index was built; the next sync rebuilds it
             pairs.append((doc.entry_id, cos - penalty if ":L" in vector_id else cos, doc.text))
     return _best_per_entry(pairs)
+
+
+# Up to this many phrasing vectors, dense search is an exact product in memory, not Chroma's
+# approximate graph: as fast or faster (0.3 ms at 10,000 here, 2.1 ms at 25,000 against Chroma's
+# 1.3), and the same in every process. A small collection's graph is rebuilt from Chroma's log by
+# each process that opens it, not always alike: a new process once passed by a vector whose twin
+# (the same text in two passages) it found.
+EXACT_LIMIT = 10_000
+_exact: WeakKeyDictionary[LexicalIndex, np.ndarray | None] = WeakKeyDictionary()
+_exact_lock = threading.Lock()
+
+
+def exact_vectors(store: VectorStore, lexical: LexicalIndex) -> np.ndarray | None:
+    """Every document's stored vector (unit length, rows aligned with `lexical.docs`), read once
+    per loaded index; None for a larger FAQ, or when the store lacks one the index lists."""
+    if not lexical.docs or len(lexical.docs) > EXACT_LIMIT:
+        return None
+    with _exact_lock:
+        if lexical in _exact:
+            return _exact[lexical]
+        ids = [d.vector_id for d in lexical.docs]
+        stored = store.embeddings(ids)
+        matrix = None
+        if len(stored) == len(ids):
+            matrix = np.stack([stored[i] for i in ids])
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix /= np.where(norms == 0, 1, norms)
+        _exact[lexical] = matrix
+        return matrix
 
 
 def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str, float, str]]:

@@ -449,6 +449,16 @@ class VectorStore:
             for vid, doc, m in zip(got["ids"], got["documents"], got["metadatas"])
         ]
 
+    def embeddings(self, vector_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embedding of each of these phrasing vectors that is there."""
+        found: dict[str, np.ndarray] = {}
+        for chunk in _chunks(list(vector_ids), 500):
+            got = self._chroma._collection.get(ids=chunk, include=["embeddings"])
+            for vid, vector in zip(got["ids"], got["embeddings"]):
+                if vector is not None and len(vector):
+                    found[vid] = np.asarray(vector, dtype=np.float32)
+        return found
+
     def nearest(self, vector: list[float], n: int) -> list[tuple[str, float]]:
         """The n nearest phrasings as (vector id, cosine similarity), best first.
 
