@@ -39,7 +39,7 @@ from gate_fit import fit_shared, taught_index  # noqa: E402
 from gate_shops import halves, opened_shops, use_rules_of  # noqa: E402
 
 from bot.drafting.calibration import shop_gate  # noqa: E402
-from bot.drafting.gate import FEATURES, default_gate, features, rule_out  # noqa: E402
+from bot.drafting.gate import default_gate, features, rule_out  # noqa: E402
 from bot.drafting.rerank import learned_texts  # noqa: E402
 from bot.knowledge.normalize import normalize_message  # noqa: E402
 
@@ -55,7 +55,7 @@ def reading(gate, kb, query: str) -> dict | None:  # type: ignore[no-untyped-def
         return None
     ordered = gate.order(query, hits, kb.lexical)
     values = features(query, ordered, kb.lexical)
-    z = gate.bias + sum(gate.weights.get(f, 0.0) * values[f] for f in FEATURES)
+    z = gate.shared_logit(values)
     ruled = rule_out(query, ordered[0], kb.lexical) is not None
     p = gate.probability(values, query, ordered[0].id)
     return {"top": ordered[0].id, "z": z, "values": values, "p": p, "ruled": ruled,

@@ -51,7 +51,7 @@ import numpy as np
 from bot.drafting.decision_memory import DecisionMemory
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
-from bot.knowledge.retrieve import Passages, ranked_hits
+from bot.knowledge.retrieve import Passages, exact_vectors, ranked_hits
 
 if TYPE_CHECKING:
     from bot.drafting.gate import Gate
@@ -207,7 +207,11 @@ class FaqMemory:
 
     @classmethod
     def of(cls, kb: KnowledgeBase) -> FaqMemory:
-        # Chroma's own store holds the vectors; only ids and embeddings are read.
+        # The vectors exact search already holds for this index (a FAQ of ordinary size), read
+        # once for both; else Chroma's own store, only ids and embeddings.
+        exact = exact_vectors(kb.store, kb.lexical)
+        if exact is not None:
+            return cls(kb.lexical, [d.vector_id for d in kb.lexical.docs], exact, kb.passages)
         got = kb.store._chroma._collection.get(include=["embeddings"])
         ids = list(got["ids"])
         vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(ids), -1) if ids else np.zeros((0, 0))
@@ -345,8 +349,7 @@ def scored(gate: Gate, asked: Sequence[Asked]) -> list[Example]:
         ordered = gate.order(text, [Hit(**{**vars(h), "extra": {}}) for h in hits], view)  # type: ignore[arg-type]
         right = entry_id is not None and ordered[0].id == entry_id
         values = features(text, ordered, view)  # type: ignore[arg-type]
-        score = gate.bias + sum(gate.weights.get(f, 0.0) * values[f] for f in FEATURES)
-        examples.append(Example(score, int(right), top=ordered[0].id, values=tuple(float(values[f]) for f in FEATURES)))
+        examples.append(Example(gate.shared_logit(values), int(right), top=ordered[0].id, values=tuple(float(values[f]) for f in FEATURES)))
     return examples
 
 

@@ -168,12 +168,15 @@ class Gate:
 
     def score(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> float:
         """The shared model's logit that the top hit answers `query`, before this shop's scale."""
-        values = features(query, hits, lexical)
+        return self.shared_logit(features(query, hits, lexical))
+
+    def shared_logit(self, values: dict[str, float]) -> float:
+        """The shared model's logit for these feature values."""
         return self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
 
     def probability(self, values: dict[str, float], query: str | None = None, top: str | None = None) -> float:
         """With `query` and its first candidate `top`, this shop's staff decisions lean it too."""
-        z = self.bias + sum(self.weights.get(name, 0.0) * values[name] for name in FEATURES)
+        z = self.shared_logit(values)
         return _sigmoid(self.calibration.logit(z, query, top, values) if self.calibration else z)
 
     def decide(self, query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> GateDecision:

@@ -51,8 +51,8 @@ class SyncState:
     def read(cls, path: Path) -> SyncState | None:
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{name: payload[name] for name in cls.__dataclass_fields__
-                          if name in payload or name != "passage_form"})
+            # A field it lacks takes its default (a state written before it); a required one, TypeError.
+            return cls(**{name: payload[name] for name in cls.__dataclass_fields__ if name in payload})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

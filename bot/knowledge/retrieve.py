@@ -332,10 +332,7 @@ def ranked_hits(
                 passage=passage_cos.get(entry_id, 0.0),
             )
         )
-    if passages is not None and passages.units:
-        for hit, best in zip(hits, passages.sentences(np.asarray(query_vector), [h.id for h in hits])):
-            hit.sentence = hit.passage if best is None else best
-    else:
-        for hit in hits:
-            hit.sentence = hit.passage
+    best = passages.sentences(np.asarray(query_vector), [h.id for h in hits]) if passages is not None else []
+    for hit, found in zip(hits, best or [None] * len(hits)):
+        hit.sentence = hit.passage if found is None else found
     return hits
