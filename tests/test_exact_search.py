@@ -40,3 +40,30 @@ def test_exact_scores_are_chromas_cosines_and_each_loaded_index_reads_its_own_ve
     kb.add_learned({f"{entry}:L1": (entry, "请问寄到新疆要多少运费")})
     after = exact_vectors(kb.store, kb.lexical)  # a new index: its vectors read again, the taught one too
     assert after.shape == (len(kb.lexical.docs), 384) and len(kb.lexical.docs) == len(before) + 1
+
+
+def _fresh_read(kb) -> np.ndarray:  # type: ignore[no-untyped-def]
+    stored = kb.store.embeddings([d.vector_id for d in kb.lexical.docs])
+    matrix = np.stack([stored[d.vector_id] for d in kb.lexical.docs])
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_a_decision_carries_the_matrix_over_and_reads_only_the_taught_vector(tmp_path, e5, monkeypatch):
+    kb = shop(tmp_path, e5, None)
+    kb.sync()
+    exact_vectors(kb.store, kb.lexical)  # the index in use has been searched
+    entry = kb.lexical.docs[0].entry_id
+    read: list[int] = []
+    original = type(kb.store).embeddings
+    monkeypatch.setattr(type(kb.store), "embeddings", lambda self, ids: read.append(len(ids)) or original(self, ids))
+    kb.add_learned({f"{entry}:L1": (entry, "请问寄到新疆要多少运费")})
+    assert read == [1]
+    carried = exact_vectors(kb.store, kb.lexical)
+    assert read == [1]  # the search read nothing more
+    assert np.allclose(carried, _fresh_read(kb), atol=1e-6)
+    # Taught again under the same id with other words: that row is read anew, not carried.
+    kb.add_learned({f"{entry}:L1": (entry, "发票抬头能写公司吗")})
+    assert np.allclose(exact_vectors(kb.store, kb.lexical), _fresh_read(kb), atol=1e-6)
+    kb.remove_learned([f"{entry}:L1"])
+    assert np.allclose(exact_vectors(kb.store, kb.lexical), _fresh_read(kb), atol=1e-6)
+    assert not any(d.learned for d in kb.lexical.docs)

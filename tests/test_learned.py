@@ -275,3 +275,30 @@ def test_learned_list_drops_escape_sequences_from_customer_text(tmp_path):
     assert "有咖啡吗" in text.output and not any(ch in text.output for ch in "\x1b\x07\x9b"), repr(text.output)
     raw = CliRunner().invoke(cli, ["learned", "list", "--all", "--json"], env=env).output
     assert "\x9b" not in raw and json.loads(raw)[0]["text"].endswith("有咖啡吗\x9b2J")
+
+
+
+def test_bm25_leaves_taught_phrasings_out_and_a_decision_does_not_rebuild_it(shop):
+    """A taught message changes no other phrasing's BM25 score and scores 0 itself, its words
+    still count as known, and the index saved with it loads with the same scores."""
+    import numpy as np
+
+    from bot.knowledge.lexical import LexicalIndex
+
+    _, _, open_kb = shop
+    kb = open_kb()
+    query = "运费 新疆 发货 喀什"
+    before = kb.lexical.scores(query)
+    bm25 = kb.lexical._bm25
+    target = _entry_id(kb, FREE_SHIPPING)
+    kb.add_learned({f"{target}:L7": (target, "喀什的朋友想买运费多少")})
+    lexical = kb.lexical
+    assert lexical._bm25 is bm25  # carried over, not rebuilt
+    learned = [i for i, d in enumerate(lexical.docs) if d.learned]
+    after = lexical.scores(query)
+    assert len(learned) == 1 and after[learned[0]] == 0.0
+    assert np.allclose(np.delete(after, learned), before) and before.max() > 0
+    assert lexical.knows("喀什") and not LexicalIndex([d for d in lexical.docs if not d.learned]).knows("喀什")
+    loaded = LexicalIndex.load(kb._lexical_dir)
+    assert loaded is not None and np.allclose(loaded.scores(query), after)
+    assert open_kb().search("喀什的朋友想买运费多少")[0].id == target

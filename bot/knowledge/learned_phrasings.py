@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
+from bot.knowledge.retrieve import carry_over
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
@@ -92,13 +93,15 @@ def _refresh(
 ) -> None:
     """Put the change into the lexical index. From the index in memory when it was in step:
     reading every phrasing back from Chroma is most of the cost at 10,000 entries (4.9 of 8.8 s
-    in benchmarks/learned_cost.py); else rebuilt from Chroma, as a sync does."""
+    in benchmarks/learned_cost.py); else rebuilt from Chroma, as a sync does. The index in
+    memory keeps its BM25 and its exact-search matrix, with only the taught vectors read."""
     if current is None:
         knowledge._rebuild_lexical()
         return
     new = [LexicalDoc(entry_id, text, vid) for vid, entry_id, text in added]
     gone = set(removed) | {doc.vector_id for doc in new}
     docs = sorted([d for d in current.docs if d.vector_id not in gone] + new, key=lambda d: d.vector_id)
-    index = LexicalIndex(docs, current.entries, stamp=current.stamp)
+    index = current.with_learned(docs)
+    carry_over(current, index, knowledge.store, changed={doc.vector_id for doc in new})
     index.save(knowledge._lexical_dir)
     knowledge._lexical = index

@@ -62,9 +62,19 @@ class LexicalDoc:
     text: str
     vector_id: str = ""  # the same phrasing's id in Chroma
 
+    @property
+    def learned(self) -> bool:
+        """A phrasing staff taught (`<entry id>:L<n>`; entry ids are hex digests)."""
+        return ":L" in self.vector_id
+
 
 class LexicalIndex:
-    """BM25 over the same phrasings that are embedded, one document per phrasing."""
+    """BM25 over the same phrasings that are embedded, one document per phrasing.
+
+    Phrasings staff taught are documents too (dense search and the features read them) but BM25
+    leaves them out: a customer's whole message names products and circumstances that would
+    attract other questions, and a decision must not re-index the whole FAQ. So teaching one
+    changes no other document's score, and the index built for it reuses the BM25 matrices."""
 
     def __init__(
         self,
@@ -82,11 +92,21 @@ class LexicalIndex:
         for doc in self.docs:
             self.phrasings.setdefault(doc.entry_id, []).append(doc.text)
         self.by_vector = {doc.vector_id: doc for doc in self.docs if doc.vector_id}
-        if not isinstance(bm25, bm25s.BM25) or bm25.scores.get("num_docs") != len(self.docs):
+        self._base_rows = np.array([i for i, d in enumerate(self.docs) if not d.learned], dtype=np.int64)
+        if not isinstance(bm25, bm25s.BM25) or bm25.scores.get("num_docs") != len(self._base_rows):
             bm25 = None
         self._bm25 = bm25 or bm25s.BM25()
-        if self.docs and bm25 is None:
-            self._bm25.index([tokenize(d.text) or ["\x00"] for d in self.docs], show_progress=False)
+        if self._base_rows.size and bm25 is None:
+            self._bm25.index([tokenize(self.docs[i].text) or ["\x00"] for i in self._base_rows], show_progress=False)
+
+    def with_learned(self, docs: Sequence[LexicalDoc]) -> LexicalIndex:
+        """The same FAQ with these documents instead (its phrasings as they are, learned ones
+        added or gone): BM25 is carried over, not rebuilt."""
+        return LexicalIndex(docs, self.entries, stamp=self.stamp, bm25=self._bm25)
+
+    @cached_property
+    def _learned_tokens(self) -> frozenset[str]:
+        return frozenset(t for d in self.docs if d.learned for t in tokenize(d.text))
 
     @cached_property
     def _sorted_questions(self) -> list[str]:
@@ -109,16 +129,19 @@ class LexicalIndex:
 
     def knows(self, token: str) -> bool:
         """Whether any stored phrasing contains this token."""
-        return token in self._bm25.vocab_dict if self.docs else False
+        if self._base_rows.size and token in self._bm25.vocab_dict:
+            return True
+        return token in self._learned_tokens
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of the query against every document (aligned with `docs`)."""
-        if not self.docs:
-            return np.zeros(0, dtype=np.float32)
+        """BM25 score of the query against every document (aligned with `docs`; 0 for learned ones)."""
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        if not self._base_rows.size:
+            return out
         tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
-        if not tokens:
-            return np.zeros(len(self.docs), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if tokens:
+            out[self._base_rows] = self._bm25.get_scores(tokens)
+        return out
 
     def save(self, directory: Path) -> None:
         """Write atomically: a crash mid-write leaves the previous index in place."""
@@ -135,7 +158,7 @@ class LexicalIndex:
         (tmp / "docs.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
         # The stamp alone, so that a sync can tell whether the index is current without loading it.
         (tmp / STAMP_FILE).write_text(f"{FORMAT_VERSION} {self.stamp}", encoding="utf-8")
-        if self.docs:
+        if self._base_rows.size:
             # Saved too, so that loading does not re-tokenise every phrasing (about a second at 10k entries).
             self._bm25.save(str(tmp / "bm25"), show_progress=False)
         old = directory.with_name(f"{directory.name}.old{os.getpid()}")
