@@ -469,6 +469,24 @@ def _has_question_headings(text: str) -> bool:
     return any(line.startswith("## ") for line in text.splitlines())
 
 
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+
+
+def _question_level(lines: list[str]) -> int:
+    """The heading level the questions are at: the shallowest level below `#` whose heading has
+    text of its own under it. `# 分类` / `## 问题` gives 2, as documented; a merchant who titles
+    the file and puts `## 售后` over `### 怎么退货？` gives 3, so 售后 is the category and not a
+    question whose answer is every real question. Deeper headings are part of an answer."""
+    current, shallowest = 0, 0
+    for line in lines:
+        heading = _HEADING.match(line)
+        if heading:
+            current = len(heading.group(1))
+        elif current >= 2 and line.strip() and (not shallowest or current < shallowest):
+            shallowest = current
+    return shallowest or 2
+
+
 def _markdown_faq(text: str, source: str) -> FileResult:
     result = FileResult()
     category = ""
@@ -485,14 +503,18 @@ def _markdown_faq(text: str, source: str) -> FileResult:
             result, source, start, {"question": question, "answer": answer, "similar": similar, "category": category}
         )
 
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("# "):
+    lines = text.splitlines()
+    level = _question_level(lines)
+    for number, line in enumerate(lines, start=1):
+        heading = _HEADING.match(line)
+        depth = len(heading.group(1)) if heading else 0
+        if heading and depth < level:
             flush()
             question, body, similar = None, [], ""
-            category = line[2:].strip()
-        elif line.startswith("## "):
+            category = heading.group(2).strip()
+        elif heading and depth == level:
             flush()
-            question, start, body, similar = line[3:].strip(), number, [], ""
+            question, start, body, similar = heading.group(2).strip(), number, [], ""
         elif question is not None:
             match = _SIMILAR_LINE.match(line)
             if match and not similar:

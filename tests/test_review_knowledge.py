@@ -1,0 +1,37 @@
+"""Review of reading and syncing the knowledge folder: files a real merchant produces."""
+
+from pathlib import Path
+
+from bot.knowledge.readers import read_file
+
+
+def write(tmp_path: Path, name: str, data: str | bytes, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode(encoding))
+    return path
+
+
+def test_markdown_with_categories_at_level_two_and_questions_at_level_three(tmp_path):
+    # A merchant who titles the document with `#` puts the sections at `##` and the questions
+    # at `###`: the sections must not become questions with every real question in their answer.
+    text = (
+        "# 小店常见问题\n\n## 售后\n\n### 怎么退货？\n七天无理由退货。\n\n### 运费谁出？\n质量问题我们出。\n"
+        "## 物流\n### 发什么快递？\n默认顺丰。\n"
+    )
+    entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
+    assert [(e.question, e.answer, e.category, e.line) for e in entries] == [
+        ("怎么退货？", "七天无理由退货。", "售后", 5),
+        ("运费谁出？", "质量问题我们出。", "售后", 8),
+        ("发什么快递？", "默认顺丰。", "物流", 11),
+    ]
+
+
+def test_markdown_subheadings_inside_an_answer_stay_in_the_answer(tmp_path):
+    # The documented layout (`#` category, `##` question) keeps a `###` inside an answer as text,
+    # even when one question starts straight with such a subheading.
+    text = "# 售后\n## 怎么退货？\n### 步骤\n联系客服寄回。\n## 运费谁出？\n质量问题我们出。\n### 注意\n保留包装。\n"
+    entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
+    assert [(e.question, e.answer, e.category) for e in entries] == [
+        ("怎么退货？", "### 步骤\n联系客服寄回。", "售后"),
+        ("运费谁出？", "质量问题我们出。\n### 注意\n保留包装。", "售后"),
+    ]
