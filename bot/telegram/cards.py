@@ -7,10 +7,11 @@ itself stays in the database, so a button still works after a restart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from html import escape
+from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -20,6 +21,7 @@ from bot.memory.stats import RESPONSE_STANDARD
 MAX_CALLBACK_BYTES = 64
 # Telegram refuses messages over 4096 characters; leave room for the card's frame.
 MAX_SHOWN_QUESTION = 600
+MIN_SHOWN_QUESTION = 120  # shortened before the reply, which staff copy
 MAX_SHOWN_REPLY = 2800
 MAX_MESSAGE = 4096
 
@@ -104,11 +106,36 @@ def reply_card(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The card for a reply draft in its current state, with the buttons that state allows."""
     assert draft.id is not None
+    # Escaping makes a reply with links (each & five characters) longer than its words, so the
+    # card can pass Telegram's limit: the question (down to MIN_SHOWN_QUESTION), then the reply,
+    # then the rest of the question are shown shorter until it fits; its HTML is never cut.
+    shown_question, shown_reply = MAX_SHOWN_QUESTION, MAX_SHOWN_REPLY
+    text = _card_text(draft, card, entries, channel, shown_question, shown_reply)
+    while (over := len(text) - MAX_MESSAGE) > 0 and shown_question + shown_reply > 0:
+        over += 40  # room for the 已截断 note that a shorter text gains
+        cut = min(over, max(0, shown_question - MIN_SHOWN_QUESTION))
+        shown_question, over = shown_question - cut, over - cut
+        cut = min(over, shown_reply)
+        shown_reply, over = shown_reply - cut, over - cut
+        shown_question = max(0, shown_question - over)
+        text = _card_text(draft, card, entries, channel, shown_question, shown_reply)
+    if len(text) > MAX_MESSAGE:
+        # The FAQ's own text alone is too long: plain text, cut so that escaped (a character
+        # becomes at most 6) it fits, rather than HTML cut mid-tag.
+        text = escape(unescape(re.sub(r"<[^>]*>", "", text))[: MAX_MESSAGE // 6 - 1]) + "…"
+    if draft.status != "pending":
+        return text, None
+    handoff = draft.needs_human or card.escalated
+    return text, reply_keyboard(draft.id, handoff=handoff, nearest=entry_refs(card.nearest_entry_ids, entries))
+
+
+def _card_text(draft: Draft, card: StaffCard, entries: Mapping[str, Mapping[str, object]], channel: str | None,
+               shown_question: int, shown_reply: int) -> str:
     who = f"客户 {escape(card.customer_ref)}" if card.customer_ref else "客户"
     where = f"（{CHANNEL_NAMES.get(channel or '', channel)}）" if channel else ""
     origin = f" · 转发自 {escape(clip(card.origin_name, MAX_SHOWN_NAME))}" if card.origin_name else ""
     lines = [f"🧾 <b>草稿 #{draft.id}</b> · {who}{where}{origin}",
-             f"<b>客户说：</b>{escape(clip(card.question, MAX_SHOWN_QUESTION))}"]
+             f"<b>客户说：</b>{escape(clip(card.question, shown_question))}"]
     handoff = draft.needs_human or card.escalated
     decided = draft.status != "pending"
     if not decided and card.asked_at is not None and card.created_at - card.asked_at >= SHOW_WAIT_FROM:
@@ -119,13 +146,13 @@ def reply_card(
     if decided:
         lines.append(f"<b>{STATUS_LINES.get(draft.status, draft.status)}</b>" + _decided_by(draft, card))
         if draft.status in ("rejected", "superseded"):
-            lines.append(f"<s>{escape(clip(draft.text, MAX_SHOWN_REPLY))}</s>")
+            lines.append(f"<s>{escape(clip(draft.text, shown_reply))}</s>")
             if draft.status == "superseded":  # the new card says the rest
-                return "\n".join(lines), None
+                return "\n".join(lines)
         else:
-            lines += ["可直接复制发送：", f"<pre>{escape(clip(draft.final_text, MAX_SHOWN_REPLY))}</pre>"]
+            lines += ["可直接复制发送：", f"<pre>{escape(clip(draft.final_text, shown_reply))}</pre>"]
     else:
-        lines += ["<b>建议回复：</b>", escape(clip(draft.text, MAX_SHOWN_REPLY)), ""]
+        lines += ["<b>建议回复：</b>", escape(clip(draft.text, shown_reply)), ""]
     sources = entry_refs(draft.cited_entry_ids, entries)
     if sources and not (handoff and not decided):
         lines.append("<b>依据：</b>")
@@ -145,12 +172,7 @@ def reply_card(
         lines.append(f"✓ 可以回复（把握 {confidence}）")
     if draft.note:
         lines.append(f"注：{escape(draft.note)}")
-    text = "\n".join(lines)
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1] + "…"
-    if decided:
-        return text, None
-    return text, reply_keyboard(draft.id, handoff=handoff, nearest=entry_refs(card.nearest_entry_ids, entries))
+    return "\n".join(lines)
 
 
 def _decided_by(draft: Draft, card: StaffCard) -> str:

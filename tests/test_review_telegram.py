@@ -1,0 +1,46 @@
+"""Defects found reviewing the Telegram adapter (bot/telegram/*), each shown by a test that failed
+before its fix."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.memory import faq_candidates
+from bot.memory.models import Draft, StaffCard, utcnow
+from bot.telegram.cards import MAX_MESSAGE, reply_card
+from tests.telegram_fake import check_html
+from tests.test_telegram import MAINTAINER, card_id, click, run, running_bot, send
+from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
+
+ENTRIES = {"e1": {"question": "包邮吗？", "answer": "满 99 元包邮。", "source": "售后.csv"}}
+# A reply with shop links: each & is five characters once escaped for Telegram's HTML.
+LINKED = "满 99 包邮 & 当天发，链接 https://item.taobao.com/item.htm?id=1&spm=a&sku=2&from=wx "
+
+
+def test_a_long_decided_card_full_of_links_is_still_valid_html():
+    # Staff's long edited reply with links: the card, cut at 4096 characters of HTML, lost its
+    # </pre> (or cut an &amp; in half), and Telegram refused the edit that shows the decision.
+    now = utcnow()
+    draft = Draft(id=7, text="您好", confidence=0.8, created_at=now, status="edited",
+                  edited_text=LINKED * 60, decided_by="小王 (tg 5)", decided_at=now, cited_entry_ids=["e1"])
+    card = StaffCard(draft_id=7, chat_id=1, message_id=2, question="我想问一下" * 140, customer_ref="C001")
+    text, _ = reply_card(draft, card, entries=ENTRIES)
+    check_html(text)
+    assert len(text) <= MAX_MESSAGE and "</pre>" in text and "已截断" in text and "依据" in text
+
+
+def test_a_long_pending_card_full_of_links_keeps_its_verdict_line():
+    draft = Draft(id=8, text=LINKED * 60, confidence=0.8, created_at=utcnow(), cited_entry_ids=["e1"])
+    card = StaffCard(draft_id=8, chat_id=1, message_id=2, question="我想问一下" * 140, customer_ref="C001")
+    text, markup = reply_card(draft, card, entries=ENTRIES)
+    check_html(text)
+    assert len(text) <= MAX_MESSAGE and "可以回复（把握 0.80）" in text and markup is not None
+
+
+def test_a_card_citing_a_huge_faq_entry_is_cut_as_plain_text_not_broken_html():
+    entries = {"e1": {"question": "运费 & 包邮规则 <详见> " * 400, "answer": "…", "source": "售后.csv"}}
+    draft = Draft(id=9, text="满 99 元包邮。", confidence=0.8, created_at=utcnow(), cited_entry_ids=["e1"])
+    card = StaffCard(draft_id=9, chat_id=1, message_id=2, question="包邮吗", customer_ref="C001")
+    text, markup = reply_card(draft, card, entries=entries)
+    check_html(text)
+    assert len(text) <= MAX_MESSAGE and text.startswith("🧾 草稿 #9") and markup is not None
