@@ -35,3 +35,10 @@ def test_markdown_subheadings_inside_an_answer_stay_in_the_answer(tmp_path):
         ("怎么退货？", "### 步骤\n联系客服寄回。", "售后"),
         ("运费谁出？", "质量问题我们出。\n### 注意\n保留包装。", "售后"),
     ]
+
+
+def test_markdown_closing_hashes_are_not_part_of_the_question(tmp_path):
+    # `## 运费多少？ ##` is a Markdown heading like `## 运费多少？` (closing sequence, CommonMark).
+    text = "# 物流 #\n## 运费多少？ ##\n满 99 元包邮。\n## C# 教程包邮吗\n包邮。\n"
+    entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
+    assert [(e.question, e.category) for e in entries] == [("运费多少？", "物流"), ("C# 教程包邮吗", "物流")]

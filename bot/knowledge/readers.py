@@ -469,7 +469,7 @@ def _has_question_headings(text: str) -> bool:
     return any(line.startswith("## ") for line in text.splitlines())
 
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")  # `## 运费 ##` closes with #s
 
 
 def _question_level(lines: list[str]) -> int:
