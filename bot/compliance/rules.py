@@ -121,6 +121,24 @@ def _period_stated(text: str, _: re.Match[str]) -> bool:
     return bool(STATED_PERIOD.search(text))
 
 
+# 最好 as advice (“had better”): 最好在阴凉处保存, 最好提前预约, 最好用80度的水冲泡 is a tip for the
+# customer, not a claim that the product is the best. 最好不过 and 最好的 still are.
+_ADVICE_AFTER_BEST = re.compile(
+    r"在|是|能|可以|还是|不要|不能|不宜|别|不(?!过|错)|先|再|提前|尽快|尽早|及时|当天|当日|趁|避"
+    r"|放|存|冷藏|冷冻|密封|分|每|选|联系|咨询|备注|留|自己|直接"
+)
+# …and 最好用 before what to use (80度的水, 紫砂壶) says how to brew, not that it is the handiest.
+_WHAT_TO_USE = re.compile(r" ?(?:\d|约|大约|[一二两三四五六七八九十]|[温热冷开沸凉纯净]水|山泉|矿泉|紫砂|玻璃|盖碗|瓷)")
+
+
+def _advice(text: str, match: re.Match[str]) -> bool:
+    if match.group() == "最好":
+        return _ADVICE_AFTER_BEST.match(text, match.end()) is not None
+    if match.group() == "最好用":
+        return _WHAT_TO_USE.match(text, match.end()) is not None
+    return False
+
+
 def _price_basis_stated(text: str, match: re.Match[str]) -> bool:
     # The promotion rules take the base price as the lowest price of the prior 7 days; saying
     # so (or naming the base) is the lawful way to show a 原价.
@@ -379,7 +397,7 @@ RULES: tuple[Rule, ...] = (
         reason="“最”字头的绝对化用语，广告中禁止使用（法定消费提示如“最佳赏味期”除外）。",
         basis=AD_LAW_9_3,
         suggestion="改成不含比较的描述，如“很好”“口感出众”，或说清具体事实（产地、工艺、等级）。",
-        fix="replace", replacement=_table(_SUPERLATIVE_MAP, "很"),
+        fix="replace", replacement=_table(_SUPERLATIVE_MAP, "很"), exempt=_advice,
     ),
     Rule(
         "absolute.word", "absolute", "high", _ABSOLUTE_WORDS,

@@ -1,0 +1,51 @@
+"""Review of push copy and its checks: defects a merchant would hit, each proven here first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine
+
+from bot.compliance.checker import check_text
+from bot.memory import crud
+from bot.push.writer import PushWriter
+
+# 11:00 in Shanghai: outside quiet hours.
+NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+BRIEF = "明前龙井到货，3月20日前下单满200减20。"
+
+
+@pytest.fixture
+def engine():
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def writer(engine, settings):
+    return PushWriter(settings, engine=engine)
+
+
+# 最好 as advice (“better to”) in a service reply is not a superlative claim about a product.
+
+
+@pytest.mark.parametrize("text", [
+    "茶叶开封后最好在阴凉干燥处保存。",
+    "您好，最好提前一天预约，我们给您留位置。",
+    "绿茶最好用80度左右的水冲泡。",
+    "最好不要用沸水直接冲。",
+    "这款最好是冷藏保存，口感更稳定。",
+])
+def test_best_as_advice_is_not_an_absolute_term(text):
+    result = check_text(text)
+    assert not result.flagged and result.findings == [], [(f.rule, f.span.text) for f in result.findings]
+    assert result.rewrite == text
+
+
+@pytest.mark.parametrize("text", ["本店的龙井是最好的", "最好的龙井在这里", "这款茶最好喝", "全店最好用的茶具", "最好不过的选择"])
+def test_best_as_a_claim_is_still_flagged(text):
+    assert any(f.category == "absolute" for f in check_text(text, surface="mass").findings)
