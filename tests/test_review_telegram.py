@@ -44,3 +44,28 @@ def test_a_card_citing_a_huge_faq_entry_is_cut_as_plain_text_not_broken_html():
     text, markup = reply_card(draft, card, entries=entries)
     check_html(text)
     assert len(text) <= MAX_MESSAGE and text.startswith("🧾 草稿 #9") and markup is not None
+
+
+def test_a_candidate_decided_on_another_card_says_so_in_chinese(shop, tmp_path):  # noqa: F811
+    # Two /candidates lists (two maintainers, or one asking twice) show the same candidate; the
+    # second press was told "候选问答 #1 已处理（dismissed）": the status in English.
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, _):
+            with Session(services.engine) as db:
+                faq_candidates.add_candidate(session=db, question="可以送到学校吗", answer="可以，写学校地址即可。")
+                db.commit()
+            await send(fake, MAINTAINER, MAINTAINER, "/candidates", containing="候选 #")
+            first = card_id(fake, MAINTAINER, "候选 #")
+            await send(fake, MAINTAINER, MAINTAINER, "/candidates", containing="候选 #")
+            second = card_id(fake, MAINTAINER, "候选 #")
+            assert first != second
+            await click(fake, MAINTAINER, MAINTAINER, first, "忽略")
+            mark = fake.mark()
+            answer = await click(fake, MAINTAINER, MAINTAINER, second, "采纳")
+            assert "dismissed" not in answer.get("text", "") and "忽略" in answer.get("text", ""), answer
+            shown = await fake.wait_for("editMessageText", lambda p: p["message_id"] == second, after=mark)
+            assert "已忽略" in shown["text"] and not shown.get("reply_markup")  # no buttons left to press
+
+    run(scenario())

@@ -28,6 +28,8 @@ UPLOAD_SUFFIXES = {".csv", ".tsv", ".xlsx", ".md", ".txt", ".json", ".jsonl"} & 
 SHOWN_ERRORS = 5
 SHOWN_LINE = 300
 SHOWN_CANDIDATES = 10
+# A candidate decided on another /candidates list: (what was done, the card's status).
+CANDIDATE_DONE = {"accepted": ("采纳入库", " · ✅ 已采纳"), "dismissed": ("忽略", " · 🗑 已忽略")}
 
 
 def report_text(report: SyncReport) -> str:
@@ -249,11 +251,15 @@ async def candidate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     query, user, action, (candidate_id, *_) = press
     root = services(context).settings.knowledge_dir
-    matched: list[str] = []
-    if action == "accept_candidate":
-        with session(context) as db:
-            pending = db.get(faq_candidates.FaqCandidate, candidate_id)
-        matched = _matched(context, pending) if pending is not None else []
+    with session(context) as db:
+        pending = db.get(faq_candidates.FaqCandidate, candidate_id)
+    if pending is not None and pending.status in CANDIDATE_DONE:
+        # Decided on another list of /candidates (a colleague's, or an earlier one): say so.
+        done, status = CANDIDATE_DONE[pending.status]
+        await query.answer(f"候选 #{candidate_id} 已由 {pending.decided_by or '他人'} {done}。")
+        await edit_quietly(query.message, _candidate_text(pending, status))  # type: ignore[arg-type]
+        return
+    matched = _matched(context, pending) if action == "accept_candidate" and pending is not None else []
     with session(context) as db:
         if action == "accept_candidate":
             path = faq_candidates.accept_candidate(session=db, candidate_id=candidate_id, knowledge_dir=root,
