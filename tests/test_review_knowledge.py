@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bot.knowledge.readers import read_file
+from bot.knowledge.readers import decode, read_file
 
 
 def write(tmp_path: Path, name: str, data: str | bytes, encoding: str = "utf-8") -> Path:
@@ -42,3 +42,13 @@ def test_markdown_closing_hashes_are_not_part_of_the_question(tmp_path):
     text = "# 物流 #\n## 运费多少？ ##\n满 99 元包邮。\n## C# 教程包邮吗\n包邮。\n"
     entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
     assert [(e.question, e.category) for e in entries] == [("运费多少？", "物流"), ("C# 教程包邮吗", "物流")]
+
+
+def test_gbk_text_indented_with_full_width_spaces_is_read_as_gbk_not_big5(tmp_path):
+    # Chinese paragraphs start with two ideographic spaces (U+3000). Counted as "not text", they
+    # made a GBK file fail the GB18030 check and be decoded as Big5: every character garbled.
+    paragraph = "　　本店所有茶叶均为当季新茶，产地直发，支持七天无理由退换货。\r\n"
+    text = "关于我们\r\n" + paragraph * 3
+    assert decode(text.encode("gbk"), "关于我们.txt") == text
+    [entry] = read_file(write(tmp_path, "关于我们.txt", text, "gbk"), tmp_path).entries
+    assert entry.answer.startswith("关于我们") and "当季新茶" in entry.answer

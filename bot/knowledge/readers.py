@@ -205,8 +205,9 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _looks_like_text(text: str) -> bool:
+    # isspace: Chinese paragraphs open with ideographic spaces (U+3000), which are not "printable".
     odd = sum(
-        1 for ch in text if not (ch.isprintable() or ch in "\r\n\t") or "\ue000" <= ch <= "\uf8ff"
+        1 for ch in text if not (ch.isprintable() or ch.isspace()) or "\ue000" <= ch <= "\uf8ff"
     )
     return odd <= len(text) // 100
 
