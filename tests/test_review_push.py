@@ -49,3 +49,43 @@ def test_best_as_advice_is_not_an_absolute_term(text):
 @pytest.mark.parametrize("text", ["本店的龙井是最好的", "最好的龙井在这里", "这款茶最好喝", "全店最好用的茶具", "最好不过的选择"])
 def test_best_as_a_claim_is_still_flagged(text):
     assert any(f.category == "absolute" for f in check_text(text, surface="mass").findings)
+
+
+# A push to everyone reached every follower: it counts against each one's caps.
+
+
+def _sent_to_everyone(engine, channel, at):
+    with Session(engine) as session:
+        draft = crud.create_draft(session=session, text="新茶上市", kind="push", channel=channel)
+        crud.decide_draft(session=session, draft_id=draft.id, status="approved", by="店主")
+        crud.mark_sent(session=session, draft_id=draft.id, now=at)
+        session.commit()
+
+
+def _member(engine, ref, tag):
+    with Session(engine) as session:
+        person = crud.create_customer(session=session, display_name="王芳", tags=[tag])
+        person.ref = ref
+        session.add(person)
+        session.commit()
+
+
+def test_articles_sent_to_everyone_count_against_a_segment_members_monthly_cap(engine, writer):
+    _member(engine, "C001", "龙井爱好者")
+    for day in (2, 4, 6, 8):  # four 群发 this month, each to every follower
+        _sent_to_everyone(engine, "wechat_mass_service", NOW.replace(day=day))
+    result = writer.draft(channel="wechat", fmt="article", brief=BRIEF, segment="龙井爱好者", now=NOW)
+    assert result.drafts == [] and [r.customer for r in result.refused] == ["C001"]
+    assert "4" in result.refused[0].reason
+
+
+def test_a_subscription_account_sends_once_a_day_whoever_the_first_send_went_to(engine, writer):
+    from bot.compliance.push_policy import push_decision
+
+    _member(engine, "C001", "龙井爱好者")
+    _sent_to_everyone(engine, "wechat_mass_subscription", NOW - timedelta(hours=1))
+    with Session(engine) as session:
+        person = crud.find_customer(session=session, ref="C001")
+        decision = push_decision(session=session, customer=person, channel="wechat_mass_subscription",
+                                 settings=writer.settings, now=NOW)
+    assert not decision.allowed and "今天已发送" in decision.reason
