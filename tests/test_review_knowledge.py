@@ -52,3 +52,19 @@ def test_gbk_text_indented_with_full_width_spaces_is_read_as_gbk_not_big5(tmp_pa
     assert decode(text.encode("gbk"), "关于我们.txt") == text
     [entry] = read_file(write(tmp_path, "关于我们.txt", text, "gbk"), tmp_path).entries
     assert entry.answer.startswith("关于我们") and "当季新茶" in entry.answer
+
+
+def test_table_headers_with_inner_spaces_full_width_letters_or_a_line_break_are_recognised(tmp_path):
+    # Excel headers as merchants type them: padded for alignment (问 题), typed with the IME in
+    # full-width mode (Ｑｕｅｓｔｉｏｎ), or wrapped with Alt+Enter ("相似\n问题").
+    text = 'Ｑｕｅｓｔｉｏｎ,答 案,"相似\r\n问题",分\u3000类\r\n包邮吗？,满 99 元包邮。,运费多少,物流\r\n'
+    result = read_file(write(tmp_path, "faq.csv", text), tmp_path)
+    assert not result.errors
+    [entry] = result.entries
+    assert (entry.question, entry.answer, entry.similar, entry.category) == ("包邮吗？", "满 99 元包邮。", ("运费多少",), "物流")
+
+
+def test_json_keys_are_matched_like_table_headers(tmp_path):
+    data = '[{"Ｑｕｅｓｔｉｏｎ": "包邮吗？", "答 案": "满 99 元包邮。"}]'
+    [entry] = read_file(write(tmp_path, "faq.json", data), tmp_path).entries
+    assert (entry.question, entry.answer) == ("包邮吗？", "满 99 元包邮。")

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,13 @@ FIELD_ALIASES = {
     "tags": ("tags", "标签"),
 }
 _ALIAS_TO_FIELD = {alias.lower(): name for name, aliases in FIELD_ALIASES.items() for alias in aliases}
+
+
+def _field_name(header: str) -> str | None:
+    """Our field for a column header or JSON key as merchants type it: padded (问 题), in
+    full-width letters (Ｑｕｅｓｔｉｏｎ), wrapped in its cell with Alt+Enter, behind a BOM."""
+    key = re.sub(r"[\s\ufeff]+", "", unicodedata.normalize("NFKC", header)).lower()
+    return _ALIAS_TO_FIELD.get(key)
 
 _SIMILAR_LINE = re.compile(r"^\s*(?:相似问题|相似问法|similar)\s*[:：]\s*(.*)$", re.IGNORECASE)
 _TAG_SPLIT = re.compile(r"[,，、|;；]\s*")
@@ -321,7 +329,7 @@ def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | Knowledg
 def _header(row: list[str], source: str, line: int) -> dict[str, int]:
     columns: dict[str, int] = {}
     for index, cell in enumerate(row):
-        name = _ALIAS_TO_FIELD.get(cell.strip().lstrip("\ufeff").lower())
+        name = _field_name(cell)
         if name and name not in columns:
             columns[name] = index
     missing = [name for name in ("question", "answer") if name not in columns]
@@ -426,7 +434,7 @@ def _objects_to_entries(source: str, objects: Iterable[tuple[int, object]]) -> F
             continue
         record: dict[str, str] = {}
         for key, value in item.items():
-            name = _ALIAS_TO_FIELD.get(str(key).strip().lower())
+            name = _field_name(str(key))
             if name and value is not None:
                 record[name] = " | ".join(map(str, value)) if isinstance(value, list) else str(value).strip()
         _add_record(result, source, line, record)
