@@ -68,3 +68,12 @@ def test_json_keys_are_matched_like_table_headers(tmp_path):
     data = '[{"Ｑｕｅｓｔｉｏｎ": "包邮吗？", "答 案": "满 99 元包邮。"}]'
     [entry] = read_file(write(tmp_path, "faq.json", data), tmp_path).entries
     assert (entry.question, entry.answer) == ("包邮吗？", "满 99 元包邮。")
+
+
+def test_similar_questions_one_per_line_in_the_cell_or_split_by_a_full_width_bar(tmp_path):
+    # In Excel a merchant lists similar questions one per line (Alt+Enter) or types the bar with
+    # the Chinese IME (｜): each must become its own phrasing, not one long joined phrasing.
+    text = '问题,答案,相似问题\r\n包邮吗？,满 99 元包邮。,"运费多少\n要运费吗"\r\n几天到？,一般 2–4 天。,多久到｜什么时候到\r\n'
+    first, second = read_file(write(tmp_path, "faq.csv", text, "gbk"), tmp_path).entries
+    assert first.similar == ("运费多少", "要运费吗")
+    assert second.similar == ("多久到", "什么时候到")

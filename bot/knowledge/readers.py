@@ -47,6 +47,8 @@ def _field_name(header: str) -> str | None:
 
 _SIMILAR_LINE = re.compile(r"^\s*(?:相似问题|相似问法|similar)\s*[:：]\s*(.*)$", re.IGNORECASE)
 _TAG_SPLIT = re.compile(r"[,，、|;；]\s*")
+# `|` as documented, the bar typed with a Chinese IME, and one per line in an Excel cell (Alt+Enter).
+_SIMILAR_SPLIT = re.compile(r"[|｜\r\n]")
 XLSX_MAX_UNPACKED = 200_000_000  # bytes of XML a 5 MB spreadsheet may unpack to
 PASSAGE_CHUNK_SIZE = 300
 PASSAGE_CHUNK_OVERLAP = 40
@@ -463,7 +465,7 @@ def _add_record(result: FileResult, source: str, line: int, record: dict[str, st
 def _split_similar(text: str, question: str) -> tuple[str, ...]:
     seen = {question}
     out = []
-    for part in text.split("|"):
+    for part in _SIMILAR_SPLIT.split(text):
         part = part.strip()
         if part and part not in seen:
             seen.add(part)
