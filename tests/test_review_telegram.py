@@ -9,7 +9,7 @@ from bot.memory import faq_candidates
 from bot.memory.models import Draft, StaffCard, utcnow
 from bot.telegram.cards import MAX_MESSAGE, reply_card
 from tests.telegram_fake import check_html
-from tests.test_telegram import MAINTAINER, card_id, click, run, running_bot, send
+from tests.test_telegram import MAINTAINER, STAFF, card_id, click, run, running_bot, send
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 ENTRIES = {"e1": {"question": "包邮吗？", "answer": "满 99 元包邮。", "source": "售后.csv"}}
@@ -67,5 +67,26 @@ def test_a_candidate_decided_on_another_card_says_so_in_chinese(shop, tmp_path):
             assert "dismissed" not in answer.get("text", "") and "忽略" in answer.get("text", ""), answer
             shown = await fake.wait_for("editMessageText", lambda p: p["message_id"] == second, after=mark)
             assert "已忽略" in shown["text"] and not shown.get("reply_markup")  # no buttons left to press
+
+    run(scenario())
+
+
+def test_check_reads_copy_pasted_on_the_next_line_or_after_a_chinese_space(shop, tmp_path):  # noqa: F811
+    # Copy is pasted under "/check" (a newline) or after the IME's full-width space: the command
+    # took the text after the first ASCII space as the copy, so Chinese copy (no spaces) got
+    # "用法：/check …", and copy with a space in it was checked from that space on only.
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            for text in ("/check\n全网最低价！国家级顶级好茶", "/check\u3000全网最低价！国家级顶级好茶",
+                         "/check\n全网最低价！\n今天 下单立减"):
+                reply = await send(fake, STAFF, STAFF, text)
+                assert "过度营销" in reply["text"] and "全网最低价" in reply["text"], (text, reply["text"])
+            reply = await send(fake, STAFF, STAFF, "/check weibo\n全网最低价！")
+            assert "过度营销" in reply["text"], reply["text"]
+            for bare in ("/check", "/check\u3000"):
+                reply = await send(fake, STAFF, STAFF, bare)
+                assert reply["text"].startswith("用法：/check"), reply["text"]
 
     run(scenario())

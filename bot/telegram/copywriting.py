@@ -46,11 +46,13 @@ def check_report(result: CheckResult) -> str:
 async def check(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    body = msg.text.partition(" ")[2].strip()
+    # Copy is often pasted on the line under the command, or after the IME's full-width space:
+    # any whitespace ends the command (and the channel word), and the copy keeps its own lines.
+    body = (msg.text.split(maxsplit=1)[1:] or [""])[0].strip()
     channel = "wechat"
-    first, _, rest = body.partition(" ")
-    if first.lower() in CHANNELS and rest.strip():
-        channel, body = CHANNELS[first.lower()], rest.strip()
+    first, *rest = body.split(maxsplit=1) or [""]
+    if first.lower() in CHANNELS and rest:
+        channel, body = CHANNELS[first.lower()], rest[0].strip()
     if not body:
         raise DianxiaoerError("用法：/check [wechat|weibo] 要检查的文案")
     svc = services(context)
