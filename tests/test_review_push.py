@@ -89,3 +89,23 @@ def test_a_subscription_account_sends_once_a_day_whoever_the_first_send_went_to(
         decision = push_decision(session=session, customer=person, channel="wechat_mass_subscription",
                                  settings=writer.settings, now=NOW)
     assert not decision.allowed and "今天已发送" in decision.reason
+
+
+# A customer's name is theirs: the checker's rewrite must not turn 最好的时光 into 很好的时光.
+
+
+@pytest.mark.parametrize("name", ["最好的时光", "冠军妈妈", "极品茶友"])
+def test_a_customers_name_is_greeted_as_written(engine, writer, name):
+    with Session(engine) as session:
+        person = crud.create_customer(session=session, display_name=name, tags=["龙井爱好者"])
+        person.ref = "C001"
+        conversation = crud.start_conversation(session=session, customer_id=person.id, channel="wechat",
+                                                now=NOW - timedelta(hours=2))
+        crud.add_message(session=session, conversation_id=conversation.id, role="customer", text="龙井到了吗？",
+                         now=NOW - timedelta(hours=2))
+        session.commit()
+    result = writer.draft(channel="wechat", fmt="service", brief="明前龙井到货，3月20日前可以来店里试饮。",
+                          customer_ref="C001", now=NOW)
+    [d] = result.drafts
+    assert d.text.startswith(f"{name}，您好"), d.text
+    assert d.dropped == [] and not d.changed

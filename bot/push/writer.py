@@ -320,9 +320,12 @@ class PushWriter:
         return int(base * SOFT_THRESHOLD_FACTOR) if soften else base
 
     def _check(self, text: str, spec: PushFormat, threshold: int,
-               replying_to: Sequence[str] | None = None) -> CheckResult:
+               replying_to: Sequence[str] | None = None, name: str = "") -> CheckResult:
+        # The customer's name is left alone like a brand: 「最好的时光，您好」 greets a person, and a
+        # rewrite would greet 「很好的时光」.
         return check_text(text, channel=spec.channel, surface=spec.surface,  # type: ignore[arg-type]
-                          threshold=threshold, settings=self.settings, replying_to=replying_to)
+                          threshold=threshold, settings=self.settings, replying_to=replying_to,
+                          brand_terms=[name] if name else ())
 
     def _conversation(self, session: Session, spec: PushFormat, person: Customer, now: datetime) -> list[str]:
         assert person.id is not None
@@ -507,7 +510,8 @@ class PushWriter:
                                                 else filled["benefit_line"]) in filled["body"]
                         and (filled["tip_line"] if h.id == values["tip_id"] else filled["benefit_line"])]
                 drafted = self._finish(spec, filled["body"], title, digest, brief, used, fact_sources,
-                                       threshold, "template", allow_rewrite=allow_rewrite)
+                                       threshold, "template", allow_rewrite=allow_rewrite,
+                                       name=values["name"])
                 if drafted is not None:
                     return drafted
         return None
@@ -537,14 +541,15 @@ class PushWriter:
         if len(text) > spec.max_chars or not text:
             return None, f"大模型草稿超出{spec.label}的 {spec.max_chars} 字上限，改用模板"
         used = [h for h in sources if h.id != values["tip_id"] and values["benefit"] and values["benefit"] in text]
-        drafted = self._finish(spec, text, title, digest, brief, used, fact_sources, threshold, "llm")
+        drafted = self._finish(spec, text, title, digest, brief, used, fact_sources, threshold, "llm",
+                               name=values["name"])
         if drafted is None:
             return None, "大模型草稿含有简报和知识库之外的事实或未通过合规检查，改用模板"
         return drafted, None
 
     def _finish(self, spec: PushFormat, body: str, title: str | None, digest: str | None, brief: _Brief,
                 sources: list[Hit], fact_sources: list[str], threshold: int, via: str,
-                allow_rewrite: bool = True) -> PushDraft | None:
+                allow_rewrite: bool = True, name: str = "") -> PushDraft | None:
         """Check, rewrite if flagged, check again; None unless the result passes every check and
         still states every fact of the (cleaned) brief — a rewrite that cut the offer's deadline
         or condition would mislead."""
@@ -555,14 +560,14 @@ class PushWriter:
         for key, text in parts.items():
             if text is None:
                 continue
-            found = self._check(text, spec, threshold, brief.replying_to)
+            found = self._check(text, spec, threshold, brief.replying_to, name)
             if _needs_rewrite(found):
                 if not allow_rewrite:
                     return None
                 dropped.extend(found.findings)
                 text = found.rewrite
                 changed = True
-                found = self._check(text, spec, threshold, brief.replying_to)
+                found = self._check(text, spec, threshold, brief.replying_to, name)
                 if found.flagged:
                     return None
             parts[key] = text
