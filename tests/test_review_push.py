@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.pool import StaticPool
@@ -109,3 +109,25 @@ def test_a_customers_name_is_greeted_as_written(engine, writer, name):
     [d] = result.drafts
     assert d.text.startswith(f"{name}，您好"), d.text
     assert d.dropped == [] and not d.changed
+
+
+# The time a refusal promises must be a time the push is allowed.
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def test_a_dm_refused_for_its_daily_cap_late_at_night_is_promised_a_time_it_may_go():
+    from bot.compliance.frequency import check_push
+
+    wrote = datetime(2026, 12, 8, 22, 50, tzinfo=SHANGHAI)  # a live chat at night: replies may go
+    sent = [datetime(2026, 12, 8, 22, 55, tzinfo=SHANGHAI)]  # …and today's one DM went
+
+    def decide(now):
+        return check_push(channel="weibo_dm", now=now, previous_sends=sent, last_customer_message_at=wrote,
+                          opted_out=False)
+
+    refused = decide(datetime(2026, 12, 8, 23, 30, tzinfo=SHANGHAI))
+    assert not refused.allowed
+    # At midnight the chat has been quiet for 70 minutes: that is a night push, so 08:00.
+    assert refused.next_allowed_at == datetime(2026, 12, 9, 8, 0, tzinfo=SHANGHAI)
+    assert decide(refused.next_allowed_at).allowed

@@ -114,13 +114,9 @@ def check_push(
     local_now = now.astimezone(zone)
     sends = sorted(s.astimezone(zone) for s in previous_sends if s <= now)
     constraints = _constraints(channel, label, sends, last_customer_message_at, zone)
-    live = (
-        channel in ("wechat_customer_service", "weibo_dm")
-        and last_customer_message_at is not None
-        and timedelta(0) <= now - last_customer_message_at <= LIVE_CONVERSATION
-    )
-    if not live:
-        constraints.append(_quiet_hours(quiet_start, quiet_end, zone))
+    one_to_one = channel in ("wechat_customer_service", "weibo_dm")
+    constraints.append(_quiet_hours(quiet_start, quiet_end, zone,
+                                    last_customer_message_at if one_to_one else None))
 
     candidate = local_now
     first_reason: str | None = None
@@ -181,7 +177,7 @@ def _window(last: datetime | None, length: timedelta, never: str, expired: str) 
     return check
 
 
-def _quiet_hours(start: int, end: int, zone: ZoneInfo) -> Constraint:
+def _quiet_hours(start: int, end: int, zone: ZoneInfo, last_customer: datetime | None = None) -> Constraint:
     def quiet(hour: int) -> bool:
         if start == end:
             return False
@@ -190,6 +186,10 @@ def _quiet_hours(start: int, end: int, zone: ZoneInfo) -> Constraint:
         return hour >= start or hour < end  # the window spans midnight
 
     def check(candidate: datetime) -> tuple[str, datetime | None] | None:
+        # Live at the time the message would go, not at `now`: a later time offered after a cap
+        # may find the conversation over and the night begun.
+        if last_customer is not None and timedelta(0) <= candidate - last_customer <= LIVE_CONVERSATION:
+            return None
         if not quiet(candidate.hour):
             return None
         resume = datetime.combine(candidate.date(), time(end), tzinfo=zone)
