@@ -77,3 +77,26 @@ def test_similar_questions_one_per_line_in_the_cell_or_split_by_a_full_width_bar
     first, second = read_file(write(tmp_path, "faq.csv", text, "gbk"), tmp_path).entries
     assert first.similar == ("运费多少", "要运费吗")
     assert second.similar == ("多久到", "什么时候到")
+
+
+def test_a_workbook_with_questions_on_a_second_sheet_says_that_sheet_was_not_read(tmp_path):
+    # Merchants keep one sheet per category. Only the first sheet is read: the others were
+    # dropped without a word, so their questions were never answered and nobody knew why.
+    from openpyxl import Workbook
+
+    from bot.knowledge.sync import scan
+
+    book = Workbook()
+    first = book.active
+    first.title = "售后"
+    first.append(["问题", "答案"])
+    first.append(["怎么退货？", "七天无理由退货。"])
+    second = book.create_sheet("物流")
+    second.append(["问题", "答案"])
+    second.append(["发什么快递？", "默认顺丰。"])
+    book.create_sheet("空白")
+    book.save(tmp_path / "faq.xlsx")
+    found = scan(tmp_path)
+    assert [e.question for e in found.entries.values()] == ["怎么退货？"]
+    [warning] = found.warnings
+    assert "faq.xlsx" in warning and "「物流」" in warning and "空白" not in warning

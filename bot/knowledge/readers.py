@@ -19,9 +19,13 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import KnowledgeFileError
 from bot.knowledge.entries import Entry
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".xlsx"}
 JSON_SUFFIXES = {".json", ".jsonl"}
@@ -60,6 +64,7 @@ class FileResult:
 
     entries: list[Entry] = field(default_factory=list)
     errors: list[KnowledgeFileError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_knowledge_file(path: Path) -> bool:
@@ -156,7 +161,14 @@ def read_file(path: Path, root: Path) -> FileResult:
     source = path.relative_to(root).as_posix()
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return _rows_to_entries(source, _xlsx_rows(path, source))
+        unread: list[str] = []
+        result = _rows_to_entries(source, _xlsx_rows(path, source, unread))
+        if unread:
+            result.warnings.append(
+                f"{source}：只读取第一个工作表，工作表{''.join(f'「{name}」' for name in unread)}里的内容没有读取"
+                "（请把问答都放在第一个工作表，或每个工作表另存为一个文件）"
+            )
+        return result
     text = decode(path.read_bytes(), source)
     if suffix in (".csv", ".tsv"):
         return _rows_to_entries(source, _csv_rows(text, source, "\t" if suffix == ".tsv" else ","))
@@ -267,7 +279,10 @@ def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, lis
             resume = start
 
 
-def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str] | KnowledgeFileError]]:
+def _xlsx_rows(
+    path: Path, source: str, unread: list[str]
+) -> Iterator[tuple[int, list[str] | KnowledgeFileError]]:
+    """The first sheet's rows; the names of the other sheets that hold anything go to `unread`."""
     from openpyxl import load_workbook
 
     _refuse_zip_bomb(path, source)
@@ -280,12 +295,22 @@ def _xlsx_rows(path: Path, source: str) -> Iterator[tuple[int, list[str] | Knowl
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, ["" if cell is None else str(cell) for cell in row]
+        unread.extend(other.title for other in workbook.worksheets[1:] if _has_content(other))
     except Exception as exc:  # a truncated sheet fails part-way (ParseError, BadZipFile…): keep what was read
         yield number + 1, KnowledgeFileError(
             source, number + 1, f"Excel 文件已损坏，从这一行起无法读取：{type(exc).__name__}: {exc}"
         )
     finally:
         workbook.close()
+
+
+def _has_content(sheet: ReadOnlyWorksheet) -> bool:
+    try:
+        return any(
+            cell is not None and str(cell).strip() for row in sheet.iter_rows(values_only=True) for cell in row
+        )
+    except Exception:  # a damaged sheet that is not read anyway must not fail the one that was
+        return True
 
 
 def _refuse_zip_bomb(path: Path, source: str) -> None:

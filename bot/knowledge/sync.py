@@ -124,6 +124,7 @@ def scan(root: Path, max_bytes: int | None = None) -> Scan:
         if read.errors:
             result.errors.extend(read.errors)
             result.damaged_sources.add(source)
+        result.warnings.extend(read.warnings)
         for entry in read.entries:
             if entry.id in result.entries:
                 earlier = result.entries[entry.id]
