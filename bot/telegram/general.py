@@ -13,9 +13,9 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.errors import DianxiaoerError
 from bot.memory import staff
 from bot.memory.models import utcnow
-from bot.memory.stats import RESPONSE_STANDARD, service_stats
+from bot.memory.stats import RESPONSE_STANDARD, ServiceStats, service_stats
 from bot.telegram.cards import wait_text
-from bot.telegram.common import requires, roles, services, session
+from bot.telegram.common import blocking, requires, roles, services, session
 from bot.telegram.roles import ROLE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -113,8 +113,13 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if args and not (args[0].isdigit() and 1 <= int(args[0]) <= 3650):
         raise DianxiaoerError("用法：/stats [天数]，天数为 1–3650 的整数")
     days = int(args[0]) if args else 30
-    with session(context) as db:
-        figures = service_stats(session=db, since=utcnow() - timedelta(days=days))
+
+    def figures_since(since: datetime) -> ServiceStats:
+        with session(context) as db:
+            return service_stats(session=db, since=since)
+
+    # Off the event loop: a year of a busy shop's drafts takes a second to read (40,000: 1.2 s).
+    figures = await blocking(figures_since, utcnow() - timedelta(days=days))
 
     def share(value: float | None) -> str:
         return "—" if value is None else f"{value:.0%}"
