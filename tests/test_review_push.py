@@ -131,3 +131,27 @@ def test_a_dm_refused_for_its_daily_cap_late_at_night_is_promised_a_time_it_may_
     # At midnight the chat has been quiet for 70 minutes: that is a night push, so 08:00.
     assert refused.next_allowed_at == datetime(2026, 12, 9, 8, 0, tzinfo=SHANGHAI)
     assert decide(refused.next_allowed_at).allowed
+
+
+# A spreadsheet lists tags the way Chinese is written: 金卡会员、龙井爱好者.
+
+
+def test_tags_listed_with_chinese_separators_are_separate_tags(engine, writer, tmp_path):
+    from bot.memory.customers import import_customers
+
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "编号,姓名,标签\n"
+        "C001,王芳,金卡会员、龙井爱好者\n"
+        'C002,李哥,"普洱爱好者，白茶爱好者"\n'
+        "C003,张姐,龙井爱好者；银卡会员\n",
+        encoding="utf-8",
+    )
+    with Session(engine) as session:
+        report = import_customers(session=session, path=path)
+        assert report.errors == []
+        tags = {c.ref: c.tags for c in crud.list_customers(session=session)}
+    assert tags == {"C001": ["金卡会员", "龙井爱好者"], "C002": ["普洱爱好者", "白茶爱好者"],
+                    "C003": ["龙井爱好者", "银卡会员"]}
+    result = writer.draft(channel="wechat", fmt="article", brief=BRIEF, segment="龙井爱好者", now=NOW)
+    assert result.drafts[0].recipients == 2

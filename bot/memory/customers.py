@@ -1,7 +1,7 @@
 """Import the merchant's customer list from CSV: who they are, their tags, who opted out.
 
 Columns (English or Chinese headers, any order): `id`/编号 (the merchant's own customer id,
-required), `name`/姓名, `wechat_id`/微信, `weibo_id`/微博, `tags`/标签 (separated by `|`),
+required), `name`/姓名, `wechat_id`/微信, `weibo_id`/微博, `tags`/标签 (separated by `|`, `、`, `,` or `;`),
 `opted_out_wechat`/退订微信, `opted_out_weibo`/退订微博, `notes`/备注, and optionally
 `tier`/等级. UTF-8, UTF-8 with BOM and GBK are read. A re-import updates each customer by `id` and
 never duplicates one; a bad row is reported with its line and reason and the rest still imports.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _ALIAS = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
 _TRUE = {"1", "true", "yes", "y", "是", "已退订", "退订", "t"}
 _FALSE = {"", "0", "false", "no", "n", "否", "未退订", "f"}
+_TAG_SEPARATORS = re.compile(r"[|｜、,，;；]")
 MAX_FIELD = 2000  # characters; a longer cell is a broken row, not a name
 
 
@@ -145,7 +147,8 @@ def _values(cells: list[str], columns: dict[str, int], header_width: int) -> dic
         if key in raw:
             values[key] = raw[key] or None
     if "tags" in raw:
-        parts = raw["tags"].replace("｜", "|").split("|")
+        # `|` as documented, and how a Chinese spreadsheet lists things: 金卡会员、龙井爱好者.
+        parts = _TAG_SEPARATORS.split(raw["tags"])
         values["tags"] = list(dict.fromkeys(p.strip() for p in parts if p.strip()))
     for key in ("opted_out_wechat", "opted_out_weibo"):
         if key in raw:
