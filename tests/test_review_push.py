@@ -155,3 +155,19 @@ def test_tags_listed_with_chinese_separators_are_separate_tags(engine, writer, t
                     "C003": ["龙井爱好者", "银卡会员"]}
     result = writer.draft(channel="wechat", fmt="article", brief=BRIEF, segment="龙井爱好者", now=NOW)
     assert result.drafts[0].recipients == 2
+
+
+# A quantity or a date is not a landline number: cutting it from a reply changes what it says.
+
+
+@pytest.mark.parametrize("text", ["您好，这批茶一共2500000克，够您店里用。", "您好，今年共接待游客1500000人次。",
+                                  "您好，预售截止20260320"])
+def test_a_quantity_or_a_date_is_not_read_as_a_phone_number(text):
+    result = check_text(text)
+    assert not any(f.category == "contact" or f.rule == "channel.unsolicited_link" for f in result.findings), \
+        [(f.rule, f.span.text) for f in result.findings]
+    assert not result.flagged and result.rewrite == text
+
+
+def test_a_landline_at_the_end_is_still_a_phone_number():
+    assert [f.span.text for f in check_text("请拨打88886666预约", surface="mass").findings] == ["88886666"]

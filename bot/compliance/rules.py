@@ -356,8 +356,15 @@ URL = re.compile(
     r"(?:https?://|www\.)[^\s，。！？、；）)】]+|(?<![@\w])[a-z0-9][a-z0-9-]{1,30}\.(?:com|cn|net|cc|me|top|vip|shop|xyz|org)(?:/[^\s，。！？、；）)】]*)?",
     re.IGNORECASE,
 )
+# A bare 7–8 digit run is a landline only when nothing says it is something else: a quantity
+# (2500000克, 1500000人次) or a date (20260320) cut from a reply would change what it says.
+_NOT_A_LANDLINE = (
+    r"(?!(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d))"
+)
+_UNIT_AFTER = r"(?![\d.]|\s?[元块斤克两件个份盒瓶罐箱包袋饼人次年月日号天吨米%％万亿千百])"
 PHONE = re.compile(
-    r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|[48]00[\s-]?\d{3}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8}|\d{7,8}(?=[^\d]*$))(?!\d)"
+    r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|[48]00[\s-]?\d{3}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8}"
+    r"|" + _NOT_A_LANDLINE + r"\d{7,8}(?=[^\d]*$)" + _UNIT_AFTER + r")(?!\d)"
 )
 CONTACT_ID = re.compile(
     r"(?:加|添加|\+)\s*(?:V|v|VX|vx|wx|WX|微信|薇信|威信|V信|v信|微|扣扣|QQ|qq|Q|q)(?:号)?\s*[:：]?\s*[A-Za-z0-9_-]{0,20}"
