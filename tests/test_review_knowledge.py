@@ -1,6 +1,9 @@
 """Review of reading and syncing the knowledge folder: files a real merchant produces."""
 
+import re
 from pathlib import Path
+
+import pytest
 
 from bot.knowledge.readers import decode, read_file
 
@@ -100,3 +103,19 @@ def test_a_workbook_with_questions_on_a_second_sheet_says_that_sheet_was_not_rea
     assert [e.question for e in found.entries.values()] == ["怎么退货？"]
     [warning] = found.warnings
     assert "faq.xlsx" in warning and "「物流」" in warning and "空白" not in warning
+
+
+@pytest.mark.parametrize(
+    "row",
+    ['怎么退款,"申请退款"按钮在订单页', '"怎么退款"？,在订单页', "短问题," + "很长" * 70000],
+    ids=["answer-opens-with-a-quote", "question-opens-with-a-quote", "cell-over-the-limit"],
+)
+def test_csv_errors_are_in_chinese_and_say_what_to_do(tmp_path, row):
+    # A hand-typed answer that opens with a quoted phrase is a malformed CSV record; the merchant
+    # was shown Python's "',' expected after '\"'" (or "field larger than field limit").
+    text = f"问题,答案\n{row}\n运费多少,满 99 元包邮。\n"
+    result = read_file(write(tmp_path, "faq.csv", text), tmp_path)
+    assert [e.question for e in result.entries] == ["运费多少"]
+    [error] = result.errors
+    assert (error.path, error.line) == ("faq.csv", 2)
+    assert not re.search(r"[A-Za-z]{3,}", re.sub(r"CSV|Excel|\.txt|\.md", "", error.reason)), error.reason
