@@ -171,3 +171,23 @@ def test_a_quantity_or_a_date_is_not_read_as_a_phone_number(text):
 
 def test_a_landline_at_the_end_is_still_a_phone_number():
     assert [f.span.text for f in check_text("请拨打88886666预约", surface="mass").findings] == ["88886666"]
+
+
+# What comes from the customer list is printed as text, never as terminal escape sequences.
+
+
+def test_push_prints_a_customer_reference_without_its_escape_sequences(tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    path = tmp_path / "customers.csv"
+    path.write_text("编号,姓名,退订微博\nC001\x1b]0;hacked\x07\x1b[2J,王芳,是\n", encoding="utf-8")
+    env = {"DIANXIAOER_DATA_DIR": str(tmp_path / "data"), "DIANXIAOER_KNOWLEDGE_DIR": str(tmp_path)}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["customers", "import", str(path)], env=env).exit_code == 0
+    ref = "C001\x1b]0;hacked\x07\x1b[2J"
+    result = runner.invoke(cli, ["push", "--channel", "weibo", "--format", "dm", "--customer", ref,
+                                 "--brief", BRIEF], env=env)
+    assert result.exit_code == 0, result.output
+    assert "不发给 C001" in result.output and "\x1b" not in result.output and "\x07" not in result.output

@@ -10,27 +10,30 @@ from bot.cli import cli
 from bot.cli.wiring import command_services
 from bot.push.formats import FORMATS
 from bot.push.writer import MAX_VARIANTS, PushDraft, PushResult, by_phrase
+from bot.textio import printable, safe_json
 
 _FORMAT_NAMES = sorted({name for _, name in FORMATS})
 
 
 def _render_draft(n: int, d: PushDraft) -> list[str]:
-    who = f" · 客户 {d.customer}" if d.customer else ""
+    # Names, references, the brief and FAQ text come from files and customers: printed as text,
+    # never as terminal escape sequences.
+    who = f" · 客户 {printable(d.customer)}" if d.customer else ""
     lines = [click.style(f"草稿 {n}（{d.channel}/{d.format}{who}）", bold=True)]
     if d.title:
-        lines.append(f"标题：{d.title}")
+        lines.append(printable(f"标题：{d.title}"))
     if d.digest:
-        lines.append(f"摘要：{d.digest}")
-    lines += [d.text, ""]
+        lines.append(printable(f"摘要：{d.digest}"))
+    lines += [printable(d.text), ""]
     status = f"✓ 通过合规检查（{d.check.score} 分）" + ("，已按检查结果改写" if d.changed else "")
     lines.append(click.style(status, fg="green"))
     for phrase, found in by_phrase(d.dropped):
         reasons = "；".join(f"{f.reason}（{f.basis}）" for f in found)
-        lines.append(click.style(f"  已去掉「{phrase}」：{reasons}", fg="yellow"))
+        lines.append(click.style(printable(f"  已去掉「{phrase}」：{reasons}"), fg="yellow"))
     for hit in d.sources:
-        lines.append(f"  依据：{hit.question}")
+        lines.append(printable(f"  依据：{hit.question}"))
     if d.note:
-        lines.append(click.style(f"注：{d.note}", fg="cyan"))
+        lines.append(click.style(printable(f"注：{d.note}"), fg="cyan"))
     if d.customer is None and d.recipients is not None:
         # A segment's one text: its members' caps count it once it is marked sent.
         lines.append(f"收件人：{d.recipients} 位客户")
@@ -47,7 +50,7 @@ def _render(result: PushResult) -> str:
         # The cap's reason usually says when already (「最早 01月01日 08:00 可发」); say it once.
         when = (f"，最早 {r.next_allowed_at.strftime('%Y-%m-%d %H:%M')} 可发"
                 if r.next_allowed_at and "最早" not in r.reason else "")
-        lines.append(click.style(f"✗ 不发给 {r.customer}：{r.reason}{when}", fg="red"))
+        lines.append(click.style(printable(f"✗ 不发给 {r.customer}：{r.reason}{when}"), fg="red"))
     if not result.drafts and not result.refused:
         lines.append("没有可发的草稿。")
     return "\n".join(lines).rstrip()
@@ -76,4 +79,4 @@ def push(channel: str, fmt: str, brief: str, customer: str | None, segment: str 
     writer = command_services().push_writer
     result = writer.draft(channel=channel, fmt=fmt, brief=brief, customer_ref=customer, segment=segment,
                           variants=variants, soften=soften, seed=seed)
-    click.echo(json.dumps(result.as_json(), ensure_ascii=False) if as_json else _render(result))
+    click.echo(safe_json(json.dumps(result.as_json(), ensure_ascii=False)) if as_json else _render(result))
