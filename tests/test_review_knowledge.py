@@ -119,3 +119,22 @@ def test_csv_errors_are_in_chinese_and_say_what_to_do(tmp_path, row):
     [error] = result.errors
     assert (error.path, error.line) == ("faq.csv", 2)
     assert not re.search(r"[A-Za-z]{3,}", re.sub(r"CSV|Excel|\.txt|\.md", "", error.reason)), error.reason
+
+
+@pytest.mark.parametrize(
+    "data,hint",
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, ".xls"),  # an old Excel file renamed
+        ("问题,答案\n包邮吗？,满 99 元包邮。\n".encode("gbk"), "CSV"),  # a CSV renamed
+    ],
+    ids=["xls-renamed", "csv-renamed"],
+)
+def test_a_file_named_xlsx_that_is_not_one_gets_a_chinese_error(tmp_path, data, hint):
+    # Renaming faq.xls or faq.csv to faq.xlsx is how merchants "convert" it; they were told
+    # "无法打开 Excel 文件：File is not a zip file".
+    from bot.errors import KnowledgeFileError
+
+    with pytest.raises(KnowledgeFileError) as caught:
+        read_file(write(tmp_path, "faq.xlsx", data), tmp_path)
+    assert caught.value.path == "faq.xlsx" and hint in caught.value.reason
+    assert "zip" not in caught.value.reason

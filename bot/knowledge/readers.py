@@ -326,13 +326,31 @@ def _has_content(sheet: ReadOnlyWorksheet) -> bool:
         return True
 
 
+def _not_xlsx(path: Path) -> str:
+    """What a file named .xlsx that is no zip is: merchants rename .xls and .csv files to "convert" them."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except OSError:
+        head = b""
+    if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        kind = "看起来是旧版 Excel（.xls）改了扩展名"
+    elif head and b"\x00" not in head:
+        kind = "看起来是文本（CSV？）改了扩展名"
+    else:
+        kind = "文件已损坏或不是 Excel 文件"
+    return f"不是有效的 .xlsx 文件：{kind}。请在 Excel 或 WPS 里“另存为” .xlsx，或另存为 CSV（.csv）"
+
+
 def _refuse_zip_bomb(path: Path, source: str) -> None:
     """An .xlsx is a zip: a few MB on disk can unpack to gigabytes of sheet XML."""
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(item.file_size for item in archive.infolist())
-    except (zipfile.BadZipFile, OSError):
-        return  # not a zip at all: openpyxl says so in its own words
+    except zipfile.BadZipFile:
+        raise KnowledgeFileError(source, None, _not_xlsx(path)) from None
+    except OSError:
+        return  # openpyxl says so in its own words
     if unpacked > XLSX_MAX_UNPACKED:
         raise KnowledgeFileError(
             source, None, f"Excel 文件解压后有 {unpacked / 1e6:.0f} MB，超过 {XLSX_MAX_UNPACKED / 1e6:.0f} MB，不读取"
