@@ -138,3 +138,22 @@ def test_a_file_named_xlsx_that_is_not_one_gets_a_chinese_error(tmp_path, data, 
         read_file(write(tmp_path, "faq.xlsx", data), tmp_path)
     assert caught.value.path == "faq.xlsx" and hint in caught.value.reason
     assert "zip" not in caught.value.reason
+
+
+def test_an_office_file_the_sync_cannot_read_is_named_not_skipped_in_silence(tmp_path):
+    # "常见问题.xls" (WPS's and old Excel's default) or a Word document was skipped without a word:
+    # the merchant saw "0 个文件" and a bot that knew nothing.
+    from bot.knowledge.sync import scan
+
+    (tmp_path / "常见问题.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "店铺介绍.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "~$常见问题.xls").write_bytes(b"")  # Office's lock file while the workbook is open
+    write(tmp_path, "faq.csv", "问题,答案\n包邮吗？,满 99 元包邮。\n")
+    found = scan(tmp_path)
+    assert len(found.entries) == 1 and found.files == 1 and not found.errors
+    assert len(found.warnings) == 2
+    xls, docx = sorted(found.warnings)
+    assert "docs/店铺介绍.docx" in xls + docx and "常见问题.xls" in xls + docx
+    assert all("没有读取" in w for w in found.warnings)

@@ -31,6 +31,21 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".xlsx"}
 JSON_SUFFIXES = {".json", ".jsonl"}
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 SUPPORTED_SUFFIXES = TABLE_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES
+# Office files a merchant may drop in the folder and expect read: named, so they are not skipped in silence.
+UNREADABLE_SUFFIXES = {
+    ".xls": "请在 Excel 或 WPS 里另存为 .xlsx 或 .csv",
+    ".xlsm": "请另存为 .xlsx 或 .csv",
+    ".et": "请在 WPS 里另存为 .xlsx 或 .csv",
+    ".ods": "请另存为 .xlsx 或 .csv",
+    ".numbers": "请在 Numbers 里导出为 Excel 或 CSV",
+    ".doc": "请把文字另存为 .txt 或 .md",
+    ".docx": "请把文字另存为 .txt 或 .md",
+    ".wps": "请把文字另存为 .txt 或 .md",
+    ".odt": "请把文字另存为 .txt 或 .md",
+    ".pages": "请把文字导出为 .txt",
+    ".rtf": "请把文字另存为 .txt 或 .md",
+    ".pdf": "请把文字复制到 .txt 或 .md 文件",
+}
 
 # Column and key names merchants use, English or Chinese, mapped to our fields.
 FIELD_ALIASES = {
@@ -137,6 +152,9 @@ def walk_knowledge_dir(root: Path) -> Walk:
                 pending.append(path)
                 continue
             if not is_knowledge_file(relative):
+                hint = UNREADABLE_SUFFIXES.get(relative.suffix.lower())
+                if hint and not relative.name.startswith((".", "_", "~$")):
+                    walk.warnings.append(f"{source}：不支持 {relative.suffix} 格式，没有读取（{hint}）")
                 continue
             try:
                 info = path.stat()
