@@ -11,7 +11,7 @@ from bot.memory import faq_candidates
 from bot.memory.models import Draft, StaffCard, utcnow
 from bot.telegram.cards import MAX_MESSAGE, reply_card
 from tests.telegram_fake import check_html
-from tests.test_telegram import ADMIN, MAINTAINER, STAFF, card_id, click, run, running_bot, send
+from tests.test_telegram import ADMIN, GROUP, MAINTAINER, STAFF, card_id, click, run, running_bot, send
 from tests.test_telegram import shop  # noqa: F401  (the module's indexed shop)
 
 ENTRIES = {"e1": {"question": "包邮吗？", "answer": "满 99 元包邮。", "source": "售后.csv"}}
@@ -117,3 +117,34 @@ def test_stats_over_a_long_period_does_not_stop_other_chats(shop, tmp_path, monk
             assert order.index(helped) < order.index(figures), "the colleague's /help waited for /stats"
 
     run(scenario())
+
+
+def test_knowledge_work_in_a_forum_topic_answers_in_that_topic(shop, tmp_path, monkeypatch):  # noqa: F811
+    # In a staff group with topics, accepting a candidate sent the sync report to the General
+    # topic, and /reindex's "typing…" showed there too, not in the topic the maintainer was in.
+    monkeypatch.setattr("bot.telegram.common.TYPING_AFTER_SECONDS", 0)
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, _):
+            with Session(services.engine) as db:
+                faq_candidates.add_candidate(session=db, question="可以送到学校吗", answer="可以，写学校地址即可。")
+                db.commit()
+            mark = fake.mark()
+            await fake.user_sends(fake.user(ADMIN), GROUP, "/candidates", thread_id=55)
+            await fake.wait_for("sendMessage", lambda p: "候选 #" in p["text"], after=mark)
+            mark = fake.mark()
+            await click(fake, ADMIN, GROUP, card_id(fake, GROUP, "候选 #"), "采纳")
+            report = await fake.wait_for("sendMessage", lambda p: "已同步" in p["text"], after=mark, timeout=30)
+            assert report.get("message_thread_id") == 55, report
+            mark = fake.mark()
+            await fake.user_sends(fake.user(ADMIN), GROUP, "/reindex", thread_id=55)
+            await fake.wait_for("sendMessage", lambda p: "已同步" in p["text"], after=mark, timeout=30)
+            typing = fake.calls_to("sendChatAction", after=mark)
+            assert typing and all(c.params.get("message_thread_id") == 55 for c in typing)
+
+    try:
+        run(scenario())
+    finally:  # leave the shared knowledge folder as the other tests expect it
+        (base.knowledge_dir / "店员补充.csv").unlink(missing_ok=True)
+        knowledge.sync()

@@ -98,7 +98,7 @@ async def _sync(context: ContextTypes.DEFAULT_TYPE) -> SyncReport:
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     msg = update.effective_message
     assert msg is not None
-    async with typing(context, msg.chat_id):
+    async with typing(context, msg.chat_id, topic(msg)):
         report = await _sync(context)
     await msg.reply_text(report_text(report))
 
@@ -123,7 +123,7 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if (msg.document.file_size or 0) > MAX_UPLOAD_BYTES:
         raise DianxiaoerError(f"「{name}」超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请拆分后再发")
     root = services(context).settings.knowledge_dir
-    async with typing(context, msg.chat_id):
+    async with typing(context, msg.chat_id, topic(msg)):
         telegram_file = await msg.document.get_file()
         with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
             staged = Path(scratch) / name
@@ -148,6 +148,11 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 raise
         report = await _sync(context)
     await msg.reply_text(f"已导入「{html.escape(name)}」。\n" + report_text(report))
+
+
+def topic(msg: Message) -> int | None:
+    """The forum topic `msg` is in, where the bot's answers to it belong (None: the chat itself)."""
+    return msg.message_thread_id if msg.is_topic_message else None
 
 
 def _for_the_bot(msg: Message, bot_username: str) -> bool:
@@ -274,7 +279,9 @@ async def candidate_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         report = await _sync(context)
         status = f" · ✅ 已写入 {html.escape(path.name)}"
         await edit_quietly(query.message, _candidate_text(candidate, status))  # type: ignore[arg-type]
-        await context.bot.send_message(query.message.chat_id, report_text(report))  # type: ignore[union-attr]
+        card = query.message if isinstance(query.message, Message) else None
+        await context.bot.send_message(query.message.chat_id, report_text(report),  # type: ignore[union-attr]
+                                       message_thread_id=topic(card) if card is not None else None)
     else:
         await query.answer("已忽略")
         await edit_quietly(query.message, _candidate_text(candidate, " · 🗑 已忽略"))  # type: ignore[arg-type]
@@ -290,7 +297,7 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await msg.reply_text("还没有未解答的问题。")
         return
     embed = getattr(services(context).knowledge.embedder, "encode_queries", None)
-    async with typing(context, msg.chat_id):
+    async with typing(context, msg.chat_id, topic(msg)):
         clusters = (await blocking(cluster_questions, texts, embed))[:15]
     await msg.reply_text(gaps_text(len(texts), clusters))
 
