@@ -191,3 +191,18 @@ def test_push_prints_a_customer_reference_without_its_escape_sequences(tmp_path)
                                  "--brief", BRIEF], env=env)
     assert result.exit_code == 0, result.output
     assert "不发给 C001" in result.output and "\x1b" not in result.output and "\x07" not in result.output
+
+
+# Answering 「这两款有什么区别？」 is no superlative claim.
+
+
+@pytest.mark.parametrize("text", ["您好，这两款最大的区别是产地不同。", "这两款最大的不同在于工艺。",
+                                  "最好的办法是先买小样试试。"])
+def test_comparing_two_products_or_advising_is_not_an_absolute_term(text):
+    result = check_text(text)
+    assert result.findings == [] and result.rewrite == text, [(f.rule, f.span.text) for f in result.findings]
+
+
+@pytest.mark.parametrize("text", ["最大的优惠在本店", "最好的龙井在本店", "最好的选择就是我们的龙井"])
+def test_a_best_or_biggest_offer_is_still_flagged(text):
+    assert any(f.category == "absolute" for f in check_text(text, surface="mass").findings)

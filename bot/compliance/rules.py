@@ -122,18 +122,21 @@ def _period_stated(text: str, _: re.Match[str]) -> bool:
 
 
 # 最好 as advice (“had better”): 最好在阴凉处保存, 最好提前预约, 最好用80度的水冲泡 is a tip for the
-# customer, not a claim that the product is the best. 最好不过 and 最好的 still are.
+# customer, not a claim that the product is the best. 最好不过 and 最好的龙井 still are.
 _ADVICE_AFTER_BEST = re.compile(
     r"在|是|能|可以|还是|不要|不能|不宜|别|不(?!过|错)|先|再|提前|尽快|尽早|及时|当天|当日|趁|避"
     r"|放|存|冷藏|冷冻|密封|分|每|选|联系|咨询|备注|留|自己|直接"
 )
+# 最好的办法是先买小样 advises a way to go about it.
+_BEST_WAY = re.compile(r"的(?:办法|方法|做法)")
 # …and 最好用 before what to use (80度的水, 紫砂壶) says how to brew, not that it is the handiest.
 _WHAT_TO_USE = re.compile(r" ?(?:\d|约|大约|[一二两三四五六七八九十]|[温热冷开沸凉纯净]水|山泉|矿泉|紫砂|玻璃|盖碗|瓷)")
 
 
 def _advice(text: str, match: re.Match[str]) -> bool:
     if match.group() == "最好":
-        return _ADVICE_AFTER_BEST.match(text, match.end()) is not None
+        return (_ADVICE_AFTER_BEST.match(text, match.end()) is not None
+                or _BEST_WAY.match(text, match.end()) is not None)
     if match.group() == "最好用":
         return _WHAT_TO_USE.match(text, match.end()) is not None
     return False
@@ -179,7 +182,8 @@ _SUPERLATIVE = re.compile(
     r"|完美|精致|具|适合"
     # 最大/最高/最低 are plain facts when they state a limit: 最大号, 最高可减50元, 最低消费,
     # 最大为5注, 最高优惠可达5折, 最高满198减100.
-    r"|大(?![号码尺杯份瓶盒袋]|限度|程度|可|\d|" + _LIMIT_AFTER + r")"
+    # 最大的区别 answers 「这两款有什么区别」: a comparison, not a claim.
+    r"|大(?![号码尺杯份瓶盒袋]|限度|程度|可|\d|的?(?:区别|不同|差别|差异)|" + _LIMIT_AFTER + r")"
     r"|高(?![可享减返送立\d温气消还额限至到为达抵]|" + _LIMIT_AFTER + r")"
     r"|低(?![可享减返送立\d温气消还额限至到为达起]|" + _LIMIT_AFTER + r")"
     r")"
