@@ -157,3 +157,27 @@ def test_an_office_file_the_sync_cannot_read_is_named_not_skipped_in_silence(tmp
     xls, docx = sorted(found.warnings)
     assert "docs/店铺介绍.docx" in xls + docx and "常见问题.xls" in xls + docx
     assert all("没有读取" in w for w in found.warnings)
+
+
+@pytest.mark.parametrize("name", ["茶叶.md", "关于我们.txt", "faq.jsonl"])
+def test_a_file_saved_empty_keeps_what_it_held_like_an_empty_csv_does(tmp_path, name):
+    # A save that crashed, or a cloud-drive placeholder, leaves a 0-byte file. An empty CSV was
+    # an error (its entries kept); an empty .md/.txt/.jsonl deleted every entry it held, silently.
+    from bot.knowledge.sync import plan, scan
+
+    contents = {
+        "茶叶.md": "# 茶\n## 龙井保质期多久？\n冷藏 18 个月。\n",
+        "关于我们.txt": "本店创立于 2010 年，专营西湖龙井。\n",
+        "faq.jsonl": '{"question": "包邮吗？", "answer": "满 99 元包邮。"}\n',
+    }
+    write(tmp_path, name, contents[name])
+    before = scan(tmp_path)
+    stored = {e.id: (e.content_hash, e.source) for e in before.entries.values()}
+    assert stored
+    for empty in (b"", b"\r\n  \n"):
+        write(tmp_path, name, empty)
+        after = scan(tmp_path)
+        report = plan(after, stored)
+        assert report.removed == [] and report.kept_despite_errors == len(stored)
+        [error] = report.errors
+        assert error.path == name and "空" in error.reason

@@ -188,6 +188,8 @@ def read_file(path: Path, root: Path) -> FileResult:
             )
         return result
     text = decode(path.read_bytes(), source)
+    if not text.strip():  # a save that crashed, a cloud-drive placeholder: not "the shop knows nothing"
+        raise KnowledgeFileError(source, None, "文件是空的：已同步的旧条目保留；如果要删除这些条目，请删除这个文件")
     if suffix in (".csv", ".tsv"):
         return _rows_to_entries(source, _csv_rows(text, source, "\t" if suffix == ".tsv" else ","))
     if suffix == ".json":
