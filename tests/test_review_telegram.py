@@ -148,3 +148,19 @@ def test_knowledge_work_in_a_forum_topic_answers_in_that_topic(shop, tmp_path, m
     finally:  # leave the shared knowledge folder as the other tests expect it
         (base.knowledge_dir / "店员补充.csv").unlink(missing_ok=True)
         knowledge.sync()
+
+
+def test_a_check_report_on_copy_with_a_long_run_of_exclamation_marks_fits_one_message(settings):
+    # A finding quoted its whole phrase: a run of 1,990 ！ beside a rewrite of 2,000 characters made
+    # the report 4,186 characters, Telegram refused it, and staff were told "处理这条消息时出错了，
+    # 请稍后再试" however often they tried.
+    from bot.compliance.checker import check_text
+    from bot.telegram.copywriting import check_report
+
+    normal = "明前龙井新茶到货，产自杭州西湖产区，手工炒制，香气清高，滋味鲜爽，欢迎品尝。"
+    for body in ("新茶到货" + "！" * 1990 + normal * 55, "新茶到货" + "！" * 1000 + "好喝" + "!" * 1000 + normal * 55):
+        body = body[:4089]  # what fits in one message after "/check "
+        result = check_text(body, channel="wechat", model=None, settings=settings)
+        text = check_report(result)
+        check_html(text)
+        assert len(text) <= MAX_MESSAGE and "合规改写" in text and "明前龙井" in text

@@ -24,6 +24,8 @@ from bot.telegram.common import actor, blocking, edit_quietly, pressed, requires
 CHANNELS = {"wechat": "wechat", "微信": "wechat", "weibo": "weibo", "微博": "weibo"}
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
 SHOWN_FINDINGS = 8
+# A phrase a finding quotes can be a run of a thousand ！ or 🔥: its start says which it is.
+SHOWN_PHRASE = 40
 
 
 def check_report(result: CheckResult) -> str:
@@ -31,7 +33,7 @@ def check_report(result: CheckResult) -> str:
     lines = [f"<b>{verdict}</b> · 得分 {result.score}（阈值 {result.threshold}）"]
     for finding in result.findings[:SHOWN_FINDINGS]:
         lines.append(
-            f"• 「{html.escape(finding.span.text)}」{html.escape(finding.category_label)}"
+            f"• 「{html.escape(clip(finding.span.text, SHOWN_PHRASE))}」{html.escape(finding.category_label)}"
             f"（{SEVERITY.get(finding.severity, finding.severity)}）：{html.escape(finding.reason)}"
             f"\n  依据：{html.escape(finding.basis)}；建议：{html.escape(finding.suggestion)}"
         )
@@ -100,7 +102,7 @@ def push_card(draft: Any, *, status: str | None = None) -> tuple[str, InlineKeyb
     lines.append(f"合规检查：{verdict}（{draft.check.score} 分）" + ("，已按检查结果改写" if draft.changed else ""))
     for phrase, found in by_phrase([*draft.check.findings, *draft.dropped])[:SHOWN_FINDINGS]:
         reasons = "；".join(f"{html.escape(f.reason)}（{html.escape(f.basis)}）" for f in found)
-        lines.append(f"• 「{html.escape(phrase)}」{reasons}")
+        lines.append(f"• 「{html.escape(clip(phrase, SHOWN_PHRASE))}」{reasons}")
     if draft.sources:
         lines.append("依据：" + "；".join(html.escape(h.question) for h in draft.sources))
     if draft.note:
