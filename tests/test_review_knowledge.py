@@ -181,3 +181,29 @@ def test_a_file_saved_empty_keeps_what_it_held_like_an_empty_csv_does(tmp_path, 
         assert report.removed == [] and report.kept_despite_errors == len(stored)
         [error] = report.errors
         assert error.path == name and "空" in error.reason
+
+
+@pytest.mark.parametrize(
+    "name,text,line",
+    [
+        ("faq.json", '[\n{"question": "包邮吗？", "answer": "满 99 元包邮。"}，\n{"question": "几天到？", "answer": "2–4 天"}\n]', 2),
+        ("faq.json", '[\n{"question": "包邮吗？", "answer": "满 99 元包邮。",}\n]', 2),
+        ("faq.json", '[\n{“question”: "包邮吗？", "answer": "满 99 元包邮。"}\n]', 2),
+        ("faq.json", '[\n{"question": "包邮吗？" "answer": "满 99 元包邮。"}\n]', 2),
+        ("faq.jsonl", '{"question": "包邮吗？", "answer": "满 99 元包邮。}\n', 1),
+    ],
+    ids=["full-width-comma", "trailing-comma", "curly-quotes", "missing-comma", "unclosed-string"],
+)
+def test_json_errors_are_in_chinese_with_line_and_column(tmp_path, name, text, line):
+    # A JSON file edited by hand gets Chinese punctuation from the IME; the merchant was shown
+    # Python's "Expecting ',' delimiter" or "Expecting property name enclosed in double quotes".
+    from bot.errors import KnowledgeFileError
+
+    try:
+        errors = read_file(write(tmp_path, name, text), tmp_path).errors
+    except KnowledgeFileError as raised:
+        errors = [raised]
+    [error] = errors
+    assert error.path == name and error.line == line
+    assert not re.search(r"[A-Za-z]{3,}", error.reason.replace("JSON", "")), error.reason
+    assert "列" in error.reason

@@ -420,11 +420,31 @@ def _header(row: list[str], source: str, line: int) -> dict[str, int]:
 # --- JSON ---------------------------------------------------------------------------------
 
 
+# Python's words for what is wrong, in the merchant's: a JSON file edited by hand gets the IME's
+# Chinese punctuation (，：“”), which JSON does not accept.
+_JSON_MESSAGES = (
+    ("Expecting ',' delimiter", "这里缺少英文逗号 ,（项与项之间要用英文逗号，中文逗号 ， 不算）"),
+    ("Expecting ':' delimiter", "这里缺少英文冒号 :（键和值之间要用英文冒号，中文冒号 ： 不算）"),
+    ("Expecting property name", "这里应是英文双引号括起的键名（中文引号 “” 不算；最后一项后面不能有逗号）"),
+    ("Illegal trailing comma", "最后一项后面不能有逗号"),
+    ("Expecting value", "这里应有一个值（多了逗号，或用了中文引号？）"),
+    ("Unterminated string", "引号没有闭合"),
+    ("Invalid control character", "引号里有换行或制表符（换行请写成 \\n）"),
+    ("Invalid \\escape", "反斜杠用法不对（要写一个反斜杠请写成两个）"),
+    ("Extra data", "数组或对象结束后还有多余的内容"),
+)
+
+
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    said = next((ours for theirs, ours in _JSON_MESSAGES if exc.msg.startswith(theirs)), exc.msg)
+    return f"JSON 格式错误（第 {exc.colno} 列）：{said}"
+
+
 def _json_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise KnowledgeFileError(source, exc.lineno, f"JSON 格式错误：{exc.msg}") from exc
+        raise KnowledgeFileError(source, exc.lineno, _json_reason(exc)) from exc
     except RecursionError as exc:
         raise KnowledgeFileError(source, None, "JSON 嵌套层数太多，无法解析") from exc
     key = None
@@ -493,7 +513,7 @@ def _jsonl_objects(text: str, source: str) -> Iterator[tuple[int, object]]:
         try:
             yield line, json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield line, KnowledgeFileError(source, line, f"JSON 格式错误：{exc.msg}")
+            yield line, KnowledgeFileError(source, line, _json_reason(exc))
         except RecursionError:
             yield line, KnowledgeFileError(source, line, "JSON 嵌套层数太多，无法解析")
 
