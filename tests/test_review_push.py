@@ -206,3 +206,20 @@ def test_comparing_two_products_or_advising_is_not_an_absolute_term(text):
 @pytest.mark.parametrize("text", ["最大的优惠在本店", "最好的龙井在本店", "最好的选择就是我们的龙井"])
 def test_a_best_or_biggest_offer_is_still_flagged(text):
     assert any(f.category == "absolute" for f in check_text(text, surface="mass").findings)
+
+
+def test_a_blank_name_in_a_later_import_keeps_the_name_already_stored(engine, tmp_path):
+    from bot.memory.customers import import_customers
+    from bot.memory.salutation import salutation_name
+
+    first, later = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    first.write_text("编号,姓名,微信,标签\nC001,王芳,wx_wang,金卡会员\n", encoding="utf-8")
+    later.write_text("编号,姓名,微信,标签\nC001,,wx_wang,银卡会员\nC002,,wx_li,\n", encoding="utf-8")
+    with Session(engine) as session:
+        import_customers(session=session, path=first)
+        report = import_customers(session=session, path=later)
+        people = {c.ref: c for c in crud.list_customers(session=session)}
+        assert (report.added, report.updated) == (1, 1)
+        assert people["C001"].display_name == "王芳" and people["C001"].tags == ["银卡会员"]
+        assert salutation_name(people["C001"]) == "王芳"
+        assert salutation_name(people["C002"]) is None  # still no name to greet a new one by

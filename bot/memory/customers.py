@@ -143,6 +143,8 @@ def _values(cells: list[str], columns: dict[str, int], header_width: int) -> dic
     name = raw.get("name") or raw.get("wechat_id") or raw.get("weibo_id") or ""
     if "name" in raw:
         values["name"] = name or raw["id"]
+        # Only for a new customer: a placeholder never replaces a name already stored.
+        values["name_is_placeholder"] = not raw["name"]
     for key in ("wechat_id", "weibo_id", "tier"):
         if key in raw:
             values[key] = raw[key] or None
@@ -188,6 +190,8 @@ def _apply(session: Session, rows: list[Row], report: ImportReport) -> None:
         changed = person.ref != ref
         person.ref = ref
         for key, attr in _FIELD_OF.items():
+            if key == "name" and row.values.get("name_is_placeholder") and not fresh:
+                continue
             if key in row.values and getattr(person, attr) != row.values[key]:
                 setattr(person, attr, row.values[key])
                 changed = True
