@@ -121,13 +121,18 @@ def test_csv_errors_are_in_chinese_and_say_what_to_do(tmp_path, row):
     assert not re.search(r"[A-Za-z]{3,}", re.sub(r"CSV|Excel|\.txt|\.md", "", error.reason)), error.reason
 
 
+def _encrypted_xlsx() -> bytes:
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600 + "EncryptedPackage".encode("utf-16-le")
+
+
 @pytest.mark.parametrize(
     "data,hint",
     [
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, ".xls"),  # an old Excel file renamed
+        (_encrypted_xlsx(), "密码"),  # Excel keeps a workbook with an opening password in the same OLE wrapper
         ("问题,答案\n包邮吗？,满 99 元包邮。\n".encode("gbk"), "CSV"),  # a CSV renamed
     ],
-    ids=["xls-renamed", "csv-renamed"],
+    ids=["xls-renamed", "password", "csv-renamed"],
 )
 def test_a_file_named_xlsx_that_is_not_one_gets_a_chinese_error(tmp_path, data, hint):
     # Renaming faq.xls or faq.csv to faq.xlsx is how merchants "convert" it; they were told

@@ -354,7 +354,7 @@ def _not_xlsx(path: Path) -> str:
     except OSError:
         head = b""
     if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        kind = "看起来是旧版 Excel（.xls）改了扩展名"
+        kind = "看起来是旧版 Excel（.xls）改了扩展名，或是设了打开密码的工作簿（请先取消密码）"  # both are OLE files
     elif head and b"\x00" not in head:
         kind = "看起来是文本（CSV？）改了扩展名"
     else:
