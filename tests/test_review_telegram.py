@@ -164,3 +164,32 @@ def test_a_check_report_on_copy_with_a_long_run_of_exclamation_marks_fits_one_me
         text = check_report(result)
         check_html(text)
         assert len(text) <= MAX_MESSAGE and "合规改写" in text and "明前龙井" in text
+
+
+def test_a_decided_draft_is_named_once_as_decided_not_twice(shop, tmp_path):  # noqa: F811
+    # crud.STATUS_NAMES already say 已通过/已拒绝; serve.py put another 已 before them, and staff
+    # read "草稿 #1 已已拒绝，不能再改。" and "草稿 #2 已已通过（…），不会因为消息改动而重新起草".
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            await send(fake, STAFF, STAFF, "/customer C001")
+            await send(fake, STAFF, STAFF, "包邮吗")
+            card = card_id(fake, STAFF, "包邮吗")
+            buttons = [b for row in fake.messages[(STAFF, card)]["reply_markup"]["inline_keyboard"] for b in row]
+            edit = next(b["callback_data"] for b in buttons if "修改" in b["text"])
+            await click(fake, STAFF, STAFF, card, "拒绝")
+            mark = fake.mark()
+            await fake.queue(fake.press_update(fake.user(STAFF), STAFF, card, edit))  # the card from before
+            refused = await fake.wait_for("answerCallbackQuery", lambda p: "不能再改" in p.get("text", ""), after=mark)
+            assert "已已" not in refused["text"] and "已拒绝" in refused["text"], refused
+
+            asked = await fake.user_sends(fake.user(STAFF), STAFF, "多久发货")
+            await fake.wait_for("sendMessage", lambda p: "多久发货" in p["text"])
+            await click(fake, STAFF, STAFF, card_id(fake, STAFF, "多久发货"), "发送")
+            mark = fake.mark()
+            await fake.user_edits(fake.user(STAFF), STAFF, asked["message"]["message_id"], "多久能发货")
+            told = await fake.wait_for("sendMessage", lambda p: "不会因为消息改动" in p["text"], after=mark)
+            assert "已已" not in told["text"] and "已通过" in told["text"], told
+
+    run(scenario())

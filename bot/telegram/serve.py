@@ -142,10 +142,9 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if text.strip() == card.question.strip():
         return  # what the draft reads did not change
     if draft.status != "pending":
-        status = crud.STATUS_NAMES.get(draft.status, draft.status)
         by = f"（{html.escape(draft.decided_by)}）" if draft.decided_by else ""
         await msg.reply_text(
-            f"草稿 #{draft.id} 已{status}{by}，不会因为消息改动而重新起草。"
+            f"草稿 #{draft.id} {_decided(draft)}{by}，不会因为消息改动而重新起草。"
             "如需按改后的内容回复，请把它作为新消息再发一次。", do_quote=True)
         return
     await _draft_reply(update, context, text, source=msg, supersedes=card)
@@ -157,14 +156,20 @@ async def _correct_edit(update: Update, context: ContextTypes.DEFAULT_TYPE, draf
     if text.strip() == (draft.edited_text or "").strip():
         return
     if draft.status != "edited":
-        status = crud.STATUS_NAMES.get(draft.status, draft.status)
-        await msg.reply_text(f"草稿 #{draft.id} 已{status}，改动不会生效。", do_quote=True)
+        await msg.reply_text(f"草稿 #{draft.id} {_decided(draft)}，改动不会生效。", do_quote=True)
         return
     with session(context) as db:
         staff.correct_edit(session=db, draft_id=draft.id, text=text)
         db.commit()
     await _refresh_card(context, draft.id, None)
     await msg.reply_text(f"已更正草稿 #{draft.id} 的修改文字。", do_quote=True)
+
+
+def _decided(draft: Draft) -> str:
+    """What became of a decided draft, e.g. 已通过 (crud's names of decisions start with 已 already;
+    a superseded draft's does not)."""
+    name = crud.STATUS_NAMES.get(draft.status, draft.status)
+    return name if name.startswith("已") else f"已{name}"
 
 
 def without_mention(text: str, bot_username: str) -> str:
@@ -382,7 +387,7 @@ def _conversation_channel(db: Session, draft: Draft) -> str | None:
 
 async def _start_edit(query, context, draft: Draft, card: StaffCard, user) -> None:  # type: ignore[no-untyped-def]
     if draft.status in ("rejected", "sent", "superseded"):
-        await query.answer(f"草稿 #{draft.id} 已{crud.STATUS_NAMES[draft.status]}，不能再改。", show_alert=True)
+        await query.answer(f"草稿 #{draft.id} {_decided(draft)}，不能再改。", show_alert=True)
         return
     with session(context) as db:
         staff.start_edit(session=db, user_id=user.id, draft_id=draft.id, chat_id=card.chat_id, message_id=card.message_id)
