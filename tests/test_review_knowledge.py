@@ -212,3 +212,26 @@ def test_json_errors_are_in_chinese_with_line_and_column(tmp_path, name, text, l
     assert error.path == name and error.line == line
     assert not re.search(r"[A-Za-z]{3,}", error.reason.replace("JSON", "")), error.reason
     assert "列" in error.reason
+
+
+def test_a_file_the_bot_may_not_read_is_named_in_chinese_and_keeps_its_entries(tmp_path, monkeypatch):
+    # A file copied in from another account or a Windows share: the merchant was shown
+    # "无法读取：Permission denied" (the system's English).
+    import errno
+
+    from bot.knowledge.sync import plan, scan
+
+    write(tmp_path, "faq.csv", "问题,答案\n包邮吗？,满 99 元包邮。\n")
+    stored = {e.id: (e.content_hash, e.source) for e in scan(tmp_path).entries.values()}
+    real = Path.read_bytes
+
+    def read_bytes(path):
+        if path.name == "faq.csv":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = plan(scan(tmp_path), stored)
+    assert report.removed == [] and report.kept_despite_errors == 1
+    [error] = report.errors
+    assert error.path == "faq.csv" and error.reason.startswith("无法读取：没有读取权限")

@@ -9,6 +9,7 @@ as from a Mac (UTF-8), sometimes with a BOM.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -124,7 +125,7 @@ def walk_knowledge_dir(root: Path) -> Walk:
                 children = sorted(found, key=lambda child: child.name)
         except OSError as exc:
             where = directory.relative_to(root).as_posix()
-            walk.errors.append(KnowledgeFileError(where or ".", None, f"无法读取目录：{exc.strerror or exc}"))
+            walk.errors.append(KnowledgeFileError(where or ".", None, f"无法读取目录：{os_reason(exc)}"))
             continue
         for child in reversed(children):  # popped from the end: keeps the walk in name order
             path = Path(child.path)
@@ -159,7 +160,7 @@ def walk_knowledge_dir(root: Path) -> Walk:
             try:
                 info = path.stat()
             except OSError as exc:
-                walk.errors.append(KnowledgeFileError(source, None, f"无法读取：{exc.strerror or exc}"))
+                walk.errors.append(KnowledgeFileError(source, None, f"无法读取：{os_reason(exc)}"))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 if not stat.S_ISDIR(info.st_mode):
@@ -167,6 +168,25 @@ def walk_knowledge_dir(root: Path) -> Walk:
                 continue
             walk.files.append((path, info.st_size))
     return walk
+
+
+_OS_REASONS = {
+    errno.EACCES: "没有读取权限（文件是从别的账号或共享盘拷来的？请改一下权限）",
+    errno.EPERM: "没有读取权限（请改一下文件权限）",
+    errno.ENOENT: "文件不见了（刚被移走或删除？）",
+    errno.EIO: "磁盘读写出错（共享盘断开了？）",
+    errno.ESTALE: "共享盘上的文件句柄失效（共享盘重新挂载过？）",
+    errno.ENOTCONN: "共享盘没有连接",
+    errno.EHOSTDOWN: "共享盘所在的机器连不上",
+    errno.ETIMEDOUT: "读取超时（共享盘太慢或断开了？）",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """An OS error in Chinese (the system's own words, English on a server, kept for support)."""
+    theirs = str(exc.strerror or exc)
+    ours = _OS_REASONS.get(exc.errno or 0)
+    return f"{ours}；系统提示：{theirs}" if ours else theirs
 
 
 def iter_knowledge_files(root: Path) -> Iterator[Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.errors import DianxiaoerError, KnowledgeFileError
 from bot.knowledge.entries import Entry
-from bot.knowledge.readers import read_file, walk_knowledge_dir
+from bot.knowledge.readers import os_reason, read_file, walk_knowledge_dir
 
 
 @dataclass
@@ -110,7 +110,7 @@ def scan(root: Path, max_bytes: int | None = None) -> Scan:
             result.damaged_sources.add(exc.path)
             continue
         except OSError as exc:
-            result.errors.append(KnowledgeFileError(source, None, f"无法读取：{exc.strerror or exc}"))
+            result.errors.append(KnowledgeFileError(source, None, f"无法读取：{os_reason(exc)}"))
             result.damaged_sources.add(source)
             continue
         except RecursionError:
