@@ -235,3 +235,21 @@ def test_a_file_the_bot_may_not_read_is_named_in_chinese_and_keeps_its_entries(t
     assert report.removed == [] and report.kept_despite_errors == 1
     [error] = report.errors
     assert error.path == "faq.csv" and error.reason.startswith("无法读取：没有读取权限")
+
+
+def test_a_dry_run_names_the_file_of_every_entry_it_would_delete(tmp_path, capsys):
+    # The plan listed what it would delete as bare ids ("- 2cc2afdee114bcfb"): nobody could tell
+    # that they were the entries of the file just renamed, nor check it before syncing.
+    from bot.cli.knowledge_cmds import _print_report
+    from bot.knowledge.sync import plan, scan
+
+    write(tmp_path, "faq.csv", "问题,答案\n包邮吗？,满 99 元包邮。\n几天到？,2–4 天。\n")
+    stored = {e.id: (e.content_hash, e.source) for e in scan(tmp_path).entries.values()}
+    (tmp_path / "faq.csv").rename(tmp_path / "常见问题.csv")
+    report = plan(scan(tmp_path), stored)
+    report.dry_run = True
+    _print_report(report)
+    out = capsys.readouterr().out
+    removed = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert len(removed) == 2 and all("faq.csv" in line for line in removed)
+    assert all(entry_id in out for entry_id in stored)

@@ -70,8 +70,8 @@ def _print_report(report: SyncReport) -> None:
         for label, entries in (("+", report.added), ("~", report.updated)):
             for entry in entries:
                 click.echo(f"  {label} {entry.source}:{entry.line} {entry.question}")
-        for entry_id in report.removed:
-            click.echo(f"  - {entry_id}")
+        for entry_id in sorted(report.removed, key=lambda e: (report.removed_from.get(e, ""), e)):
+            click.echo(f"  - {report.removed_from.get(entry_id, '?')} 的条目 {entry_id}")
     if report.kept_despite_errors:
         click.echo(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
     for problem in report.problems:

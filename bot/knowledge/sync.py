@@ -37,6 +37,7 @@ class SyncReport:
     added: list[Entry] = field(default_factory=list)
     updated: list[Entry] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # entry ids
+    removed_from: dict[str, str] = field(default_factory=dict)  # removed entry id → its file
     kept_despite_errors: int = 0
     unchanged: int = 0
     errors: list[KnowledgeFileError] = field(default_factory=list)
@@ -162,6 +163,7 @@ def plan(found: Scan, stored: Mapping[str, tuple[str, str] | tuple[str, str, int
             report.kept_despite_errors += 1
         else:
             report.removed.append(entry_id)
+            report.removed_from[entry_id] = stored[entry_id][1]
     return report
 
 
