@@ -56,3 +56,11 @@ def test_a_question_sent_in_pieces_is_read_together(assistant):
     # Alone, 「怎么泡」 reads as the 龙井 entry; with 白茶 before it, the 白茶 entry says how.
     assert not result.handoff and result.sources[0].question == "白茶可以煮着喝吗？"
     assert "在吗" not in unanswered(assistant)
+
+
+def test_a_customer_named_like_a_superlative_is_greeted_by_their_name(assistant):
+    # The reply's check leaves the name alone, as a push's does: no 「很好的时光，您好」.
+    greeted = assistant.ask("在吗", customer="最好的时光", channel="wechat")
+    assert greeted.reply.startswith("最好的时光，您好")
+    answered = assistant.ask("龙井怎么泡", customer="最好的时光", channel="wechat")
+    assert not answered.handoff and answered.reply.startswith("最好的时光")

@@ -32,13 +32,17 @@ logger = logging.getLogger(__name__)
 REPLY_SURFACES = {"wechat": ("wechat", "customer_service"), "weibo": ("weibo", "dm")}
 
 
-def check_reply(reply: str, *, channel: str, settings: Settings) -> tuple[str, CheckResult, bool]:
+def check_reply(reply: str, *, channel: str, settings: Settings, name: str = "") -> tuple[str, CheckResult, bool]:
     """Check a reply for its surface before it is offered; a flagged one becomes the checker's
-    rewrite when that passes. Returns (text to offer, its check, whether it was rewritten)."""
+    rewrite when that passes. Returns (text to offer, its check, whether it was rewritten).
+    The customer's `name` is left alone like a brand: 「最好的时光，您好」 greets a person, and a
+    rewrite would greet 「很好的时光」."""
     platform, surface = REPLY_SURFACES.get(channel, REPLY_SURFACES["wechat"])
-    found = check_text(reply, channel=platform, surface=surface, settings=settings)  # type: ignore[arg-type]
+    terms = [name] if name else []
+    found = check_text(reply, channel=platform, surface=surface, settings=settings, brand_terms=terms)  # type: ignore[arg-type]
     if found.flagged and found.rewrite.strip():
-        again = check_text(found.rewrite, channel=platform, surface=surface, settings=settings)  # type: ignore[arg-type]
+        again = check_text(found.rewrite, channel=platform, surface=surface, settings=settings,  # type: ignore[arg-type]
+                           brand_terms=terms)
         if not again.flagged:
             return found.rewrite, again, True
     return reply, found, False
@@ -186,7 +190,8 @@ class Assistant:
         plan = self.plan(message, history)
         reply, note = self._word(plan, message, history, person)
         note = "；".join(n for n in (cut.note, note) if n) or None
-        reply, check, changed = check_reply(reply, channel=channel, settings=self.settings)
+        reply, check, changed = check_reply(reply, channel=channel, settings=self.settings,
+                                            name=salutation_name(person) or "")
 
         # One timestamp for the whole write: a new conversation then starts, and is last active,
         # at the time of its messages, with no UPDATE of its row per message.
