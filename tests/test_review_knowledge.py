@@ -253,3 +253,19 @@ def test_a_dry_run_names_the_file_of_every_entry_it_would_delete(tmp_path, capsy
     removed = [line for line in out.splitlines() if line.startswith("  - ")]
     assert len(removed) == 2 and all("faq.csv" in line for line in removed)
     assert all(entry_id in out for entry_id in stored)
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("沒關係，幾時發貨？", "没关系，什么时候发货？"),  # Taiwanese Mandarin: 關係 is 关系, not 关是
+        ("有關係嗎", "有关系吗"),
+        ("唔該，幾時發貨？", "谢谢，什么时候发货？"),  # Cantonese thanks, not 不该 (should not)
+        ("唔使運費？", "不用运费？"),  # no need, not 不使
+        ("係咪包郵？", "是不是包邮？"),  # still Cantonese 係 = 是
+    ],
+)
+def test_everyday_words_are_not_turned_into_other_words(message, expected):
+    from bot.knowledge.normalize import normalize_message
+
+    assert normalize_message(message) == expected

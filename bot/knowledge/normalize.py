@@ -26,8 +26,9 @@ from bot.policy.loader import TradeWords, active_words
 
 _T2S = opencc.OpenCC("t2s")
 
-# Cantonese 係 must become 是 before OpenCC turns it into the ambiguous 系.
-_BEFORE_SCRIPT = (("係咪", "是不是"), ("係唔係", "是不是"), ("係", "是"))
+# Cantonese 係 must become 是 before OpenCC turns it into the ambiguous 系; 關係 (Taiwan's 沒關係)
+# is 关系 and stays so.
+_BEFORE_SCRIPT = (("係咪", "是不是"), ("係唔係", "是不是"), ("關係", "关系"), ("关係", "关系"), ("係", "是"))
 
 # (pattern, replacement) on Simplified text, applied in order.
 _WORDS: tuple[tuple[str, str], ...] = (
@@ -51,6 +52,8 @@ _WORDS: tuple[tuple[str, str], ...] = (
     (r"(?<=[\d一二三四五六七八九十百两])蚊", "元"),
     (r"仲(?=未|有|要|会|可以|系|是|能)", "还"),
     (r"冇", "没有"),
+    (r"唔该晒|唔该", "谢谢"),  # not 不该 (should not)
+    (r"唔使|唔洗", "不用"),
     (r"唔", "不"),
     (r"嘅", "的"),
     (r"咗", "了"),
