@@ -118,3 +118,15 @@ def test_cli_import_and_list_with_segment_and_memory(tmp_path):
     assert rows[0]["tier"] == "金卡会员" and rows[0]["interests"] == ["龙井"] and rows[0]["last_contact"] == {}
     human = runner.invoke(cli, ["customers", "import", str(path)], env=env)
     assert "未变 2" in human.output and f"{path}:4" in human.output
+
+
+def test_cli_list_prints_no_terminal_escapes_from_an_imported_file(tmp_path):
+    env = {"DIANXIAOER_DATA_DIR": str(tmp_path / "data"), "DIANXIAOER_KNOWLEDGE_DIR": str(tmp_path / "k")}
+    path = tmp_path / "c.csv"
+    path.write_text("编号,姓名,标签\nC001\x1b]0;hacked\x07,王芳\x1b[2J,金卡\u202e会员\n", encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["customers", "import", str(path)], env=env).exit_code == 0
+    human = runner.invoke(cli, ["customers", "list"], env=env)
+    assert "王芳" in human.output and not any(c in human.output for c in "\x1b\x07\u202e")
+    listed = runner.invoke(cli, ["customers", "list", "--json"], env=env)
+    assert "\u202e" not in listed.stdout and json.loads(listed.stdout)[0]["name"].startswith("王芳")

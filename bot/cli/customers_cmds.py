@@ -13,6 +13,7 @@ from bot.cli.wiring import command_services
 from bot.config import Settings, load_settings
 from bot.memory import crud
 from bot.memory.customers import import_customers
+from bot.textio import printable, safe_json
 
 
 def _session(settings: Settings) -> Session:
@@ -78,7 +79,7 @@ def list_cmd(segment: str | None, as_json: bool) -> None:
                 "opted_out_weibo": person.opted_out_weibo, "notes": person.notes, **profile.as_json(),
             })
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(rows, ensure_ascii=False)))
         return
     if not rows:
         click.echo("还没有客户。" if segment is None else f"没有带标签「{segment}」的客户。")
@@ -96,4 +97,6 @@ def list_cmd(segment: str | None, as_json: bool) -> None:
             out.append("问过 " + "；".join(row["asked"]))
         if row["last_contact"]:
             out.append("最近联系 " + "，".join(f"{ch} {at[:16]}" for ch, at in row["last_contact"].items()))
-        click.echo("  ·  ".join(out))
+        # Names, tags and questions come from an imported file and from customers: a terminal
+        # escape in them must not retitle or recolour the merchant's terminal.
+        click.echo(printable("  ·  ".join(out)))
