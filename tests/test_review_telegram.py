@@ -220,3 +220,24 @@ def test_gaps_over_many_unanswered_questions_does_not_stop_other_chats(shop, tmp
             assert order.index(helped) < order.index(gaps), "the colleague's /help waited for /gaps"
 
     run(scenario())
+
+
+def test_push_in_a_forum_topic_types_in_that_topic(shop, tmp_path, monkeypatch):  # noqa: F811
+    # /push in a topic of the staff group showed "typing…" in the General topic while it wrote.
+    from bot.push.writer import PushWriter
+
+    monkeypatch.setattr("bot.telegram.common.TYPING_AFTER_SECONDS", 0)
+    base, knowledge = shop
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, services, _):
+            services.push_writer = PushWriter(services.settings, engine=services.engine, knowledge=knowledge)
+            mark = fake.mark()
+            await fake.user_sends(fake.user(STAFF), GROUP, "/push weibo post 明前龙井到货，3月20日前下单满200减20",
+                                  thread_id=55)
+            card = await fake.wait_for("sendMessage", lambda p: "推送草稿 #" in p["text"], after=mark, timeout=30)
+            assert card.get("message_thread_id") == 55
+            typing = fake.calls_to("sendChatAction", after=mark)
+            assert typing and all(c.params.get("message_thread_id") == 55 for c in typing)
+
+    run(scenario())

@@ -58,6 +58,11 @@ async def drafting(context: ContextTypes.DEFAULT_TYPE, func: Callable[..., T], /
     return await asyncio.get_running_loop().run_in_executor(services(context).drafting, run)
 
 
+def topic(msg: Message) -> int | None:
+    """The forum topic `msg` is in, where the bot's answers to it belong (None: the chat itself)."""
+    return msg.message_thread_id if msg.is_topic_message else None
+
+
 @contextlib.asynccontextmanager
 async def typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None = None) -> AsyncIterator[None]:
     """Show "typing…" in the chat once the block has run for TYPING_AFTER_SECONDS.

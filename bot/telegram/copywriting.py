@@ -19,7 +19,7 @@ from bot.memory import crud, staff
 from bot.push.formats import push_format
 from bot.push.writer import by_phrase
 from bot.telegram.cards import callback, clip
-from bot.telegram.common import actor, blocking, edit_quietly, pressed, requires, services, session, typing
+from bot.telegram.common import actor, blocking, edit_quietly, pressed, requires, services, session, topic, typing
 
 CHANNELS = {"wechat": "wechat", "微信": "wechat", "weibo": "weibo", "微博": "weibo"}
 SEVERITY = {"high": "高", "medium": "中", "low": "低"}
@@ -162,7 +162,7 @@ async def push(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             f"{push_format(channel, fmt).label}是一对一消息：请在最后写上客户编号或 #分组{unknown}，"
             f"例如 /push {args_head(context)} 要点… C001"
         )
-    async with typing(context, msg.chat_id):
+    async with typing(context, msg.chat_id, topic(msg)):
         result = await blocking(writer.draft, channel=channel, fmt=fmt, brief=brief,
                                 customer_ref=customer, segment=segment)
     if result.refused:

@@ -20,7 +20,8 @@ from bot.memory import crud, faq_candidates
 from bot.memory.gaps import cluster_questions
 from bot.memory.models import Draft
 from bot.telegram.cards import candidate_keyboard, clip
-from bot.telegram.common import actor, allowed, blocking, edit_quietly, pressed, requires, services, session, typing
+from bot.telegram.common import (actor, allowed, blocking, edit_quietly, pressed, requires, services, session, topic,
+                                 typing)
 
 # Telegram bots may download files up to 20 MB; a FAQ file is far smaller.
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -148,11 +149,6 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 raise
         report = await _sync(context)
     await msg.reply_text(f"已导入「{html.escape(name)}」。\n" + report_text(report))
-
-
-def topic(msg: Message) -> int | None:
-    """The forum topic `msg` is in, where the bot's answers to it belong (None: the chat itself)."""
-    return msg.message_thread_id if msg.is_topic_message else None
 
 
 def _for_the_bot(msg: Message, bot_username: str) -> bool:
