@@ -269,3 +269,32 @@ def test_everyday_words_are_not_turned_into_other_words(message, expected):
     from bot.knowledge.normalize import normalize_message
 
     assert normalize_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "请快点解决一下", "麻烦给一点解释", "能不能快点解答", "我这边到现在还没收到货", "你们那边到底发没发货",
+        "那边个人信息要填吗", "海边度假的民宿还有房吗", "然而家里人说不合适", "我去了边境那边", "放在旁边家里",
+    ],
+)
+def test_mandarin_complaints_are_not_read_as_cantonese(message):
+    # 快点解决 (please fix it) was searched as 快为什么决, 这边到现在 (till now, on my side) as
+    # 这哪里现在: the Cantonese words 点解 (why) and 边到 (where) matched inside Mandarin ones.
+    from bot.knowledge.normalize import normalize_message
+
+    assert normalize_message(message) == message
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("點解仲未發貨？", "为什么还未发货？"), ("點解咁貴", "为什么这么贵"), ("寄去邊度？", "寄去哪里？"),
+        ("你喺邊到？", "你在哪里？"), ("邊個收貨？", "谁收货？"), ("我個包裹去咗邊？", "我个包裹哪里？"),
+        ("而家有冇貨？", "现在有没有货？"), ("邊間分店近啲", "哪家分店近些"),
+    ],
+)
+def test_cantonese_where_and_why_are_still_read(message, expected):
+    from bot.knowledge.normalize import normalize_message
+
+    assert normalize_message(message) == expected

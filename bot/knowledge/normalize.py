@@ -30,6 +30,8 @@ _T2S = opencc.OpenCC("t2s")
 # is 关系 and stays so.
 _BEFORE_SCRIPT = (("係咪", "是不是"), ("係唔係", "是不是"), ("關係", "关系"), ("关係", "关系"), ("係", "是"))
 
+_SIDE = r"(?<![这那旁身海河江湖路街周左右东西南北上下里外前后两一半床窗门桌手耳嘴脚])"
+
 # (pattern, replacement) on Simplified text, applied in order.
 _WORDS: tuple[tuple[str, str], ...] = (
     # Cantonese
@@ -39,12 +41,14 @@ _WORDS: tuple[tuple[str, str], ...] = (
     (r"几时", "什么时候"),
     # 点样 (how) only before a verb: 「寄点样品」 is Mandarin.
     (r"点样(?=[做弄改用买退冲泡收开去整办申处搞睇揾])", "怎么"),
-    (r"点解", "为什么"),
-    (r"边度|边到|去[咗了]边", "哪里"),
-    (r"边个", "谁"),
-    (r"边间|边家", "哪家"),
+    # 点解 (why) and 边 (which) also sit inside Mandarin words: 快点解决, 一点解释; 这边到现在,
+    # 那边个人, 海边度假, 去了边境. Cantonese 边 never follows a word 边 is the side of.
+    (r"(?<![一快早慢有重差多少这那亮焦])点解(?![决释答说读析码锁开除散冻压绑约封禁惑渴馋闷气题])", "为什么"),
+    (_SIDE + r"边[度到]|去[咗了]边(?![境疆缘界际角沿上])", "哪里"),
+    (_SIDE + r"边个", "谁"),
+    (_SIDE + r"边[间家]", "哪家"),
     (r"乜嘢|乜野|咩嘢|咩", "什么"),
-    (r"而家", "现在"),
+    (r"(?<![然反进从因继])而家", "现在"),  # not 然而家里
     (r"雪柜", "冰箱"),
     (r"着数", "优惠"),
     (r"[捱挨]夜", "熬夜"),  # OpenCC reads 捱 as 挨
