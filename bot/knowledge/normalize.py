@@ -57,6 +57,7 @@ _WORDS: tuple[tuple[str, str], ...] = (
     (r"仲(?=未|有|要|会|可以|系|是|能)", "还"),
     (r"冇", "没有"),
     (r"唔该晒|唔该", "谢谢"),  # not 不该 (should not)
+    (r"唔系", "不是"),  # 唔係 typed with the Simplified 系
     (r"唔使|唔洗", "不用"),
     (r"唔", "不"),
     (r"嘅", "的"),
