@@ -241,3 +241,23 @@ def test_push_in_a_forum_topic_types_in_that_topic(shop, tmp_path, monkeypatch):
             assert typing and all(c.params.get("message_thread_id") == 55 for c in typing)
 
     run(scenario())
+
+
+def test_an_anonymous_group_admin_is_told_why_not_refused_as_a_stranger(shop, tmp_path):  # noqa: F811
+    # The merchant, an admin who posts anonymously in the staff group, sent /stats: Telegram says
+    # it came from @GroupAnonymousBot, so the bot answered "只对店里的同事开放" and then, for 30
+    # days, nothing at all to any anonymous admin.
+    base, knowledge = shop
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
+    async def scenario() -> None:
+        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+            for _ in range(2):
+                mark = fake.mark()
+                message = fake._user_message(anonymous, GROUP, text="/stats", sender_chat=fake._chat(GROUP),
+                                             entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+                await fake.queue(fake.make_update(message=message))
+                told = await fake.wait_for("sendMessage", lambda p: p["chat_id"] == GROUP, after=mark)
+                assert "匿名" in told["text"] and "只对店里的同事开放" not in told["text"], told["text"]
+
+    run(scenario())

@@ -21,6 +21,7 @@ from bot.telegram.roles import ROLE_NAMES
 logger = logging.getLogger(__name__)
 
 REFUSAL = "您好，这是店铺内部的客服助手，只对店里的同事开放。如需帮助，请通过店铺的微信或微博联系我们。"
+ANONYMOUS = "我认不出匿名发言的管理员：请在群设置里关闭你的「匿名」身份，或私聊我，再发这个命令。"
 # A stranger is told once, however often they write, and restarts do not tell them again (the
 # database remembers); someone who comes back after this long is reminded rather than ignored.
 REFUSAL_INTERVAL = timedelta(days=30)
@@ -54,6 +55,12 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise ApplicationHandlerStop
     # In a group, only a command is addressed to the bot; other chatter is not refused.
     addressed = chat.type == ChatType.PRIVATE or for_this_bot(message.text, context.bot.username)
+    if message.sender_chat is not None and chat.type != ChatType.PRIVATE:
+        # Sent as the group (an anonymous admin, often the merchant) or as a channel: Telegram
+        # does not say who wrote it, so it is neither served nor refused as a stranger.
+        if addressed:
+            await message.reply_text(ANONYMOUS)
+        raise ApplicationHandlerStop
     if addressed and _refuse_now(context, user.id):
         logger.info("refused Telegram user %s", user.id)
         await message.reply_text(REFUSAL)
