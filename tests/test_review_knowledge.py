@@ -263,7 +263,7 @@ def test_a_dry_run_names_the_file_of_every_entry_it_would_delete(tmp_path, capsy
         ("唔該，幾時發貨？", "谢谢，什么时候发货？"),  # Cantonese thanks, not 不该 (should not)
         ("唔使運費？", "不用运费？"),  # no need, not 不使
         ("係咪包郵？", "是不是包邮？"),  # still Cantonese 係 = 是
-        ("胃唔系几好，饮普洱好吗", "胃不是几好，饮普洱好吗"),  # 唔係 typed in Simplified: not 不系
+        ("胃唔系几好，饮普洱好吗", "胃不是几好，喝普洱好吗"),  # 唔係 typed in Simplified: not 不系
     ],
 )
 def test_everyday_words_are_not_turned_into_other_words(message, expected):
