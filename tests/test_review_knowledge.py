@@ -277,6 +277,7 @@ def test_everyday_words_are_not_turned_into_other_words(message, expected):
     [
         "请快点解决一下", "麻烦给一点解释", "能不能快点解答", "我这边到现在还没收到货", "你们那边到底发没发货",
         "那边个人信息要填吗", "海边度假的民宿还有房吗", "然而家里人说不合适", "我去了边境那边", "放在旁边家里",
+        "保温杯盖子冒热气正常吗", "热气球能寄吗", "锅里的热气烫手", "空调热气不足",  # steam, not 上火
     ],
 )
 def test_mandarin_complaints_are_not_read_as_cantonese(message):
@@ -293,6 +294,7 @@ def test_mandarin_complaints_are_not_read_as_cantonese(message):
         ("點解仲未發貨？", "为什么还未发货？"), ("點解咁貴", "为什么这么贵"), ("寄去邊度？", "寄去哪里？"),
         ("你喺邊到？", "你在哪里？"), ("邊個收貨？", "谁收货？"), ("我個包裹去咗邊？", "我个包裹哪里？"),
         ("而家有冇貨？", "现在有没有货？"), ("邊間分店近啲", "哪家分店近些"),
+        ("白茶會唔會熱氣", "白茶会不会上火"), ("荔枝好熱氣", "荔枝好上火"), ("這個茶熱氣嗎", "这个茶上火吗"),
     ],
 )
 def test_cantonese_where_and_why_are_still_read(message, expected):
