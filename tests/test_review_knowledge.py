@@ -301,3 +301,24 @@ def test_cantonese_where_and_why_are_still_read(message, expected):
     from bot.knowledge.normalize import normalize_message
 
     assert normalize_message(message) == expected
+
+
+def test_recycle_bins_and_tool_folders_are_not_knowledge(tmp_path):
+    # An Obsidian vault keeps deleted notes in .trash/ and its settings in .obsidian/*.json; a
+    # Synology share keeps deleted files in #recycle/; unzipping on a Mac leaves __MACOSX/. The
+    # bot answered from deleted notes, and every settings file was a "broken FAQ" error.
+    from bot.knowledge.sync import scan
+
+    write(tmp_path, "faq.md", "# 售后\n## 怎么退货？\n七天无理由退货。\n")
+    for folder, name, text in [
+        (".trash", "旧规则.md", "# 售后\n## 怎么退货？\n十五天无理由退货。\n"),
+        (".obsidian", "app.json", '{"theme": "dark"}'),
+        ("#recycle", "旧价格.csv", "问题,答案\n包邮吗？,满 59 元包邮。\n"),
+        ("__MACOSX", "faq.csv", "问题,答案\n包邮吗？,满 59 元包邮。\n"),
+        ("$RECYCLE.BIN", "faq.csv", "问题,答案\n包邮吗？,满 59 元包邮。\n"),
+    ]:
+        (tmp_path / folder).mkdir()
+        write(tmp_path / folder, name, text)
+    found = scan(tmp_path)
+    assert [(e.source, e.answer) for e in found.entries.values()] == [("faq.md", "七天无理由退货。")]
+    assert found.errors == [] and found.files == 1

@@ -150,7 +150,8 @@ def walk_knowledge_dir(root: Path) -> Walk:
                     walk.warnings.append(f"{source}：不跟随指向文件夹的链接（它指向的内容已在知识库目录里）")
                     continue
             elif child.is_dir(follow_symlinks=False):
-                pending.append(path)
+                if not _is_skipped_folder(child.name):
+                    pending.append(path)
                 continue
             if not is_knowledge_file(relative):
                 hint = UNREADABLE_SUFFIXES.get(relative.suffix.lower())
@@ -187,6 +188,16 @@ def os_reason(exc: OSError) -> str:
     theirs = str(exc.strerror or exc)
     ours = _OS_REASONS.get(exc.errno or 0)
     return f"{ours}；系统提示：{theirs}" if ours else theirs
+
+
+# Folders tools and file systems keep beside the shop's files: recycle bins hold deleted files
+# under their old names (answering from them would undo a deletion), the rest hold settings.
+_SKIPPED_FOLDERS = {"#recycle", "$recycle.bin", "@eadir", "__macosx", "recycler", "system volume information"}
+
+
+def _is_skipped_folder(name: str) -> bool:
+    """Dot folders (.trash, .obsidian, .git, .Trashes) and the folders named above."""
+    return name.startswith(".") or name.lower() in _SKIPPED_FOLDERS
 
 
 def iter_knowledge_files(root: Path) -> Iterator[Path]:
