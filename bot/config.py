@@ -6,6 +6,8 @@ reads ``os.environ``. Settings are passed into factories explicitly and never re
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Literal
 
@@ -70,10 +72,12 @@ class Settings(BaseSettings):
     @field_validator("telegram_admins", "telegram_staff", "telegram_maintainers")
     @classmethod
     def _user_ids(cls, value: str) -> str:
-        for part in value.split(","):
-            if part.strip() and not part.strip().lstrip("-").isdigit():
-                raise ValueError(f"Telegram user ids must be numbers separated by commas, not {part.strip()!r}")
-        return value
+        # Typed with a Chinese input method the list is 「123，456」 or 「123、456」: the same list.
+        parts = [p for p in re.split(r"[,，、;；\s]+", value) if p]
+        for part in parts:
+            if not part.lstrip("-").isdigit():
+                raise ValueError(f"Telegram user ids must be numbers separated by commas, not {part!r}")
+        return ",".join(parts)
 
     # Compliance: a draft is flagged when its score reaches the channel's threshold.
     check_threshold_wechat: int = Field(40, ge=0, le=100)

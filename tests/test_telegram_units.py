@@ -87,6 +87,9 @@ def test_roles_from_settings(tmp_path):
     assert not roles.known(99) and not roles.may(None, "stats")
     with pytest.raises(ValueError, match="numbers separated by commas"):
         Settings(telegram_staff="alice", _env_file=None)
+    # Typed with a Chinese input method: full-width commas, 、 and spaces separate ids too.
+    typed = Roles.from_settings(Settings(telegram_admins="1，2", telegram_staff="3、 4 5", _env_file=None))
+    assert typed.may(2, "knowledge") and typed.may(4, "serve") and typed.may(5, "serve") and not typed.may(34, "serve")
 
 
 def test_push_arguments_target_a_segment_or_a_known_customer():
