@@ -509,6 +509,7 @@ def test_handing_off_an_answered_card_records_who_pressed_it_and_when(world):
 def test_check_reports_findings_and_the_token_never_reaches_the_logs(world, caplog):
     base, knowledge, db = world
     caplog.set_level(logging.DEBUG)
+    httpx_level = logging.getLogger("httpx").level
     logging.getLogger("httpx").setLevel(logging.DEBUG)
 
     async def scenario() -> None:
@@ -524,7 +525,8 @@ def test_check_reports_findings_and_the_token_never_reaches_the_logs(world, capl
     try:
         run(scenario())
     finally:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        # Put back what it was: a later test of the CLI's logging reads httpx's INFO lines.
+        logging.getLogger("httpx").setLevel(httpx_level)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "getUpdates" in logged or "sendMessage" in logged  # the requests were logged …
     assert TOKEN not in logged and TOKEN.split(":")[1] not in logged  # … without the token
