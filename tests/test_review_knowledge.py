@@ -322,3 +322,21 @@ def test_recycle_bins_and_tool_folders_are_not_knowledge(tmp_path):
     found = scan(tmp_path)
     assert [(e.source, e.answer) for e in found.entries.values()] == [("faq.md", "七天无理由退货。")]
     assert found.errors == [] and found.files == 1
+
+
+def test_a_copy_of_a_faq_file_is_named_since_it_makes_its_questions_ambiguous(tmp_path):
+    # Windows names a copy "faq - 副本.csv". Each question then had two identical entries, the
+    # gate saw no margin between them and handed off questions it answered before (3 of 5 on
+    # the sample shop), and no warning said why: identical answers were not reported.
+    from bot.knowledge.sync import scan
+
+    text = "问题,答案,相似问题\n包邮吗？,满 99 元包邮。,运费多少\n几天到？,一般 2–4 天。,\n"
+    write(tmp_path, "faq.csv", text)
+    write(tmp_path, "faq - 副本.csv", text)
+    write(tmp_path, "more.csv", "问题,答案\n包邮吗？,满 59 元包邮。\n")  # a real conflict: both stay, warned
+    found = scan(tmp_path)
+    assert len(found.entries) == 5  # nothing is dropped: the merchant decides which copy goes
+    copies = [w for w in found.warnings if "完全相同" in w]
+    [copy] = copies  # one line for the file, not one per question
+    assert "faq.csv" in copy and "faq - 副本.csv" in copy and "2 条" in copy
+    assert any("答案不同" in w and "more.csv" in w for w in found.warnings)

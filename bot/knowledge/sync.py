@@ -86,7 +86,8 @@ def scan(root: Path, max_bytes: int | None = None) -> Scan:
     if not root.is_dir():
         raise DianxiaoerError(f"知识库目录不存在：{root}（可用 DIANXIAOER_KNOWLEDGE_DIR 指定）")
     result = Scan()
-    first_seen: dict[str, Entry] = {}
+    seen: dict[str, list[Entry]] = {}  # question, as compared → its entries, first read first
+    copies: dict[tuple[str, str], list[int]] = {}  # (file, file its entries repeat) → their lines
     walked = walk_knowledge_dir(root)
     result.warnings.extend(walked.warnings)
     for unreachable in walked.errors:  # a dead link or folder: what it held is kept until it is back
@@ -135,15 +136,27 @@ def scan(root: Path, max_bytes: int | None = None) -> Scan:
                         f"{earlier.source}:{earlier.line} 与 {entry.source}:{entry.line}「{entry.question}」"
                     )
                 continue
+            if entry.kind == "faq":
+                same = seen.setdefault(_question_key(entry.question), [])
+                twin = next((e for e in same if e.content_hash == entry.content_hash), None)
+                if twin is not None:
+                    # A copy of a file ("faq - 副本.csv"): two identical entries leave the gate no
+                    # margin between them, and it hands off what it answered before. Both stay (a
+                    # link inside the folder is read as a file too); the merchant is told.
+                    copies.setdefault((entry.source, twin.source), []).append(entry.line)
+                same.append(entry)
+                other = same[0]
+                if twin is None and other.answer.strip() != entry.answer.strip():
+                    result.warnings.append(
+                        f"问题「{entry.question}」在两处答案不同：{other.source}:{other.line} 与 {entry.source}:{entry.line}"
+                    )
             result.entries[entry.id] = entry
-            if entry.kind != "faq":
-                continue
-            key = _question_key(entry.question)
-            other = first_seen.setdefault(key, entry)
-            if other is not entry and other.answer.strip() != entry.answer.strip():
-                result.warnings.append(
-                    f"问题「{entry.question}」在两处答案不同：{other.source}:{other.line} 与 {entry.source}:{entry.line}"
-                )
+    for (source, first), lines in copies.items():
+        shown = "、".join(map(str, lines[:5])) + ("…" if len(lines) > 5 else "")
+        result.warnings.append(
+            f"{source} 有 {len(lines)} 条问答与 {first} 里的完全相同（第 {shown} 行；是文件的副本吗？）："
+            "同一问题有两条，机器人分不清该用哪条，会转人工。请删掉多余的文件或行"
+        )
     return result
 
 
