@@ -340,3 +340,11 @@ def test_a_copy_of_a_faq_file_is_named_since_it_makes_its_questions_ambiguous(tm
     [copy] = copies  # one line for the file, not one per question
     assert "faq.csv" in copy and "faq - 副本.csv" in copy and "2 条" in copy
     assert any("答案不同" in w and "more.csv" in w for w in found.warnings)
+
+
+def test_markdown_with_an_answer_heading_under_each_question_keeps_the_questions(tmp_path):
+    # A template that labels each answer with its own heading: `### 回答` is no question.
+    text = "# 售后\n## 怎么退货？\n### 回答\n七天无理由退货。\n## 运费谁出？\n### 答：\n质量问题我们出。\n"
+    entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
+    assert [(e.question, e.category) for e in entries] == [("怎么退货？", "售后"), ("运费谁出？", "售后")]
+    assert entries[0].answer == "### 回答\n七天无理由退货。"

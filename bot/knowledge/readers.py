@@ -616,12 +616,19 @@ def _question_level(lines: list[str]) -> int:
     the file and puts `## 售后` over `### 怎么退货？` gives 3, so 售后 is the category and not a
     question whose answer is every real question. Deeper headings are part of an answer."""
     current, shallowest = 0, 0
+    texts: dict[int, list[str]] = {}
     for line in lines:
         heading = _HEADING.match(line)
         if heading:
             current = len(heading.group(1))
+            texts.setdefault(current, []).append(heading.group(2).strip())
         elif current >= 2 and line.strip() and (not shallowest or current < shallowest):
             shallowest = current
+    if shallowest > 2:
+        # `## 怎么退货？` / `### 回答`: headings that repeat, or label an answer, are no questions.
+        deeper = texts[shallowest]
+        if len(set(deeper)) < len(deeper) or any(_field_name(t.rstrip("：:")) == "answer" for t in deeper):
+            return 2
     return shallowest or 2
 
 
