@@ -348,3 +348,29 @@ def test_markdown_with_an_answer_heading_under_each_question_keeps_the_questions
     entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
     assert [(e.question, e.category) for e in entries] == [("怎么退货？", "售后"), ("运费谁出？", "售后")]
     assert entries[0].answer == "### 回答\n七天无理由退货。"
+
+
+def test_a_title_row_above_the_header_is_skipped(tmp_path):
+    # Chinese spreadsheets open with a title row merged across the columns (常见问题汇总); the
+    # whole file was refused with "表头缺少 question/问题 列（表头是：常见问题汇总, , ）".
+    from openpyxl import Workbook
+
+    write(tmp_path, "faq.csv", "常见问题汇总（2024 版）,,\n,,\n问题,答案,分类\n怎么退货？,七天无理由退货。,售后\n", "gbk")
+    [entry] = read_file(tmp_path / "faq.csv", tmp_path).entries
+    assert (entry.question, entry.category, entry.line) == ("怎么退货？", "售后", 4)
+    book = Workbook()
+    book.active.append(["小店客服话术"])
+    book.active.append(["问题", "答案"])
+    book.active.append(["运费谁出？", "质量问题我们出。"])
+    book.save(tmp_path / "faq.xlsx")
+    [entry] = read_file(tmp_path / "faq.xlsx", tmp_path).entries
+    assert (entry.question, entry.line) == ("运费谁出？", 3)
+
+
+def test_a_table_without_a_header_is_still_refused_at_its_first_line(tmp_path):
+    from bot.errors import KnowledgeFileError
+
+    write(tmp_path, "faq.csv", "问提,答案\n怎么退货？,七天无理由退货。\n运费谁出？,质量问题我们出。\n")
+    with pytest.raises(KnowledgeFileError) as caught:
+        read_file(tmp_path / "faq.csv", tmp_path)
+    assert caught.value.line == 1 and "问提" in caught.value.reason

@@ -70,6 +70,7 @@ _TAG_SPLIT = re.compile(r"[,，、|;；]\s*")
 # `|` as documented, the bar typed with a Chinese IME, and one per line in an Excel cell (Alt+Enter).
 _SIMILAR_SPLIT = re.compile(r"[|｜\r\n]")
 XLSX_MAX_UNPACKED = 200_000_000  # bytes of XML a 5 MB spreadsheet may unpack to
+HEADER_SEARCH_ROWS = 5  # non-empty rows looked at for the header (title rows may come first)
 PASSAGE_CHUNK_SIZE = 300
 PASSAGE_CHUNK_OVERLAP = 40
 
@@ -412,6 +413,8 @@ def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | Knowledg
     result = FileResult()
     columns: dict[str, int] | None = None
     width = 0
+    first_error: KnowledgeFileError | None = None  # of the first row, when it is no header
+    tried = 0
     for line, row in rows:
         if isinstance(row, KnowledgeFileError):
             result.errors.append(row)
@@ -419,7 +422,14 @@ def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | Knowledg
         if not any(cell.strip() for cell in row):
             continue
         if columns is None:
-            columns, width = _header(row, source, line), len(row)
+            try:
+                columns, width = _header(row, source, line), len(row)
+            except KnowledgeFileError as exc:
+                # A title row merged across the columns (常见问题汇总) often sits above the header.
+                first_error = first_error or exc
+                tried += 1
+                if tried == HEADER_SEARCH_ROWS:
+                    raise first_error from None
             continue
         if any(cell.strip() for cell in row[width:]):
             result.errors.append(
@@ -429,6 +439,8 @@ def _rows_to_entries(source: str, rows: Iterable[tuple[int, list[str] | Knowledg
         record = {name: row[index].strip() if index < len(row) else "" for name, index in columns.items()}
         _add_record(result, source, line, record)
     if columns is None:
+        if first_error is not None:
+            raise first_error
         if result.errors:
             raise result.errors[0]
         raise KnowledgeFileError(source, None, "文件是空的，没有表头")
