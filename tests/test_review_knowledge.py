@@ -374,3 +374,40 @@ def test_a_table_without_a_header_is_still_refused_at_its_first_line(tmp_path):
     with pytest.raises(KnowledgeFileError) as caught:
         read_file(tmp_path / "faq.csv", tmp_path)
     assert caught.value.line == 1 and "问提" in caught.value.reason
+
+
+ESCAPES = "\x1b]0;已被接管\x07\x1b[2J\u202e"  # retitle the window, clear the screen, reverse the text
+
+
+def test_index_output_does_not_pass_terminal_escapes_from_files(tmp_path, capsys):
+    # Text pasted into a FAQ from a web page or chat can carry escape sequences; `index` printed
+    # questions, file names and error text raw, and the terminal obeyed them (other commands
+    # already strip them with bot.textio.printable).
+    from bot.cli.knowledge_cmds import _print_report
+    from bot.knowledge.sync import plan, scan
+
+    write(tmp_path, "faq.csv", f"问题,答案\n包邮吗？{ESCAPES},满 99 元包邮。\n坏,行,多{ESCAPES}\n")
+    write(tmp_path, "more.csv", f"问题,答案\n包邮吗？{ESCAPES},满 59 元包邮。\n")
+    report = plan(scan(tmp_path), {"0123456789abcdef": ("hash", f"old{ESCAPES}.csv")})
+    report.dry_run = True
+    _print_report(report)
+    out, err = capsys.readouterr()
+    assert "包邮吗？" in out and "faq.csv:3" in err and "答案不同" in err
+    assert not any(ch in out + err for ch in "\x1b\x07\u202e")
+
+
+def test_search_output_does_not_pass_terminal_escapes_from_files(monkeypatch):
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.cli import knowledge_cmds
+    from bot.knowledge.entries import Hit
+
+    hit = Hit(id="e1", question=f"包邮吗？{ESCAPES}", answer=f"满 99 元包邮。{ESCAPES}", source=f"faq{ESCAPES}.csv", score=1.0)
+    knowledge = SimpleNamespace(search=lambda query, top_k: [hit])
+    monkeypatch.setattr(knowledge_cmds, "command_services", lambda: SimpleNamespace(knowledge=knowledge))
+    result = CliRunner().invoke(cli, ["search", "包邮吗"])
+    assert result.exit_code == 0 and "包邮吗？" in result.output and "满 99 元包邮。" in result.output
+    assert not any(ch in result.output for ch in "\x1b\x07\u202e")

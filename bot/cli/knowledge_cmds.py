@@ -12,7 +12,7 @@ import click
 from bot.cli import cli
 from bot.cli.wiring import command_services
 from bot.knowledge.sync import SyncReport
-from bot.textio import read_batch_lines
+from bot.textio import printable, read_batch_lines, safe_json
 
 # Below this many vectors a progress bar is noise.
 PROGRESS_MIN = 200
@@ -41,9 +41,9 @@ def index(dry_run: bool, as_json: bool, check: bool, repair: bool, allow_mass_de
     if check:
         problems = knowledge.check()
         if as_json:
-            click.echo(json.dumps({"problems": problems}, ensure_ascii=False))
+            click.echo(safe_json(json.dumps({"problems": problems}, ensure_ascii=False)))
         for problem in [] if as_json else problems:
-            click.secho(f"问题 {problem}", fg="red", err=True)
+            click.secho(printable(f"问题 {problem}"), fg="red", err=True)
         if problems:
             click.echo(f"发现 {len(problems)} 个问题；运行 dianxiaoer index --repair 修复。", err=as_json)
             sys.exit(1)
@@ -53,7 +53,7 @@ def index(dry_run: bool, as_json: bool, check: bool, repair: bool, allow_mass_de
         dry_run=dry_run, progress=_progress, allow_mass_delete=allow_mass_delete, repair_all=repair
     )
     if as_json:
-        click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        click.echo(safe_json(json.dumps(report.as_json(), ensure_ascii=False)))
     else:
         _print_report(report)
     if report.unrepaired or (report.errors and not (report.added or report.updated or report.unchanged)):
@@ -69,21 +69,23 @@ def _print_report(report: SyncReport) -> None:
     if report.dry_run:
         for label, entries in (("+", report.added), ("~", report.updated)):
             for entry in entries:
-                click.echo(f"  {label} {entry.source}:{entry.line} {entry.question}")
+                click.echo(printable(f"  {label} {entry.source}:{entry.line} {entry.question}"))
         for entry_id in sorted(report.removed, key=lambda e: (report.removed_from.get(e, ""), e)):
-            click.echo(f"  - {report.removed_from.get(entry_id, '?')} 的条目 {entry_id}")
+            click.echo(printable(f"  - {report.removed_from.get(entry_id, '?')} 的条目 {entry_id}"))
     if report.kept_despite_errors:
         click.echo(f"因文件有错误，保留了 {report.kept_despite_errors} 条已同步的旧条目。")
+    # File names, questions and rows come from files pasted together from anywhere: a terminal
+    # would obey an escape sequence in them.
     for problem in report.problems:
-        click.secho(f"问题 {problem}", fg="yellow", err=True)
+        click.secho(printable(f"问题 {problem}"), fg="yellow", err=True)
     for done in report.repaired:
-        click.echo(f"已修复：{done}")
+        click.echo(printable(f"已修复：{done}"))
     for left in report.unrepaired:
-        click.secho(f"未能修复 {left}", fg="red", err=True)
+        click.secho(printable(f"未能修复 {left}"), fg="red", err=True)
     for error in report.errors:
-        click.secho(f"错误 {error}", fg="red", err=True)
+        click.secho(printable(f"错误 {error}"), fg="red", err=True)
     for warning in report.warnings:
-        click.secho(f"警告 {warning}", fg="yellow", err=True)
+        click.secho(printable(f"警告 {warning}"), fg="yellow", err=True)
 
 
 @cli.command()
@@ -100,15 +102,15 @@ def search(query: str | None, top_k: int, batch: Path | None, as_json: bool) -> 
     if batch is not None:
         for line in lines:
             hits = kb.search(line, top_k=top_k)
-            click.echo(json.dumps({"query": line, "hits": [h.as_json() for h in hits]}, ensure_ascii=False))
+            click.echo(safe_json(json.dumps({"query": line, "hits": [h.as_json() for h in hits]}, ensure_ascii=False)))
         return
     assert query is not None
     hits = kb.search(query, top_k=top_k)
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": [h.as_json() for h in hits]}, ensure_ascii=False))
+        click.echo(safe_json(json.dumps({"query": query, "hits": [h.as_json() for h in hits]}, ensure_ascii=False)))
         return
     if not hits:
         click.echo("没有找到相关条目（先运行 dianxiaoer index？）")
     for rank, hit in enumerate(hits, start=1):
-        click.echo(f"{rank}. {hit.question}  [{hit.source}]  {hit.score:.4f}")
-        click.echo(f"   {hit.answer[:120]}")
+        click.echo(printable(f"{rank}. {hit.question}  [{hit.source}]  {hit.score:.4f}"))
+        click.echo(printable(f"   {hit.answer[:120]}"))
