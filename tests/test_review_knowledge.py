@@ -411,3 +411,24 @@ def test_search_output_does_not_pass_terminal_escapes_from_files(monkeypatch):
     result = CliRunner().invoke(cli, ["search", "包邮吗"])
     assert result.exit_code == 0 and "包邮吗？" in result.output and "满 99 元包邮。" in result.output
     assert not any(ch in result.output for ch in "\x1b\x07\u202e")
+
+
+def test_excel_cells_typed_as_dates_times_and_percentages_read_as_the_merchant_sees_them(tmp_path):
+    # Excel turns "18:00", "2024-06-18" and "10%" into a time, a date and 0.1: the customer was
+    # told the shop closes at "18:00:00", the sale ends "2024-06-18 00:00:00", the discount is "0.1".
+    import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["问题", "答案"])
+    sheet.append(["几点下班？", datetime.time(18, 0)])
+    sheet.append(["活动哪天结束？", datetime.datetime(2024, 6, 18)])
+    sheet.append(["会员打几折？", 0.1])
+    sheet["B4"].number_format = "0%"
+    sheet.append(["运费多少？", 10.0])
+    sheet.append(["几点开始直播？", datetime.datetime(2024, 6, 18, 20, 30)])
+    book.save(tmp_path / "faq.xlsx")
+    answers = [e.answer for e in read_file(tmp_path / "faq.xlsx", tmp_path).entries]
+    assert answers == ["18:00", "2024-06-18", "10%", "10", "2024-06-18 20:30"]

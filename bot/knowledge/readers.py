@@ -9,6 +9,7 @@ as from a Mac (UTF-8), sometimes with a BOM.
 from __future__ import annotations
 
 import csv
+import datetime
 import errno
 import io
 import json
@@ -358,8 +359,8 @@ def _xlsx_rows(
     number = 0
     try:
         sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, ["" if cell is None else str(cell) for cell in row]
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            yield number, [_cell_text(cell.value, getattr(cell, "number_format", "")) for cell in row]
         unread.extend(other.title for other in workbook.worksheets[1:] if _has_content(other))
     except Exception as exc:  # a truncated sheet fails part-way (ParseError, BadZipFile…): keep what was read
         yield number + 1, KnowledgeFileError(
@@ -367,6 +368,25 @@ def _xlsx_rows(
         )
     finally:
         workbook.close()
+
+
+def _cell_text(value: object, number_format: str) -> str:
+    """A cell as the merchant sees it in Excel: a typed 18:00, 2024-06-18 or 10% is stored as a
+    time, a date or 0.1, and str() would give 18:00:00, 2024-06-18 00:00:00 and 0.1."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time():
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M" if not value.second else "%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime.time):
+        return value.strftime("%H:%M" if not value.second else "%H:%M:%S")
+    if isinstance(value, float):
+        if "%" in number_format:
+            return f"{value * 100:g}%"
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
 
 
 def _has_content(sheet: ReadOnlyWorksheet) -> bool:
