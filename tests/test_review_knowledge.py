@@ -432,3 +432,21 @@ def test_excel_cells_typed_as_dates_times_and_percentages_read_as_the_merchant_s
     book.save(tmp_path / "faq.xlsx")
     answers = [e.answer for e in read_file(tmp_path / "faq.xlsx", tmp_path).entries]
     assert answers == ["18:00", "2024-06-18", "10%", "10", "2024-06-18 20:30"]
+
+
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ("https://m.tb.cn/h.5Xyz?tk=abc 呢件有冇貨", "https://m.tb.cn/h.5Xyz?tk=abc 呢件有没有货"),
+        ("https://item.jd.com/100012.html 这个有吗", "https://item.jd.com/100012.html 这个有吗"),
+        ("https://shop.example.com/order/return?points=1 点样退？", "https://shop.example.com/order/return?points=1 怎么退？"),
+        ("我邮箱是 dd.kf@sf-express.com，order 发票寄这里", "我邮箱是 dd.kf@sf-express.com，订单 发票寄这里"),
+        ("看下item.jd.com/100012的dd", "看下item.jd.com/100012的订单"),
+    ],
+)
+def test_links_and_email_addresses_are_searched_as_written(message, expected):
+    # A pasted shop link became https://shop.example.com/订单/退货?积分=1: the search read order,
+    # return and points into a link and steered to the FAQ on points; m.tb.cn became m.淘宝.cn.
+    from bot.knowledge.normalize import normalize_message
+
+    assert normalize_message(message) == expected

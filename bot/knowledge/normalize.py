@@ -118,8 +118,37 @@ def normalize_message(text: str) -> str:
     return _normalize(text)
 
 
+# Links and e-mail addresses a customer pastes: the English shop words must not be read into
+# them (https://shop.example.com/order/return?points=1, m.tb.cn, dd.kf@sf-express.com). A link
+# is a run of printable ASCII that looks like one; runs are found in one pass (no backtracking
+# on a pasted novel of digits or dots).
+_ASCII_RUN = re.compile(r"[!-~]+")
+_TOP_DOMAIN = re.compile(r"(?i)\.(?:com|cn|net|org|hk|tw|io|me|cc)(?![a-z0-9-])")
+
+
+def _is_link(run: str) -> bool:
+    return (
+        "://" in run
+        or run[:4].lower() == "www."
+        or "." in run.partition("@")[2]
+        or _TOP_DOMAIN.search(run) is not None
+    )
+
+
 @lru_cache(maxsize=4096)
 def _normalize(text: str) -> str:
+    out: list[str] = []
+    done = 0
+    for run in _ASCII_RUN.finditer(text):
+        if _is_link(run.group()):
+            out += [_normalize_words(text[done:run.start()]), run.group()]
+            done = run.end()
+    if not out:
+        return _normalize_words(text)
+    return "".join(out) + _normalize_words(text[done:])
+
+
+def _normalize_words(text: str) -> str:
     for old, new in _BEFORE_SCRIPT:
         text = text.replace(old, new)
     text = _T2S.convert(text)
