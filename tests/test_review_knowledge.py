@@ -450,3 +450,15 @@ def test_links_and_email_addresses_are_searched_as_written(message, expected):
     from bot.knowledge.normalize import normalize_message
 
     assert normalize_message(message) == expected
+
+
+def test_a_markdown_heading_with_a_long_run_of_spaces_reads_at_once(tmp_path):
+    # The closing-hashes pattern backtracked on a run of spaces: 20,000 spaces took 2.7 s and a
+    # pasted block of a few hundred thousand would hold up the whole sync.
+    import time
+
+    text = "# 售后\n## 怎么退货？" + " " * 300_000 + "x\n七天无理由退货。\n## 运费 ##\n包邮。\n"
+    started = time.perf_counter()
+    entries = read_file(write(tmp_path, "faq.md", text), tmp_path).entries
+    assert time.perf_counter() - started < 1.0
+    assert [e.question for e in entries][1] == "运费"

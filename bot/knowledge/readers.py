@@ -639,7 +639,17 @@ def _has_question_headings(text: str) -> bool:
     return any(line.startswith("## ") for line in text.splitlines())
 
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")  # `## 运费 ##` closes with #s
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
+
+
+def _heading_text(raw: str) -> str:
+    """A heading's text without its closing hashes (`## 运费 ##`); a # inside the text stays (C#).
+    Done by hand: a pattern for it backtracks on a long run of spaces."""
+    text = raw.strip()
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        return bare.strip()
+    return text
 
 
 def _question_level(lines: list[str]) -> int:
@@ -653,7 +663,7 @@ def _question_level(lines: list[str]) -> int:
         heading = _HEADING.match(line)
         if heading:
             current = len(heading.group(1))
-            texts.setdefault(current, []).append(heading.group(2).strip())
+            texts.setdefault(current, []).append(_heading_text(heading.group(2)))
         elif current >= 2 and line.strip() and (not shallowest or current < shallowest):
             shallowest = current
     if shallowest > 2:
@@ -688,10 +698,10 @@ def _markdown_faq(text: str, source: str) -> FileResult:
         if heading and depth < level:
             flush()
             question, body, similar = None, [], ""
-            category = heading.group(2).strip()
+            category = _heading_text(heading.group(2))
         elif heading and depth == level:
             flush()
-            question, start, body, similar = heading.group(2).strip(), number, [], ""
+            question, start, body, similar = _heading_text(heading.group(2)), number, [], ""
         elif question is not None:
             match = _SIMILAR_LINE.match(line)
             if match and not similar:
