@@ -302,3 +302,46 @@ def test_bm25_leaves_taught_phrasings_out_and_a_decision_does_not_rebuild_it(sho
     loaded = LexicalIndex.load(kb._lexical_dir)
     assert loaded is not None and np.allclose(loaded.scores(query), after)
     assert open_kb().search("喀什的朋友想买运费多少")[0].id == target
+
+
+def test_a_renamed_or_moved_file_keeps_what_staff_taught_its_entries(shop, monkeypatch):
+    """An entry's id is its file and question: renamed, the file's entries get new ids, and what
+    staff taught and labelled for them goes with them instead of being forgotten."""
+    settings, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, FREE_SHIPPING)
+    with Session(engine) as session:
+        learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    old = settings.knowledge_dir / "售后与物流.csv"
+    (settings.knowledge_dir / "售后").mkdir()
+    moved = settings.knowledge_dir / "售后" / "物流说明.csv"
+    old.rename(moved)
+    # Killed right after the move was written, before the old entries were deleted: the next
+    # sync finds the same pairs and deletes them then.
+    store_type = type(kb.store)
+    real_delete = store_type.delete
+
+    def killed(self, ids):  # type: ignore[no-untyped-def]
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(store_type, "delete", killed)
+    with pytest.raises(RuntimeError):
+        kb.sync()
+    monkeypatch.setattr(store_type, "delete", real_delete)
+    kb = open_kb()
+    report = kb.sync()
+    new = _entry_id(kb, FREE_SHIPPING)
+    assert new != target and target in report.removed
+    assert kb.search(ODD)[0].id == new
+    with Session(engine) as session:
+        assert [r.entry_id for r in list_learned(session=session)] == [new]
+    assert kb.check() == []
+    # Two entries with one content are not guessed at: copied, then the original deleted.
+    copy = settings.knowledge_dir / "副本.csv"
+    copy.write_text(moved.read_text(encoding="utf-8"), encoding="utf-8")
+    kb.sync()
+    moved.unlink()
+    (settings.knowledge_dir / "另一个副本.csv").write_text(copy.read_text(encoding="utf-8"), encoding="utf-8")
+    kb.sync()
+    with Session(engine) as session:
+        assert list_learned(session=session) == []

@@ -14,7 +14,7 @@ sync puts the vector in (`KnowledgeBase.apply_learned`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -30,6 +30,7 @@ from bot.memory.learned import (
     forget_entries,
     get_learned,
     list_learned,
+    move_entries,
     record_label,
     remove_learned,
     vector_id,
@@ -66,6 +67,15 @@ class DatabaseLearned:
             rows = list_learned(session=session)
         # Embedded and indexed in the FAQ's own script and words, as messages are searched.
         return {vector_id(r): (str(r.entry_id), normalize_message(r.text)) for r in rows}
+
+    def move(self, moves: Mapping[str, str]) -> bool:
+        engine = self._open()
+        if engine is None:
+            return False
+        with Session(engine) as session:
+            move_entries(session=session, moves=moves)
+            session.commit()
+        return True
 
     def forget(self, entry_ids: Collection[str]) -> None:
         engine = self._open()

@@ -152,6 +152,13 @@ class KnowledgeBase:
             if behind:
                 self.store.upsert_passages(behind, tick)
             self.faults.phase("embedded")
+            if report.removed and self.learned is not None:
+                # Before the old entries go: a renamed or moved file gives its entries new ids, and
+                # what staff taught them would otherwise be forgotten with the old ones. Killed
+                # before this, the next sync finds the same pairs (the old entries are still stored).
+                moves = learned_phrasings.renamed(report.removed, stored, found.entries.values())
+                if moves and not self.learned.move(moves):
+                    report.removed = [r for r in report.removed if r not in moves]
             if report.removed:
                 self.store.delete(report.removed)
             self.faults.phase("deleted")

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from bot.knowledge.entries import Entry
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
 from bot.knowledge.retrieve import carry_over
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
-    from bot.knowledge.store import VectorStore
+    from bot.knowledge.store import StoredEntry, VectorStore
 
 
 class LearnedSource(Protocol):
@@ -29,9 +30,29 @@ class LearnedSource(Protocol):
         (the index is then left as it is)."""
         ...
 
+    def move(self, moves: Mapping[str, str]) -> bool:
+        """Give an entry's learned phrasings and labels to the entry it became (old id → new
+        id); False when they cannot be written (the sync then deletes nothing they need)."""
+        ...
+
     def forget(self, entry_ids: Collection[str]) -> None:
         """Drop the phrasings learned for entries that no longer exist."""
         ...
+
+
+def renamed(removed: Iterable[str], stored: Mapping[str, StoredEntry], current: Iterable[Entry]) -> dict[str, str]:
+    """Old id → new id of entries that only changed file (renamed or moved: an entry's id is its
+    file and question): the same content, word for word, removed under one id and present under
+    exactly one other. Content that two entries share is not guessed at."""
+    gone: dict[str, list[str]] = {}
+    for entry_id in removed:
+        if entry_id in stored:
+            gone.setdefault(stored[entry_id].hash, []).append(entry_id)
+    present: dict[str, list[str]] = {}
+    for entry in current:
+        if entry.content_hash in gone:
+            present.setdefault(entry.content_hash, []).append(entry.id)
+    return {old[0]: new[0] for h, old in gone.items() if len(old) == 1 and len(new := present.get(h, [])) == 1}
 
 
 def reconcile(store: VectorStore, source: LearnedSource, known: Collection[str]) -> bool:

@@ -7,7 +7,7 @@ the session; these functions flush but never commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
@@ -86,6 +86,19 @@ def remove_learned(*, session: Session, learned_id: int) -> LearnedPhrasing:
     session.delete(row)
     session.flush()
     return row
+
+
+def move_entries(*, session: Session, moves: Mapping[str, str]) -> int:
+    """Give what staff taught and labelled for an entry to the entry it became (old id → new id:
+    its file renamed or moved, so its id changed); how many rows moved."""
+    if not moves:
+        return 0
+    rows = session.exec(select(LearnedPhrasing).where(col(LearnedPhrasing.entry_id).in_(list(moves)))).all()
+    for row in rows:
+        row.entry_id = moves[str(row.entry_id)]
+        session.add(row)
+    session.flush()
+    return len(rows)
 
 
 def forget_entries(*, session: Session, entry_ids: Collection[str]) -> int:
