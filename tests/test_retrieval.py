@@ -183,3 +183,17 @@ def test_unknown_embedding_setting_is_rejected():
 
     with pytest.raises(ConfigError, match="DIANXIAOER_EMBEDDING"):
         load_settings(embedding="word2vec")
+
+
+def test_cli_check_names_a_file_it_cannot_read_instead_of_calling_the_index_whole(cli_env):
+    runner = CliRunner()
+    clean = runner.invoke(cli, ["index", "--check"])
+    assert clean.exit_code == 0 and "索引完好" in clean.output
+    bad = cli_env / "knowledge" / "新品.csv"
+    bad.write_text("问题,答案\n有白茶吗？,有，福鼎白毫银针。\n,没有问题的一行\n", encoding="utf-8")
+    assert runner.invoke(cli, ["index"]).exit_code == 0  # the readable row syncs; the bad one is reported
+    checked = runner.invoke(cli, ["index", "--check"])
+    assert checked.exit_code == 1 and "索引完好" not in checked.output
+    assert "新品.csv:3" in checked.output and "改好文件" in checked.output
+    as_json = json.loads(runner.invoke(cli, ["index", "--check", "--json"]).stdout)
+    assert as_json["problems"] == [] and len(as_json["file_errors"]) == 1

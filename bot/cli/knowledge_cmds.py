@@ -40,12 +40,19 @@ def index(dry_run: bool, as_json: bool, check: bool, repair: bool, allow_mass_de
     knowledge = command_services().knowledge
     if check:
         problems = knowledge.check()
+        unreadable = knowledge.file_errors()
         if as_json:
-            click.echo(safe_json(json.dumps({"problems": problems}, ensure_ascii=False)))
+            click.echo(safe_json(json.dumps({"problems": problems, "file_errors": unreadable}, ensure_ascii=False)))
         for problem in [] if as_json else problems:
             click.secho(printable(f"问题 {problem}"), fg="red", err=True)
+        for error in [] if as_json else unreadable:
+            click.secho(printable(f"文件错误 {error}"), fg="red", err=True)
         if problems:
             click.echo(f"发现 {len(problems)} 个问题；运行 dianxiaoer index --repair 修复。", err=as_json)
+        if unreadable:
+            click.echo(f"{len(unreadable)} 处文件内容读不出，索引里保留的是这些文件上次读到的条目；"
+                       "改好文件后运行 dianxiaoer index。", err=as_json)
+        if problems or unreadable:
             sys.exit(1)
         click.echo("索引完好：与知识文件一致，每个向量都有嵌入，词法索引与向量库一致。", err=as_json)
         return

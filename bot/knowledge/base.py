@@ -207,6 +207,12 @@ class KnowledgeBase:
     def remove_learned(self, vector_ids: Iterable[str]) -> None:
         learned_phrasings.remove(self, vector_ids)
 
+    def file_errors(self) -> list[str]:
+        """What in the knowledge files cannot be read (a sync keeps those files' entries as they
+        were): the store can match every readable line and still not say what a file says."""
+        found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
+        return [str(error) for error in found.errors]
+
     def check(self) -> list[str]:
         """Everything wrong with the store, read-only: entries out of date with the files,
         vectors missing, stale, surplus or without embeddings, a stale lexical index."""
