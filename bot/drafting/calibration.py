@@ -204,6 +204,13 @@ class FaqMemory:
         self.rows_of: dict[str, list[int]] = {}
         for i, doc in enumerate(lexical.docs):
             self.rows_of.setdefault(doc.entry_id, []).append(i)
+        # Entries that give the same answer (a copied file, a question filed twice): a near miss
+        # leaves them out with the entry, or the simulated "unanswered" question would be answered.
+        by_answer: dict[str, list[str]] = {}
+        for entry_id, meta in lexical.entries.items():
+            if meta.get("kind", "faq") == "faq":
+                by_answer.setdefault("".join(str(meta.get("answer", "")).split()), []).append(entry_id)
+        self.twins = {e: [t for t in group if t != e] for group in by_answer.values() if len(group) > 1 for e in group}
 
     @classmethod
     def of(cls, kb: KnowledgeBase) -> FaqMemory:
@@ -320,9 +327,11 @@ def ask_entry(memory: FaqMemory, entry_id: str, seed: str = "", pools: list[Pool
     asked: list[Asked] = []
     for r in chosen:
         text = lexical.docs[r].text
-        ways = [(memory.rows_of[entry_id], None)] + ([([r], entry_id)] if len(rows) > 1 else [])
+        twins = memory.twins.get(entry_id, [])
+        whole = memory.rows_of[entry_id] + [t for e in twins for t in memory.rows_of.get(e, [])]
+        ways = [(whole, None)] + ([([r], entry_id)] if len(rows) > 1 else [])
         for leave_out, answer in ways:
-            pool = Pool()
+            pool = Pool(set(twins))  # an edit to a twin reaches this question too
             hits = memory.search(text, memory.vectors[r], leave_out=leave_out, pool=pool)
             if hits:
                 view = lexical if answer is None else LeftOut(lexical, [r], memory.rows_of)
@@ -342,12 +351,14 @@ def simulate(memory: FaqMemory, seed: str = "") -> list[Asked]:
 def scored(gate: Gate, asked: Sequence[Asked]) -> list[Example]:
     """The shared score of each question after the re-rank, labelled 1 when the entry that
     answers it comes first."""
-    from bot.drafting.gate import FEATURES, features
+    from bot.drafting.gate import FEATURES, features, same_answer
 
     examples = []
     for text, hits, entry_id, view in asked:
         ordered = gate.order(text, [Hit(**{**vars(h), "extra": {}}) for h in hits], view)  # type: ignore[arg-type]
-        right = entry_id is not None and ordered[0].id == entry_id
+        # A twin of the entry (the same answer) first is as right as the entry.
+        right = entry_id is not None and (
+            ordered[0].id == entry_id or any(h.id == entry_id and same_answer(h, ordered[0]) for h in ordered))
         values = features(text, ordered, view)  # type: ignore[arg-type]
         examples.append(Example(gate.shared_logit(values), int(right), top=ordered[0].id, values=tuple(float(values[f]) for f in FEATURES)))
     return examples

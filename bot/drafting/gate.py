@@ -73,15 +73,23 @@ class GateDecision:
     threshold: float | None = None  # this shop's threshold, when the model decided
 
 
+# What a stored calibration was computed with besides the model's numbers: how the features and
+# the FAQ's simulated questions are read. 2: entries that give the same answer are one.
+SCORING = 2
+
+
 def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str, float]:
     """The gate's inputs for the top hit of `hits` (which must not be empty)."""
     top = hits[0]
-    others = [h.dense for h in hits[1:]]
-    runner_score = hits[1].score if len(hits) > 1 else 0.0
+    # An entry that gives the same answer is no rival: between two copies of one entry (a FAQ
+    # file copied, a question filed twice) the customer gets the same reply whichever leads.
+    rivals = [h for h in hits[1:] if not same_answer(h, top)]
+    others = [h.dense for h in rivals]
+    runner_score = rivals[0].score if rivals else 0.0
     own = lexical.phrasings.get(top.id, [top.question])
     grams = bigrams(query)
     rows = candidate_features(query, hits[:5], lexical)
-    rerank = [h.extra.get("rerank", 0.0) for h in hits[:2]]
+    rerank = [h.extra.get("rerank", 0.0) for h in [top, *rivals[:1]]]
     return {
         "dense": top.dense,
         "dense_margin": top.dense - max(others, default=0.0),
@@ -97,7 +105,7 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         "query_len": min(len(query), 40) / 40.0,
         # How well the entry's answer, not just its wording, fits the question.
         "passage": top.passage,
-        "passage_margin": top.passage - max((h.passage for h in hits[1:]), default=0.0),
+        "passage_margin": top.passage - max((h.passage for h in rivals), default=0.0),
         # Whether the entry is about what the customer wants done (ship, return, store…).
         "topic": shared(query, tuple(own_phrasings(lexical).get(top.id, [top.question]))),
         # How much of the message's wording the entry covers, rare words of this FAQ weighing most.
@@ -107,8 +115,13 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
         # Whether one sentence of the answer says what was asked (a near miss is on the entry's
         # topic, asking what no sentence of it states), and by how much more than the runner-up's.
         "sentence": top.sentence,
-        "sentence_margin": top.sentence - (hits[1].sentence if len(hits) > 1 else 0.0),
+        "sentence_margin": top.sentence - (rivals[0].sentence if rivals else 0.0),
     }
+
+
+def same_answer(a: Hit, b: Hit) -> bool:
+    """Whether two entries tell the customer the same thing (their answers equal but for spacing)."""
+    return a.kind == b.kind == "faq" and "".join(a.answer.split()) == "".join(b.answer.split())
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,7 @@ class Gate:
     def fingerprint(self) -> str:
         """A digest of the shared model: a shop's stored calibration is for this model only."""
         model = [self.weights, self.bias, self.reranker and (self.reranker.weights, self.reranker.bias),
-                 vars(self.prior)]
+                 vars(self.prior), SCORING]
         return hashlib.sha1(json.dumps(model, sort_keys=True).encode()).hexdigest()[:12]
 
     def for_shop(self, calibration: ShopCalibration | None) -> Gate:
