@@ -193,9 +193,14 @@ def test_a_sync_puts_an_edited_rules_file_in_force_and_reports_a_bad_one(tmp_pat
     assert not report.errors and not report.changed  # not a FAQ file
     assert "engraving" in [r.id for r in rules_in_force()]
     rules.write_text("facets:\n  - id: engraving\n    asks: 刻字\n    asked: '刻字('\n", encoding="utf-8")
+    planned = kb.sync(dry_run=True)  # a dry run reads the rules file too, and puts nothing in force
+    assert [(e.path, e.line) for e in planned.errors] == [("店小二规则.yaml", 4)]
     report = kb.sync()
     assert [(e.path, e.line) for e in report.errors] == [("店小二规则.yaml", 4)]
     assert "engraving" in [r.id for r in rules_in_force()]  # the last good rules stay in force
+    rules.write_text("facets:\n  - id: lettering\n    asks: 刻字\n    asked: 刻名字\n    fires: [能刻名字吗]\n", encoding="utf-8")
+    assert not kb.sync(dry_run=True).errors
+    assert "engraving" in [r.id for r in rules_in_force()] and "lettering" not in [r.id for r in rules_in_force()]
 
 
 def test_the_documented_example_shop_file_loads(tmp_path):

@@ -21,7 +21,7 @@ from bot.knowledge.faults import Faults
 from bot.knowledge.freshness import SYNC_IN_PROGRESS, SyncState, content_generation
 from bot.knowledge import learned_phrasings
 from bot.knowledge.learned_phrasings import LearnedSource
-from bot.policy.loader import RulesFileError, use_shop_rules
+from bot.policy.loader import RulesFileError, shop_rules, use_shop_rules
 from bot.knowledge.lexical import LexicalDoc, LexicalIndex
 from bot.knowledge.lock import say_waiting, writer_lock
 from bot.knowledge.normalize import normalize_message
@@ -98,13 +98,13 @@ class KnowledgeBase:
         `repair_all` also reads every embedding and rebuilds whatever is broken (`index --repair`).
         """
         found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
-        if not dry_run:
-            # The shop's hand-off rules file lives in the same folder: a sync puts an edited one in
-            # force, and a bad one is reported like a bad FAQ file (the rules in force stay).
-            try:
-                use_shop_rules(self.settings.knowledge_dir)
-            except RulesFileError as error:
-                found.errors.append(error)
+        # The shop's hand-off rules file lives in the same folder: a sync puts an edited one in
+        # force, a dry run only reads it, and a bad one is reported like a bad FAQ file (the
+        # rules in force stay).
+        try:
+            (shop_rules if dry_run else use_shop_rules)(self.settings.knowledge_dir)
+        except RulesFileError as error:
+            found.errors.append(error)
         if dry_run:
             with self.writing():
                 stored = self.store.stored_entries()

@@ -283,12 +283,9 @@ def active_words() -> TradeWords:
     return _active or shipped_words()
 
 
-def use_shop_rules(knowledge_dir: Path | None) -> TradeWords:
-    """Put the shop's rules file (if its knowledge folder has one) in force over the shipped one.
-
-    A process serves one shop, so this is process-wide: retrieval's topic cues read it too.
-    """
-    global _active
+def shop_rules(knowledge_dir: Path | None) -> TradeWords:
+    """The shipped rules with the shop's rules file (if its knowledge folder has one) over them,
+    read and checked (a bad file raises RulesFileError), not put in force."""
     words = shipped_words()
     path = shop_rules_file(knowledge_dir) if knowledge_dir is not None else None
     if path is not None:
@@ -296,8 +293,17 @@ def use_shop_rules(knowledge_dir: Path | None) -> TradeWords:
         _check_off(shop, words)
         words = merge(words, shop)
         _check_examples(shop, words)
-    _active = words
     return words
+
+
+def use_shop_rules(knowledge_dir: Path | None) -> TradeWords:
+    """Put the shop's rules file (if its knowledge folder has one) in force over the shipped one.
+
+    A process serves one shop, so this is process-wide: retrieval's topic cues read it too.
+    """
+    global _active
+    _active = shop_rules(knowledge_dir)
+    return _active
 
 
 def _check_off(shop: TradeWords, shipped: TradeWords) -> None:
