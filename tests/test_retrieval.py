@@ -197,3 +197,12 @@ def test_cli_check_names_a_file_it_cannot_read_instead_of_calling_the_index_whol
     assert "新品.csv:3" in checked.output and "改好文件" in checked.output
     as_json = json.loads(runner.invoke(cli, ["index", "--check", "--json"]).stdout)
     assert as_json["problems"] == [] and len(as_json["file_errors"]) == 1
+
+
+def test_cli_check_of_a_store_never_synced_says_so(tmp_path, monkeypatch):
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "faq.csv").write_text("问题,答案\n包邮吗？,满 99 元包邮。\n", encoding="utf-8")
+    monkeypatch.setenv("DIANXIAOER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIANXIAOER_KNOWLEDGE_DIR", str(tmp_path / "knowledge"))
+    checked = CliRunner().invoke(cli, ["index", "--check"])
+    assert checked.exit_code == 1 and "还没有同步过" in checked.output and "没有完成" not in checked.output

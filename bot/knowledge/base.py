@@ -239,7 +239,9 @@ class KnowledgeBase:
                         f"多 {len(docs.keys() - vectors.keys())}，"
                         f"文字不同 {sum(1 for k in docs.keys() & vectors.keys() if docs[k] != vectors[k])}）"
                     )
-            if self.generation() != generation:
+            if SyncState.read(self._state_path) is None and not stored:
+                problems = ["还没有同步过：运行 dianxiaoer index"]
+            elif self.generation() != generation:
                 problems.append("上一次同步没有完成（同步状态与内容不符）")
         return problems
 
