@@ -9,6 +9,7 @@ the window, hide what follows).
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -82,3 +83,18 @@ def safe_json(line: str) -> str:
     """A JSON line (from json.dumps(..., ensure_ascii=False)) with the control characters that
     json leaves raw (C1, bidirectional overrides) written as \\u escapes: same data, inert on a terminal."""
     return _CONTROLS_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def csv_reason(exc: csv.Error) -> str:
+    """What Python's csv module means, in the merchant's words."""
+    text = str(exc)
+    if "expected after" in text:  # "',' expected after '\"'": a cell opens with a quoted phrase
+        return (
+            '以引号开头的格子，引号闭合后还有文字（如 "申请退款"按钮）：请把整格用引号括起来、'
+            '里面的引号写成两个（"""申请退款""按钮"），或用 Excel 另存为 CSV'
+        )
+    if "unexpected end of data" in text:
+        return "引号没有闭合，一直读到文件末尾：请检查这一行的引号，或用 Excel 另存为 CSV"
+    if "field limit" in text:
+        return f"有一格超过 {csv.field_size_limit()} 个字符，太长了：请拆成几条，或放进 .txt/.md 文件"
+    return text

@@ -130,3 +130,13 @@ def test_cli_list_prints_no_terminal_escapes_from_an_imported_file(tmp_path):
     assert "王芳" in human.output and not any(c in human.output for c in "\x1b\x07\u202e")
     listed = runner.invoke(cli, ["customers", "list", "--json"], env=env)
     assert "\u202e" not in listed.stdout and json.loads(listed.stdout)[0]["name"].startswith("王芳")
+
+
+def test_a_broken_quote_is_explained_in_chinese(tmp_path, session):
+    from bot.memory.customers import import_customers
+
+    path = tmp_path / "c.csv"
+    path.write_text('编号,姓名,备注\nC001,王芳,"爱喝龙井\nC002,李哥,\n', encoding="utf-8")
+    report = import_customers(session=session, path=path)
+    [error] = report.errors
+    assert error.line == 2 and "引号没有闭合" in error.reason and "unexpected" not in error.reason

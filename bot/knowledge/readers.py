@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import KnowledgeFileError
 from bot.knowledge.entries import Entry
+from bot.textio import csv_reason
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
@@ -327,22 +328,9 @@ def _csv_rows(text: str, source: str, delimiter: str) -> Iterator[tuple[int, lis
             elif reached > start:  # a quoted field ran over line ends until some later quote
                 reason = f"第 {start} 行的引号没有闭合（读到第 {reached} 行才遇到下一个引号），这条记录未导入"
             else:
-                reason = f"{_csv_reason(exc)}，这条记录未导入"
+                reason = f"{csv_reason(exc)}，这条记录未导入"
             yield start, KnowledgeFileError(source, start, f"CSV 格式错误：{reason}")
             resume = start
-
-
-def _csv_reason(exc: csv.Error) -> str:
-    """What Python's csv module means, in the merchant's words."""
-    text = str(exc)
-    if "expected after" in text:  # "',' expected after '\"'": a cell opens with a quoted phrase
-        return (
-            '以引号开头的格子，引号闭合后还有文字（如 "申请退款"按钮）：请把整格用引号括起来、'
-            '里面的引号写成两个（"""申请退款""按钮"），或用 Excel 另存为 CSV'
-        )
-    if "field limit" in text:
-        return f"有一格超过 {csv.field_size_limit()} 个字符，太长了：请拆成几条，或放进 .txt/.md 文件"
-    return text
 
 
 def _xlsx_rows(

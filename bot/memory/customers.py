@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from bot.errors import DianxiaoerError
 from bot.knowledge.readers import decode
 from bot.memory.models import Customer
+from bot.textio import csv_reason
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "编号", "客户编号", "客户id", "ref"),
@@ -98,7 +99,7 @@ def parse_rows(text: str, source: str) -> tuple[list[Row], list[RowError], list[
             break
         except csv.Error as exc:
             # A broken quote swallows the rest of the file; report it and stop there.
-            errors.append(RowError(start, f"CSV 格式错误：{exc}"))
+            errors.append(RowError(start, f"CSV 格式错误：{csv_reason(exc)}"))
             break
         line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
