@@ -34,6 +34,18 @@ def shop(tmp_path, sample_shop):
     return settings, engine, open_kb
 
 
+def _first(kb: KnowledgeBase, text: str) -> str:
+    """The entry the reply would use for `text`: the search re-ranked by the shop's gate, as
+    `ask` plans it (the raw fused order can rank a taught phrasing's entry lower, since taught
+    phrasings are kept out of BM25)."""
+    from bot.drafting.calibration import shop_gate
+    from bot.knowledge.normalize import normalize_message
+
+    query = normalize_message(text)
+    gate = shop_gate(kb)
+    return gate.order(query, kb.search(query), kb.lexical)[0].id
+
+
 def _entry_id(kb: KnowledgeBase, question: str) -> str:
     return next(eid for eid, meta in kb.lexical.entries.items() if meta["question"] == question)
 
@@ -42,15 +54,15 @@ def test_a_learned_phrasing_is_searchable_at_once_and_after_reopening(shop):
     _, engine, open_kb = shop
     kb = open_kb()
     target = _entry_id(kb, FREE_SHIPPING)
-    assert kb.search(ODD)[0].id != target
+    assert _first(kb, ODD) != target
     with Session(engine) as session:
         row = learn(session=session, knowledge=kb, text=ODD, entry_id=target)
-    assert kb.search(ODD)[0].id == target  # same process, no re-sync
+    assert _first(kb, ODD) == target  # same process, no re-sync
     assert f"{target}:L{row.id}" in kb.lexical.by_vector
     # Updated in memory, it is what a rebuild from Chroma would give, and the store checks clean.
     assert {d.vector_id: d.text for d in kb.lexical.docs} == {v.vector_id: v.text for v in kb.store.all_vectors()}
     assert kb.check() == []
-    assert open_kb().search(ODD)[0].id == target  # another process, after reopening
+    assert _first(open_kb(), ODD) == target  # another process, after reopening
 
 
 def test_a_learned_phrasing_survives_resync_edits_and_a_wiped_index(shop):
@@ -60,14 +72,14 @@ def test_a_learned_phrasing_survives_resync_edits_and_a_wiped_index(shop):
     with Session(engine) as session:
         learn(session=session, knowledge=kb, text=ODD, entry_id=target)
     assert not kb.sync().changed
-    assert kb.search(ODD)[0].id == target
+    assert _first(kb, ODD) == target
     # Counted apart from the entry's own phrasings: the store's check finds nothing wrong.
     assert kb.check() == []
     csv = settings.knowledge_dir / "售后与物流.csv"
     csv.write_text(csv.read_text(encoding="utf-8").replace("单笔订单满 99 元", "单笔订单满 88 元"), encoding="utf-8")
     report = kb.sync()
     assert [e.id for e in report.updated] == [target]
-    assert kb.search(ODD)[0].id == target
+    assert _first(kb, ODD) == target
     # A new data dir (or a new embedding model) starts empty: the database puts it back. The old
     # handle is kept alive on purpose: a client Chroma cached for the wiped path must not be reused.
     old_kb = kb  # noqa: F841
@@ -75,7 +87,7 @@ def test_a_learned_phrasing_survives_resync_edits_and_a_wiped_index(shop):
     shutil.rmtree(settings.data_dir / "lexical")
     kb = open_kb()
     kb.sync()
-    assert kb.search(ODD)[0].id == target
+    assert _first(kb, ODD) == target
     assert kb.store.count() == len(kb.lexical.docs)
 
 
@@ -109,7 +121,7 @@ def test_relearning_the_same_words_moves_them_and_unlearning_removes_the_vector(
         a = learn(session=session, knowledge=kb, text=ODD, entry_id=first)
         old = vector_id(a)
         b = learn(session=session, knowledge=kb, text=ODD, entry_id=second)
-        assert a.id == b.id and kb.search(ODD)[0].id == second
+        assert a.id == b.id and _first(kb, ODD) == second
         assert old not in kb.store.learned_vectors()
         unlearn(session=session, knowledge=kb, learned_id=b.id)
         assert list_learned(session=session) == []
@@ -235,7 +247,7 @@ def test_a_phrasing_learned_while_a_sync_holds_the_index_is_recorded_and_added_b
         other.release()
     assert vector_id(row) not in kb.store.learned_vectors()
     kb.sync()
-    assert vector_id(row) in kb.store.learned_vectors() and kb.search(ODD)[0].id == target
+    assert vector_id(row) in kb.store.learned_vectors() and _first(kb, ODD) == target
 
 
 def test_staff_judge_the_trade_s_rules_for_the_words_they_taught_and_no_others(shop):
@@ -301,7 +313,7 @@ def test_bm25_leaves_taught_phrasings_out_and_a_decision_does_not_rebuild_it(sho
     assert lexical.knows("喀什") and not LexicalIndex([d for d in lexical.docs if not d.learned]).knows("喀什")
     loaded = LexicalIndex.load(kb._lexical_dir)
     assert loaded is not None and np.allclose(loaded.scores(query), after)
-    assert open_kb().search("喀什的朋友想买运费多少")[0].id == target
+    assert _first(open_kb(), "喀什的朋友想买运费多少") == target
 
 
 def test_a_renamed_or_moved_file_keeps_what_staff_taught_its_entries(shop, monkeypatch):
@@ -332,7 +344,7 @@ def test_a_renamed_or_moved_file_keeps_what_staff_taught_its_entries(shop, monke
     report = kb.sync()
     new = _entry_id(kb, FREE_SHIPPING)
     assert new != target and target in report.removed
-    assert kb.search(ODD)[0].id == new
+    assert _first(kb, ODD) == new
     with Session(engine) as session:
         assert [r.entry_id for r in list_learned(session=session)] == [new]
     assert kb.check() == []
@@ -345,3 +357,25 @@ def test_a_renamed_or_moved_file_keeps_what_staff_taught_its_entries(shop, monke
     kb.sync()
     with Session(engine) as session:
         assert list_learned(session=session) == []
+
+
+def test_the_very_words_staff_taught_are_answered_with_their_entry(shop):
+    """A message staff approved with an entry is answered with it when it comes again, whatever
+    the score or a rule would make of it; other words are still the gate's to judge."""
+    from bot.drafting.calibration import shop_gate
+    from bot.drafting.plan import plan_reply
+
+    _, engine, open_kb = shop
+    kb = open_kb()
+    target = _entry_id(kb, FREE_SHIPPING)
+
+    def planned(text):  # type: ignore[no-untyped-def]
+        return plan_reply(text, history=[], search=kb.search, gate=shop_gate(kb), lexical=kb.lexical)
+
+    assert planned(ODD).handoff
+    with Session(engine) as session:
+        learn(session=session, knowledge=kb, text=ODD, entry_id=target)
+    again = planned(ODD)
+    assert not again.handoff and again.sources[0].id == target
+    assert "员工确认过" in again.answered[0].decision.reason
+    assert planned("兔子软糖怎么弄").answered == [] or planned("兔子软糖怎么弄").answered[0].decision.confidence < 1.0

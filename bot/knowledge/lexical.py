@@ -105,6 +105,15 @@ class LexicalIndex:
         return LexicalIndex(docs, self.entries, stamp=self.stamp, bm25=self._bm25)
 
     @cached_property
+    def learned_texts(self) -> dict[str, frozenset[str]]:
+        """Entry id → the messages staff taught it (as searched)."""
+        found: dict[str, set[str]] = {}
+        for d in self.docs:
+            if d.learned:
+                found.setdefault(d.entry_id, set()).add(d.text)
+        return {e: frozenset(t) for e, t in found.items()}
+
+    @cached_property
     def _learned_tokens(self) -> frozenset[str]:
         return frozenset(t for d in self.docs if d.learned for t in tokenize(d.text))
 
