@@ -100,6 +100,7 @@ def test_chat_keeps_the_conversation(env):
 def test_gaps_lists_unanswered_questions(env):
     ask(env, "明前龙井多少钱一斤")
     ask(env, "龙井多少钱一斤")
+    ask(env, "你们卖咖啡豆吗")
     result = CliRunner().invoke(cli, ["gaps", "--json"], env=env[1])
     clusters = json.loads(result.output)
     assert clusters and sum(c["count"] for c in clusters) >= 3

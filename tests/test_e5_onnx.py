@@ -130,3 +130,34 @@ def test_int8_weights_stay_within_the_range_no_cpu_overflows():
     values, scales = int8_rows(matrix)
     assert np.abs(values).max() == INT8_LIMIT == 63
     assert np.allclose(values * scales[:, None], matrix, atol=scales.max() / 2 + 1e-9)
+
+
+
+def test_retrained_layers_replace_the_bundled_ones_and_get_their_own_index(tmp_path):
+    """A file of re-trained layers (here the bundled layers 10 and 11 written back unchanged, in
+    the file's form) runs in the 8-bit graph in their place: the same vectors, another index."""
+    from bot.knowledge.e5_onnx import TunedLayers, int8_rows
+
+    weights = WeightsFile(bundled_weights())
+    h = weights.header
+    arrays = {}
+    for i in (10, 11):
+        for part, cols in (("q", h.hidden), ("k", h.hidden), ("v", h.hidden), ("ao", h.hidden), ("fi", h.hidden), ("fo", h.ffn)):
+            values, scales = int8_rows(dequantize(weights.blocks(f"l{i}.{part}.w", cols)))
+            arrays[f"l{i}.{part}.w"], arrays[f"l{i}.{part}.s"] = values, scales
+            arrays[f"l{i}.{part}.b"] = np.array(weights.floats(f"l{i}.{part}.b"))
+        for part in ("aln", "oln"):
+            arrays[f"l{i}.{part}.w"] = np.array(weights.floats(f"l{i}.{part}.w"))
+            arrays[f"l{i}.{part}.b"] = np.array(weights.floats(f"l{i}.{part}.b"))
+    path = tmp_path / "layers.npz"
+    np.savez_compressed(path, meta=np.array('{"layers": [10, 11], "same_question_cosine": 0.6}'), **arrays)
+    layers = TunedLayers(path)
+    assert layers.matrix("l10.q") is not None and layers.matrix("l9.q") is None
+    tuned, plain = E5Embeddings(precision="int8", tuned=path), E5Embeddings(precision="int8")
+    assert tuned.name == f"{plain.name}:tuned-{layers.digest}" and tuned.same_question_cosine == 0.6
+    a, b = tuned.encode_queries(TEXTS), plain.encode_queries(TEXTS)
+    assert ((a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min() > 0.999
+    with pytest.raises(ValueError, match="8-bit"):
+        OnnxE5(precision="q4", tuned=layers)
+    with pytest.raises(ConfigError, match="8-bit"):
+        E5Embeddings(precision="q4", tuned=path)

@@ -47,7 +47,7 @@ def gaps(limit: int, include_resolved: bool, as_json: bool) -> None:
             q.text for q in crud.list_unanswered(session=session, include_resolved=include_resolved)
         ]
     embed = services.embedder.encode_queries if texts else None
-    clusters = cluster_questions(texts, embed)[:limit]
+    clusters = cluster_questions(texts, embed, getattr(services.embedder, "same_question_cosine", None))[:limit]
     if as_json:
         payload = [
             {"question": c.representative, "count": c.count, "examples": c.examples}

