@@ -355,21 +355,7 @@ RERANK_NAMES = (*CANDIDATE_FEATURES, "type_hit", "type_gap", "idf_answer", "idf_
 
 def rerank_loso(rows, spec: str) -> None:  # type: ignore[no-untyped-def]
     feats = (*CANDIDATE_FEATURES, *(e for e in spec.split(",") if e))
-    idx = [RERANK_NAMES.index(f) for f in feats]
-    right = n = 0
-    lowest = 1.0
-    for k in rows:
-        if k.startswith("tea"):
-            continue
-        xs, ys, ws = [], [], []
-        for j, qs in rows.items():
-            if j != k:
-                for x, y in qs:
-                    xs.append(x[:, idx]); ys.append(int(np.argmax(y))); ws.append(1.0 / len(qs))
-        coef = gf._listwise(xs, ys, np.array(ws))  # as gate_fit.fit_reranker
-        got = sum(int(y[np.argmax(x[:, idx] @ coef)] == 1) for x, y in rows[k])
-        right, n = right + got, n + len(rows[k])
-        lowest = min(lowest, got / max(len(rows[k]), 1))
+    right, n, lowest = gf.rerank_loso(rows, [RERANK_NAMES.index(f) for f in feats])
     print(f"re-rank +{spec or 'nothing':30s} right entry first {right / max(n, 1):.3f} "
           f"(of those with it in the top five); lowest shop {lowest:.3f}", flush=True)
 

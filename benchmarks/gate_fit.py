@@ -168,6 +168,27 @@ def _listwise(groups: list[np.ndarray], right: list[int], w: np.ndarray, c: floa
     return theta / std
 
 
+def rerank_loso(rows: dict[str, list[tuple[np.ndarray, np.ndarray]]], idx: list[int]) -> tuple[int, int, float]:
+    """Each shop but tea re-ranked by a listwise fit (as `fit_reranker`) on the other shops' rows,
+    columns `idx`: questions with the right entry first, questions, the lowest shop's rate.
+    A row is (candidates × features, 1 for the right candidate)."""
+    right = n = 0
+    lowest = 1.0
+    for k in rows:
+        if k.startswith("tea"):
+            continue
+        xs, ys, ws = [], [], []
+        for j, qs in rows.items():
+            if j != k:
+                for x, y in qs:
+                    xs.append(x[:, idx]); ys.append(int(np.argmax(y))); ws.append(1.0 / len(qs))
+        coef = _listwise(xs, ys, np.array(ws))
+        got = sum(int(y[np.argmax(x[:, idx] @ coef)] == 1) for x, y in rows[k])
+        right, n = right + got, n + len(rows[k])
+        lowest = min(lowest, got / max(len(rows[k]), 1))
+    return right, n, lowest
+
+
 def fit_reranker(shops: list[ShopData]) -> Reranker:
     """Fitted listwise: for each in-scope question with its right entry among the five, the
     probability that a softmax over the five gives the right one. The re-ranker only ever

@@ -161,19 +161,7 @@ def rerank_loso(rows, extra: tuple[str, ...]) -> None:  # type: ignore[no-untype
     from bot.drafting.rerank import CANDIDATE_FEATURES
 
     names = (*CANDIDATE_FEATURES, "tok_recall", "tok_recall_gap")
-    idx = [names.index(f) for f in (*CANDIDATE_FEATURES, *extra)]
-    right = n = 0
-    for k in rows:
-        if k.startswith("tea"):
-            continue
-        xs, ys, ws = [], [], []
-        for j, qs in rows.items():
-            if j != k:
-                for x, y in qs:
-                    xs.append(x[:, idx]); ys.append(int(np.argmax(y))); ws.append(1.0 / len(qs))
-        coef = gf._listwise(xs, ys, np.array(ws))
-        right += sum(int(y[np.argmax(x[:, idx] @ coef)] == 1) for x, y in rows[k])
-        n += len(rows[k])
+    right, n, _ = gf.rerank_loso(rows, [names.index(f) for f in (*CANDIDATE_FEATURES, *extra)])
     print(f"re-rank + {','.join(extra) or 'nothing':28s} right entry first {right / max(n, 1):.4f} "
           f"of {n} with it in the top five (every shop but tea, left out in turn)", flush=True)
 

@@ -74,19 +74,7 @@ def rows_of(shop, data, embedder):  # type: ignore[no-untyped-def]
 
 def loso(rows, extra: tuple[str, ...]) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     names = (*CANDIDATE_FEATURES, "masked", "masked_gap")
-    idx = [names.index(f) for f in (*CANDIDATE_FEATURES, *extra)]
-    right = n = 0
-    for k in rows:
-        if k.startswith("tea"):
-            continue
-        xs, ys, ws = [], [], []
-        for j, qs in rows.items():
-            if j != k:
-                for x, y in qs:
-                    xs.append(x[:, idx]); ys.append(int(np.argmax(y))); ws.append(1.0 / len(qs))
-        coef = gf._listwise(xs, ys, np.array(ws))
-        right += sum(int(y[np.argmax(x[:, idx] @ coef)] == 1) for x, y in rows[k])
-        n += len(rows[k])
+    right, n, _ = gf.rerank_loso(rows, [names.index(f) for f in (*CANDIDATE_FEATURES, *extra)])
     return right / max(n, 1), n
 
 
