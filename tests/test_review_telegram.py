@@ -106,17 +106,7 @@ def test_stats_over_a_long_period_does_not_stop_other_chats(shop, tmp_path, monk
     monkeypatch.setattr("bot.telegram.general.service_stats", slow_stats)
     base, knowledge = shop
 
-    async def scenario() -> None:
-        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
-            mark = fake.mark()
-            await fake.user_sends(fake.user(STAFF), STAFF, "/stats 365")
-            await fake.wait_for("getUpdates", after=fake.mark())  # the bot has fetched it
-            helped = await send(fake, ADMIN, ADMIN, "/help", containing="你可以")
-            figures = await fake.wait_for("sendMessage", lambda p: "近 365 天" in p["text"], after=mark)
-            order = [c.params for c in fake.calls_to("sendMessage", after=mark)]
-            assert order.index(helped) < order.index(figures), "the colleague's /help waited for /stats"
-
-    run(scenario())
+    run(_help_is_not_held_up(base, knowledge, tmp_path, STAFF, "/stats 365", "近 365 天"))
 
 
 def test_knowledge_work_in_a_forum_topic_answers_in_that_topic(shop, tmp_path, monkeypatch):  # noqa: F811
@@ -209,17 +199,7 @@ def test_gaps_over_many_unanswered_questions_does_not_stop_other_chats(shop, tmp
     monkeypatch.setattr(crud, "list_unanswered", slow_list)
     base, knowledge = shop
 
-    async def scenario() -> None:
-        async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
-            mark = fake.mark()
-            await fake.user_sends(fake.user(MAINTAINER), MAINTAINER, "/gaps")
-            await fake.wait_for("getUpdates", after=fake.mark())  # the bot has fetched it
-            helped = await send(fake, ADMIN, ADMIN, "/help", containing="你可以")
-            gaps = await fake.wait_for("sendMessage", lambda p: "未解答" in p["text"], after=mark)
-            order = [c.params for c in fake.calls_to("sendMessage", after=mark)]
-            assert order.index(helped) < order.index(gaps), "the colleague's /help waited for /gaps"
-
-    run(scenario())
+    run(_help_is_not_held_up(base, knowledge, tmp_path, MAINTAINER, "/gaps", "未解答"))
 
 
 def test_push_in_a_forum_topic_types_in_that_topic(shop, tmp_path, monkeypatch):  # noqa: F811
@@ -261,3 +241,15 @@ def test_an_anonymous_group_admin_is_told_why_not_refused_as_a_stranger(shop, tm
                 assert "匿名" in told["text"] and "只对店里的同事开放" not in told["text"], told["text"]
 
     run(scenario())
+
+
+async def _help_is_not_held_up(base, knowledge, tmp_path, user: int, command: str, reply_has: str) -> None:  # type: ignore[no-untyped-def]
+    """A colleague's /help sent while `command` (slow) runs is answered before it."""
+    async with running_bot(base, knowledge, tmp_path / "bot.db") as (fake, _, _):
+        mark = fake.mark()
+        await fake.user_sends(fake.user(user), user, command)
+        await fake.wait_for("getUpdates", after=fake.mark())  # the bot has fetched it
+        helped = await send(fake, ADMIN, ADMIN, "/help", containing="你可以")
+        slow = await fake.wait_for("sendMessage", lambda p: reply_has in p["text"], after=mark)
+        order = [c.params for c in fake.calls_to("sendMessage", after=mark)]
+        assert order.index(helped) < order.index(slow), f"the colleague's /help waited for {command}"
