@@ -168,7 +168,7 @@ def entry_digests(lexical: LexicalIndex) -> dict[str, str]:
     """Each entry's digest of its own phrasings and answer (learned phrasings left out)."""
     texts: dict[str, list[str]] = {}
     for doc in lexical.docs:
-        if ":L" not in doc.vector_id:
+        if not doc.learned:
             texts.setdefault(doc.entry_id, []).append(f"{doc.vector_id}\x1f{doc.text}")
     return {
         entry_id: hashlib.sha1("\x1e".join([*texts.get(entry_id, []), str(meta.get("answer", ""))]).encode()).hexdigest()[:12]
@@ -200,7 +200,7 @@ class FaqMemory:
                 self.vectors[i] = vectors[r]
         norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
         self.vectors /= np.where(norms == 0, 1, norms)
-        self.learned = np.array([":L" in d.vector_id for d in lexical.docs], dtype=bool)
+        self.learned = np.array([d.learned for d in lexical.docs], dtype=bool)
         self.rows_of: dict[str, list[int]] = {}
         for i, doc in enumerate(lexical.docs):
             self.rows_of.setdefault(doc.entry_id, []).append(i)
@@ -251,7 +251,6 @@ class FaqMemory:
         if scores.size:
             scores = scores.copy()
             scores[list(leave_out)] = 0.0
-            scores[self.learned] = 0.0
             k = min(weights.candidates * 3, scores.size)
             top = np.argpartition(-scores, k - 1)[:k]
             for i in top[np.argsort(-scores[top])]:
@@ -322,7 +321,7 @@ def ask_entry(memory: FaqMemory, entry_id: str, seed: str = "", pools: list[Pool
     `pools` receives each question's candidate pool, in the same order."""
     lexical = memory.lexical
     rng = random.Random(seed + entry_id)
-    rows = [r for r in memory.rows_of.get(entry_id, []) if ":L" not in lexical.docs[r].vector_id]
+    rows = [r for r in memory.rows_of.get(entry_id, []) if not lexical.docs[r].learned]
     chosen = rows[:1] + rng.sample(rows[1:], min(PER_ENTRY - 1, len(rows) - 1))
     asked: list[Asked] = []
     for r in chosen:
@@ -675,7 +674,7 @@ def decision_memory(kb: KnowledgeBase, gate: Gate,
         memory = FaqMemory.of(kb)
         learned_at: dict[str, list[int]] = {}
         for i, doc in enumerate(memory.lexical.docs):
-            if ":L" in doc.vector_id:
+            if doc.learned:
                 learned_at.setdefault(doc.text, []).append(i)
         for d in todo:
             text = texts[d.text]

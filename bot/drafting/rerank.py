@@ -139,7 +139,7 @@ def learned_texts(lexical: LexicalIndex) -> frozenset[str]:
     """The phrasings staff taught (vector ids `<entry>:L<n>`), once per loaded index."""
     found = _learned.get(lexical)
     if found is None:
-        found = _learned[lexical] = frozenset(d.text for d in lexical.docs if ":L" in d.vector_id)
+        found = _learned[lexical] = frozenset(d.text for d in lexical.docs if d.learned)
     return found
 
 

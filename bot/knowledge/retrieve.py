@@ -105,19 +105,6 @@ def own_phrasings(lexical: LexicalIndex) -> dict[str, list[str]]:
     return found
 
 
-_learned_rows: WeakKeyDictionary[LexicalIndex, np.ndarray] = WeakKeyDictionary()
-
-
-def learned_rows(lexical: LexicalIndex) -> np.ndarray:
-    """Rows of the lexical index's documents that are phrasings staff taught."""
-    found = _learned_rows.get(lexical)
-    if found is None:
-        found = _learned_rows[lexical] = np.array(
-            [i for i, d in enumerate(lexical.docs) if d.learned], dtype=np.int64
-        )
-    return found
-
-
 def _best_per_entry(pairs: list[tuple[str, float, str]]) -> list[tuple[str, float, str]]:
     """Keep each entry's best (score, matched text), ordered best first."""
     best: dict[str, tuple[str, float, str]] = {}
@@ -208,9 +195,6 @@ def lexical_ranking(lexical: LexicalIndex, query: str, n: int) -> list[tuple[str
     scores = lexical.scores(query)
     if scores.size == 0:
         return []
-    learned = learned_rows(lexical)
-    if learned.size:
-        scores[learned] = 0.0
     k = min(n * 3, scores.size)
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top])]

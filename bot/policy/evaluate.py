@@ -11,7 +11,6 @@ they judged (`evaluate_entry`).
 from __future__ import annotations
 
 from collections import Counter
-from weakref import WeakKeyDictionary
 
 from bot.knowledge.entries import Hit
 from bot.knowledge.lexical import LexicalIndex
@@ -58,21 +57,10 @@ def entry_view(top: Hit, lexical: LexicalIndex | None) -> EntryView:
     )
 
 
-_learned_by_index: WeakKeyDictionary[LexicalIndex, dict[str, tuple[str, ...]]] = WeakKeyDictionary()
-
-
-def _learned(lexical: LexicalIndex) -> dict[str, tuple[str, ...]]:
-    """Entry id → the phrasings staff taught it (vector ids `<entry>:L<n>`), once per loaded
-    index (a view of one, as the gate's calibration makes, shares its index's)."""
-    index = getattr(lexical, "base", lexical)
-    found = _learned_by_index.get(index)
-    if found is None:
-        groups: dict[str, list[str]] = {}
-        for doc in index.docs:
-            if ":L" in doc.vector_id:
-                groups.setdefault(doc.entry_id, []).append(doc.text)
-        found = _learned_by_index[index] = {entry_id: tuple(texts) for entry_id, texts in groups.items()}
-    return found
+def _learned(lexical: LexicalIndex) -> dict[str, frozenset[str]]:
+    """Entry id → the phrasings staff taught it (a view of an index, as the gate's calibration
+    makes, shares its index's)."""
+    return getattr(lexical, "base", lexical).learned_texts
 
 
 def evaluate_entry(query: str, entry: EntryView) -> RuleHit | None:
