@@ -268,6 +268,15 @@ def postgres_memory_engine(postgres):
     engine.dispose()
 
 
+@pytest.fixture
+def engine():
+    """An in-memory SQLite database with every table, for tests that open their own sessions."""
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def session(request):
     """A database with every table, for crud tests: in-memory SQLite, and a PostgreSQL server.

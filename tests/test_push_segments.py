@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
 from bot.cli import cli
 from bot.compliance.frequency import SERVICE_PER_MONTH
@@ -25,14 +24,6 @@ APRIL = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
 BRIEF = "明前龙井到货，3月20日前下单满200减20。"
 SEGMENT = "龙井爱好者"
 MASS = "wechat_mass_service"  # what a 公众号 article counts against: 4 a natural month per follower
-
-
-@pytest.fixture
-def engine():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
 from bot.compliance.checker import check_text
 from bot.drafting.llm import FakeChatModel
@@ -38,14 +37,6 @@ class FakeKnowledge:
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         self.queries.append(query)
         return [OTHER, BENEFITS][:top_k]
-
-
-@pytest.fixture
-def engine():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def add_customer(engine, ref, name, tags=(), *, wrote=None, channel="wechat", opted_out=False, tier=None):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session
 
 from bot.compliance.checker import check_text
 from bot.memory import crud
@@ -15,14 +14,6 @@ from bot.push.writer import PushWriter
 # 11:00 in Shanghai: outside quiet hours.
 NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 BRIEF = "明前龙井到货，3月20日前下单满200减20。"
-
-
-@pytest.fixture
-def engine():
-    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
