@@ -39,8 +39,7 @@ def index(dry_run: bool, as_json: bool, check: bool, repair: bool, allow_mass_de
         raise click.UsageError("--check, --repair and --dry-run exclude each other.")
     knowledge = command_services().knowledge
     if check:
-        problems = knowledge.check()
-        unreadable = knowledge.file_errors()
+        problems, unreadable = knowledge.verify()
         if as_json:
             click.echo(safe_json(json.dumps({"problems": problems, "file_errors": unreadable}, ensure_ascii=False)))
         for problem in [] if as_json else problems:

@@ -207,15 +207,15 @@ class KnowledgeBase:
     def remove_learned(self, vector_ids: Iterable[str]) -> None:
         learned_phrasings.remove(self, vector_ids)
 
-    def file_errors(self) -> list[str]:
-        """What in the knowledge files cannot be read (a sync keeps those files' entries as they
-        were): the store can match every readable line and still not say what a file says."""
-        found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
-        return [str(error) for error in found.errors]
-
     def check(self) -> list[str]:
         """Everything wrong with the store, read-only: entries out of date with the files,
         vectors missing, stale, surplus or without embeddings, a stale lexical index."""
+        return self.verify()[0]
+
+    def verify(self) -> tuple[list[str], list[str]]:
+        """`check`'s problems, and what in the knowledge files cannot be read (a sync keeps those
+        files' entries as they were: the store can match every readable line and still not say
+        what a file says), from one reading of the files."""
         found = scan(self.settings.knowledge_dir, max_bytes=int(self.settings.knowledge_max_file_mb * 1e6))
         with self.writing():
             stored = self.store.stored_entries()
@@ -243,7 +243,7 @@ class KnowledgeBase:
                 problems = ["还没有同步过：运行 dianxiaoer index"]
             elif self.generation() != generation:
                 problems.append("上一次同步没有完成（同步状态与内容不符）")
-        return problems
+        return problems, [str(error) for error in found.errors]
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         if self.replica is not None:
