@@ -206,10 +206,12 @@ class FaqMemory:
             self.rows_of.setdefault(doc.entry_id, []).append(i)
         # Entries that give the same answer (a copied file, a question filed twice): a near miss
         # leaves them out with the entry, or the simulated "unanswered" question would be answered.
+        from bot.drafting.gate import answer_key  # gate imports this module
+
         by_answer: dict[str, list[str]] = {}
         for entry_id, meta in lexical.entries.items():
             if meta.get("kind", "faq") == "faq":
-                by_answer.setdefault("".join(str(meta.get("answer", "")).split()), []).append(entry_id)
+                by_answer.setdefault(answer_key(str(meta.get("answer", ""))), []).append(entry_id)
         self.twins = {e: [t for t in group if t != e] for group in by_answer.values() if len(group) > 1 for e in group}
 
     @classmethod

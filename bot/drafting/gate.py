@@ -119,9 +119,14 @@ def features(query: str, hits: Sequence[Hit], lexical: LexicalIndex) -> dict[str
     }
 
 
+def answer_key(answer: str) -> str:
+    """What two answers share when they tell the customer the same thing: the text but for spacing."""
+    return "".join(answer.split())
+
+
 def same_answer(a: Hit, b: Hit) -> bool:
-    """Whether two entries tell the customer the same thing (their answers equal but for spacing)."""
-    return a.kind == b.kind == "faq" and "".join(a.answer.split()) == "".join(b.answer.split())
+    """Whether two entries tell the customer the same thing."""
+    return a.kind == b.kind == "faq" and answer_key(a.answer) == answer_key(b.answer)
 
 
 @dataclass(frozen=True)
